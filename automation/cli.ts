@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/**
+ * The `paved` command. Each subcommand lives in `automation/commands/<name>.ts` and exports
+ * `run(argv, io) => Promise<exitCode>`; this file only dispatches.
+ */
+import type { CommandIO } from "./commands/io";
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[], io: CommandIO): Promise<number> }> };
+
+export const commands: Record<string, Command> = {};
+
+export function usage(): string {
+  const lines = ["Usage: paved <command> [options]", "", "Commands:"];
+  for (const [name, c] of Object.entries(commands)) {
+    lines.push(`  ${name.padEnd(12)} ${c.summary}`);
+  }
+  lines.push("", "Run 'paved <command> --help' for a command's options.");
+  return lines.join("\n") + "\n";
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr.write(`paved: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest, io);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`paved: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

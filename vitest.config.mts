@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Pulumi's runtime keeps global state (mocks, config, the root stack): every test file
+    // runs in its own forked process so that one file's mocks never leak into another's.
+    pool: "forks",
+    isolate: true,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
