@@ -327,6 +327,31 @@ export function allowedCacheNodeTypes(): string[] {
   return TIERS.map((t) => tiers[t].elasticache.nodeType);
 }
 
+/** Queue settings shared by every tier (SQS has no sizes; these are behaviour defaults). */
+export const queueDefaults = {
+  // AWS's own default: long enough for most consumers, short enough to retry promptly.
+  visibilityTimeoutSeconds: { default: 30, min: 0, max: 43_200 },
+  // Four days (AWS's default) on the main queue: consumers catch up after an outage.
+  messageRetentionSeconds: 345_600,
+  // Fourteen days (the SQS maximum) on the dead-letter queue: time to inspect and redrive.
+  deadLetterRetentionSeconds: 1_209_600,
+  // A message that failed five times is poison, not bad luck: move it aside.
+  maxReceiveCount: 5,
+} as const;
+
+/** Database and cache settings shared by every tier. */
+export const dataStoreDefaults = {
+  // PostgreSQL's and Redis's standard ports: clients and tooling expect them.
+  postgresPort: 5432,
+  redisPort: 6379,
+  // The RDS master user; its password lives only in Secrets Manager (manageMasterUserPassword).
+  postgresMasterUsername: "paved_admin",
+  // Storage autoscaling ceiling as a multiple of the allocated size: room to grow, bounded cost.
+  storageAutoscalingFactor: 2,
+  // Length of the generated Redis AUTH token (ElastiCache accepts 16 to 128 characters).
+  redisAuthTokenLength: 48,
+} as const;
+
 /** Security-group ingress ports that may be open to the whole internet (HTTP and HTTPS). */
 export const publicIngressPorts: readonly number[] = [80, 443];
 

@@ -1,0 +1,19 @@
+export { Bucket, BucketArgs, BucketSettings, bucketSettings } from "./bucket";
+export {
+  ClientAccessArgs,
+  IngressRule,
+  NetworkArgs,
+  clientIngressRules,
+  denyInsecureTransportPolicy,
+  validateCidrBlocks,
+  validateNetwork,
+} from "./network";
+export {
+  PostgresDatabase,
+  PostgresDatabaseArgs,
+  PostgresSettings,
+  postgresDatabaseName,
+  postgresSettings,
+} from "./postgresDatabase";
+export { Queue, QueueArgs, QueueSettings, queueSettings } from "./queue";
+export { RedisCache, RedisCacheArgs, RedisSettings, redisSettings } from "./redisCache";

@@ -1,0 +1,118 @@
+/**
+ * Network arguments shared by the AWS data stores: where they live and who may connect.
+ * Pure validation and rule-building; no resources are created here.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { PavedArgumentError } from "../common";
+
+/** Where a data store lives. Both values may come from another resource. */
+export interface NetworkArgs {
+  /** The VPC of the security group. Required. */
+  vpcId: pulumi.Input<string>;
+  /** Private subnets for the subnet group (two or more AZs for multi-AZ). Required. */
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** Who may connect to a data store. Default: nobody until one of these is given. */
+export interface ClientAccessArgs {
+  /** Security groups whose members may connect on the store's port. Default: none. */
+  allowedSecurityGroupIds?: pulumi.Input<string>[];
+  /**
+   * Private CIDR blocks that may connect on the store's port. `0.0.0.0/0` and `::/0` are
+   * rejected: a data store is never open to the internet. Default: none.
+   */
+  allowedCidrBlocks?: string[];
+}
+
+const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]+\/(\d{1,3})$/;
+
+/** Throws unless `network` has a `vpcId` and `subnetIds` (a non-empty list when known). */
+export function validateNetwork(network: NetworkArgs | undefined): void {
+  if (network === undefined || network === null || typeof network !== "object") {
+    throw new PavedArgumentError("network", "network is required: { vpcId, subnetIds }");
+  }
+  if (network.vpcId === undefined || network.vpcId === null || network.vpcId === "") {
+    throw new PavedArgumentError("network.vpcId", "network.vpcId is required");
+  }
+  if (network.subnetIds === undefined || network.subnetIds === null) {
+    throw new PavedArgumentError("network.subnetIds", "network.subnetIds is required");
+  }
+  if (Array.isArray(network.subnetIds) && network.subnetIds.length === 0) {
+    throw new PavedArgumentError("network.subnetIds", "network.subnetIds must list at least one subnet");
+  }
+}
+
+/** Throws unless every entry is a CIDR block that is not the whole internet. */
+export function validateCidrBlocks(cidrs: string[] | undefined): string[] {
+  const list = cidrs ?? [];
+  if (!Array.isArray(list)) {
+    throw new PavedArgumentError("allowedCidrBlocks", "allowedCidrBlocks must be a list of CIDR blocks");
+  }
+  for (const cidr of list) {
+    if (cidr === "0.0.0.0/0" || cidr === "::/0") {
+      throw new PavedArgumentError(
+        "allowedCidrBlocks",
+        `allowedCidrBlocks "${cidr}" is open to the internet: list private CIDR blocks or security groups instead`,
+      );
+    }
+    const v4 = IPV4_CIDR.exec(cidr);
+    const validV4 = v4 !== null && v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
+    const v6 = IPV6_CIDR.exec(cidr);
+    const validV6 = v6 !== null && Number(v6[1]) <= 128 && cidr.includes(":");
+    if (!validV4 && !validV6) {
+      throw new PavedArgumentError("allowedCidrBlocks", `allowedCidrBlocks "${cidr}" is not a CIDR block`);
+    }
+  }
+  return [...list];
+}
+
+/** One inline security-group rule (the shape `aws.ec2.SecurityGroup` takes). */
+export interface IngressRule {
+  description: string;
+  protocol: "tcp";
+  fromPort: number;
+  toPort: number;
+  securityGroups?: pulumi.Input<string>[];
+  cidrBlocks?: string[];
+  ipv6CidrBlocks?: string[];
+}
+
+/** The ingress rules of a data store's security group: its port, from the allowed clients only. */
+export function clientIngressRules(port: number, access: ClientAccessArgs): IngressRule[] {
+  const rules: IngressRule[] = [];
+  const groups = access.allowedSecurityGroupIds ?? [];
+  if (groups.length > 0) {
+    rules.push({ description: "Clients by security group", protocol: "tcp", fromPort: port, toPort: port, securityGroups: groups });
+  }
+  const cidrs = validateCidrBlocks(access.allowedCidrBlocks);
+  const v4 = cidrs.filter((c) => !c.includes(":"));
+  const v6 = cidrs.filter((c) => c.includes(":"));
+  if (v4.length > 0) {
+    rules.push({ description: "Clients by IPv4 CIDR", protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: v4 });
+  }
+  if (v6.length > 0) {
+    rules.push({ description: "Clients by IPv6 CIDR", protocol: "tcp", fromPort: port, toPort: port, ipv6CidrBlocks: v6 });
+  }
+  return rules;
+}
+
+/**
+ * A resource policy that denies every request not made over TLS. `service` is the IAM
+ * action prefix (`s3`, `sqs`); `resources` the ARNs it covers.
+ */
+export function denyInsecureTransportPolicy(service: string, resources: string[]): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: `${service}:*`,
+        Resource: resources.length === 1 ? resources[0] : resources,
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+    ],
+  });
+}
