@@ -358,5 +358,17 @@ export const publicIngressPorts: readonly number[] = [80, 443];
 /** Pod Security Standard enforced on every team namespace. */
 export const podSecurityLevel = "restricted";
 
+/** Web service settings shared by every tier. */
+export const webServiceDefaults = {
+  // Kubernetes' conventional health endpoint; probes hit it on the container port.
+  healthPath: "/healthz",
+  // Replicas above this are a capacity conversation with the platform team.
+  maxReplicas: 50,
+  // A fixed non-root UID/GID: images need not declare a USER for `runAsNonRoot` to pass.
+  runAsUser: 10001,
+  // The Service listens on 80 inside the cluster; the container port is the app's own.
+  servicePort: 80,
+} as const;
+
 /** The Kubernetes ClusterRole a team's group is bound to in its own namespace. */
 export const teamNamespaceRole = "edit";
