@@ -215,7 +215,8 @@ export function mockResourceOutputs(
   const id = `${name}-${h}`;
   if (type.startsWith("aws:")) {
     const service = type.slice(4).split("/")[0];
-    return { id, state: { arn: `arn:aws:${service}:${REGION}:${ACCOUNT}:${name}-${h}`, ...inputs } };
+    // Auto-named AWS resources get a physical name as the provider would give them.
+    return { id, state: { arn: `arn:aws:${service}:${REGION}:${ACCOUNT}:${name}-${h}`, name: id, ...inputs } };
   }
   return { id, state: { ...inputs } };
 }

@@ -1,0 +1,55 @@
+/**
+ * The `paved` package: guardrailed Pulumi components, the catalog of offerings and the
+ * guardrails table they read their defaults from.
+ */
+export {
+  Bucket,
+  BucketArgs,
+  ClientAccessArgs,
+  NetworkArgs,
+  PostgresDatabase,
+  PostgresDatabaseArgs,
+  Queue,
+  QueueArgs,
+  RedisCache,
+  RedisCacheArgs,
+  bucketSettings,
+  postgresSettings,
+  queueSettings,
+  redisSettings,
+} from "./aws";
+export {
+  TeamNamespace,
+  TeamNamespaceArgs,
+  WebService,
+  WebServiceArgs,
+  namespaceSettings,
+  parseImageReference,
+  webServiceSettings,
+} from "./kubernetes";
+export {
+  BuildContext,
+  BuiltOffering,
+  CatalogContextError,
+  OfferingDefinition,
+  catalog,
+  catalogJsonSchemas,
+  getOffering,
+} from "./catalog";
+export { CommonArgs, PavedArgumentError, ResolvedCommonArgs, resolveCommonArgs } from "./common";
+export {
+  ENVIRONMENTS,
+  Environment,
+  EnvironmentGuardrails,
+  LABEL_KEYS,
+  OFFERINGS,
+  Offering,
+  TAG_KEYS,
+  TIERS,
+  Tier,
+  TierGuardrails,
+  componentTypes,
+  engineVersions,
+  environments,
+  tiers,
+} from "./guardrails";

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { RedisCache, redisSettings } from "../../../components/aws";
+import { resolveCommonArgs } from "../../../components/common";
+import { isSecretValue, revealSecrets } from "../../../policy-pack/mocks";
+import { build, buildFailure, plainStrings } from "../harness";
+
+const network = { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] };
+
+function cache(environment: "dev" | "staging" | "prod", extra: Record<string, unknown> = {}) {
+  return () => {
+    const c = new RedisCache("sessions", { team: "payments", environment, network, ...extra });
+    return { primaryEndpoint: c.primaryEndpoint, port: c.port, secretArn: c.secretArn };
+  };
+}
+
+describe("redisSettings", () => {
+  it("runs one node in dev and a multi-AZ pair with failover in prod", () => {
+    expect(redisSettings(resolveCommonArgs({ team: "payments", environment: "dev" }), {})).toEqual({
+      nodeType: "cache.t4g.small",
+      engineVersion: "7.1",
+      numCacheClusters: 1,
+      automaticFailoverEnabled: false,
+      multiAzEnabled: false,
+      snapshotRetentionLimit: 1,
+      port: 6379,
+      protect: false,
+      authTokenVersion: 1,
+      finalSnapshot: false,
+    });
+    expect(redisSettings(resolveCommonArgs({ team: "payments", environment: "prod", tier: "medium" }), { engineVersion: "7.0" })).toEqual({
+      nodeType: "cache.m7g.large",
+      engineVersion: "7.0",
+      numCacheClusters: 2,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      snapshotRetentionLimit: 14,
+      port: 6379,
+      protect: true,
+      authTokenVersion: 1,
+      finalSnapshot: true,
+    });
+  });
+});
+
+describe("RedisCache", () => {
+  it("encrypts at rest and in transit and uses the generated token, as a secret", async () => {
+    const b = await build(cache("dev"));
+    const group = b.props("sessions-redis");
+    expect(group).toMatchObject({
+      engine: "redis",
+      engineVersion: "7.1",
+      nodeType: "cache.t4g.small",
+      numCacheClusters: 1,
+      automaticFailoverEnabled: false,
+      multiAzEnabled: false,
+      atRestEncryptionEnabled: true,
+      transitEncryptionEnabled: true,
+      snapshotRetentionLimit: 1,
+      port: 6379,
+    });
+    expect(b.get("sessions-redis").protect).toBe(false);
+    const token = revealSecrets(b.get("sessions-auth-token").outputs.result) as string;
+    expect(token).toMatch(/^[A-Za-z0-9]{48}$/);
+    expect(isSecretValue(group.authToken)).toBe(true);
+    expect(revealSecrets(group.authToken)).toBe(token);
+    const version = b.props("sessions-auth-secret-version");
+    expect(isSecretValue(version.secretString)).toBe(true);
+    expect(revealSecrets(version.secretString)).toBe(token);
+    expect(version.secretId).toBe(b.get("sessions-auth-secret").id);
+    expect(b.props("sessions-auth-token")).toMatchObject({ length: 48, special: false, keepers: { version: "1" } });
+  });
+
+  it("never lets the token out in plain text", async () => {
+    const b = await build(cache("prod"), "prod");
+    const token = revealSecrets(b.get("sessions-auth-token").outputs.result) as string;
+    for (const r of b.resources) {
+      expect(plainStrings(r.props)).not.toContain(token);
+    }
+    expect(JSON.stringify(b.outputs)).not.toContain(token);
+    expect(b.outputs).toEqual({
+      primaryEndpoint: b.get("sessions-redis").outputs.primaryEndpointAddress,
+      port: 6379,
+      secretArn: b.get("sessions-auth-secret").outputs.arn,
+    });
+  });
+
+  it("fails over across AZs in prod and protects the data", async () => {
+    const b = await build(cache("prod"), "prod");
+    expect(b.props("sessions-redis")).toMatchObject({
+      numCacheClusters: 2,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      snapshotRetentionLimit: 14,
+      finalSnapshotIdentifier: "sessions-final",
+    });
+    expect(b.get("sessions-redis").protect).toBe(true);
+    expect(b.get("sessions-auth-secret").protect).toBe(true);
+  });
+
+  it("rotates the token when authTokenVersion changes", async () => {
+    const b = await build(cache("dev", { authTokenVersion: 2 }));
+    expect(b.props("sessions-auth-token").keepers).toEqual({ version: "2" });
+  });
+
+  it.each([
+    [{ engineVersion: "6.2" }, 'engineVersion "6.2" is not one of 7.0, 7.1'],
+    [{ tier: "huge" }, 'tier "huge" is not one of small, medium, large'],
+    [{ authTokenVersion: 0 }, "authTokenVersion 0 is not an integer between 1 and 1000000"],
+    [{ network: { subnetIds: ["subnet-a"] } }, "network.vpcId is required"],
+  ])("rejects %o before creating anything", async (override, message) => {
+    const failure = await buildFailure(() => new RedisCache("sessions", { team: "payments", environment: "dev", network, ...override } as never));
+    expect(failure).toEqual({ message, registered: [] });
+  });
+});
