@@ -1,0 +1,115 @@
+/**
+ * The package as developers consume it: `npm pack`, install the tarball into a fresh
+ * project, compile a small stack that imports the components with `tsc`, and run it under
+ * Pulumi mocks. Dependencies come from the npm cache that `npm ci` filled (--prefer-offline).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const repo = resolve(__dirname, "../..");
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+let work: string;
+let tarball: string;
+
+function sh(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
+}
+
+const STACK = `
+import * as pulumi from "@pulumi/pulumi";
+import { Bucket, PostgresDatabase, TeamNamespace, WebService, tiers } from "paved";
+
+export function program() {
+  const db = new PostgresDatabase("orders-db", {
+    team: "payments",
+    environment: "prod",
+    tier: "medium",
+    network: { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] },
+  });
+  const bucket = new Bucket("receipts", { team: "payments", environment: "dev" });
+  const ns = new TeamNamespace("payments-dev", { team: "payments", environment: "dev" });
+  const web = new WebService("api", {
+    team: "payments",
+    environment: "dev",
+    namespace: ns.namespace,
+    image: "ghcr.io/acme/api:1.4.2",
+    port: 8080,
+  });
+  return { endpoint: db.endpoint, bucketName: bucket.bucketName, service: web.serviceName, mediumClass: tiers.medium.rds.instanceClass };
+}
+`;
+
+const RUN = `
+const pulumi = require("@pulumi/pulumi");
+const registered = [];
+pulumi.runtime.setMocks({
+  newResource: (args) => { registered.push(args.type); return { id: args.name + "-id", state: { ...args.inputs, address: "db.example", bucket: args.inputs.bucket ?? args.name } }; },
+  call: (args) => args.inputs,
+}, "consumer", "dev", false);
+const { program } = require("./dist/index.js");
+const out = program();
+Promise.all([out.endpoint, out.bucketName, out.service].map((o) => new Promise((r) => o.apply(r)))).then(([endpoint, bucketName, service]) => {
+  setTimeout(() => {
+    console.log(JSON.stringify({ endpoint, bucketName, service, mediumClass: out.mediumClass, types: [...new Set(registered)].sort() }));
+  }, 200);
+});
+`;
+
+describe("the npm package", () => {
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "paved-pack-"));
+    const out = sh(npm, ["pack", "--pack-destination", work, "--json"], repo);
+    const name = JSON.parse(out.slice(out.indexOf("[")))[0].filename as string;
+    tarball = join(work, name);
+    const consumer = join(work, "consumer");
+    execFileSync("mkdir", ["-p", join(consumer, "src")]);
+    writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }));
+    writeFileSync(join(consumer, "src", "index.ts"), STACK);
+    writeFileSync(join(consumer, "run.js"), RUN);
+    writeFileSync(
+      join(consumer, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "commonjs", strict: true, rootDir: "src", outDir: "dist", types: [], skipLibCheck: true, esModuleInterop: true },
+        include: ["src"],
+      }),
+    );
+    sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], consumer);
+  }, 600_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("ships compiled JavaScript and declarations, and no tests or sources", () => {
+    const listing = sh("tar", ["-tzf", tarball], work).split("\n").filter(Boolean);
+    expect(listing).toContain("package/dist/components/index.js");
+    expect(listing).toContain("package/dist/components/index.d.ts");
+    expect(listing).toContain("package/README.md");
+    expect(listing.filter((f) => f.startsWith("package/test/") || f.startsWith("package/dist/test/"))).toEqual([]);
+    expect(listing.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+  });
+
+  it("compiles a consumer stack with tsc and runs it under mocks", () => {
+    const consumer = join(work, "consumer");
+    expect(readdirSync(join(consumer, "node_modules"))).toContain("paved");
+    sh(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], consumer);
+    expect(readFileSync(join(consumer, "dist/index.js"), "utf8")).toContain('require("paved")');
+    const result = JSON.parse(sh(process.execPath, ["run.js"], consumer).trim().split("\n").pop()!);
+    expect(result.mediumClass).toBe("db.m7g.large");
+    expect(result.bucketName).toMatch(/^receipts/);
+    expect(result.endpoint).toBe("db.example");
+    expect(result.types).toEqual(
+      expect.arrayContaining([
+        "paved:aws:PostgresDatabase",
+        "aws:rds/instance:Instance",
+        "paved:aws:Bucket",
+        "paved:kubernetes:TeamNamespace",
+        "paved:kubernetes:WebService",
+        "kubernetes:apps/v1:Deployment",
+      ]),
+    );
+  });
+});
