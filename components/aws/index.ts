@@ -6,6 +6,7 @@ export {
   clientIngressRules,
   denyInsecureTransportPolicy,
   validateCidrBlocks,
+  validateClientAccess,
   validateNetwork,
 } from "./network";
 export {

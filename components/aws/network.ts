@@ -27,8 +27,12 @@ export interface ClientAccessArgs {
 const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IPV6_CIDR = /^[0-9a-fA-F:]+\/(\d{1,3})$/;
 
-/** Throws unless `network` has a `vpcId` and `subnetIds` (a non-empty list when known). */
-export function validateNetwork(network: NetworkArgs | undefined): void {
+/**
+ * Throws unless `network` has a `vpcId` and `subnetIds`. When `subnetIds` is a plain list
+ * (not an Output still unknown), it must hold at least `minSubnets` entries: an RDS subnet
+ * group always spans two availability zones, a multi-AZ cache needs two as well.
+ */
+export function validateNetwork(network: NetworkArgs | undefined, minSubnets = 1): void {
   if (network === undefined || network === null || typeof network !== "object") {
     throw new PavedArgumentError("network", "network is required: { vpcId, subnetIds }");
   }
@@ -38,9 +42,24 @@ export function validateNetwork(network: NetworkArgs | undefined): void {
   if (network.subnetIds === undefined || network.subnetIds === null) {
     throw new PavedArgumentError("network.subnetIds", "network.subnetIds is required");
   }
-  if (Array.isArray(network.subnetIds) && network.subnetIds.length === 0) {
-    throw new PavedArgumentError("network.subnetIds", "network.subnetIds must list at least one subnet");
+  if (Array.isArray(network.subnetIds) && network.subnetIds.length < minSubnets) {
+    const count = network.subnetIds.length;
+    throw new PavedArgumentError(
+      "network.subnetIds",
+      `network.subnetIds lists ${count} subnet${count === 1 ? "" : "s"}: at least ${minSubnets}${minSubnets > 1 ? " (in different availability zones)" : ""} required`,
+    );
   }
+}
+
+/** Throws unless the who-may-connect arguments are lists (of security groups, of safe CIDR blocks). */
+export function validateClientAccess(access: ClientAccessArgs): void {
+  if (access.allowedSecurityGroupIds !== undefined && !Array.isArray(access.allowedSecurityGroupIds)) {
+    throw new PavedArgumentError(
+      "allowedSecurityGroupIds",
+      `allowedSecurityGroupIds ${JSON.stringify(access.allowedSecurityGroupIds)} is not a list of security group ids`,
+    );
+  }
+  validateCidrBlocks(access.allowedCidrBlocks);
 }
 
 /** Throws unless every entry is a CIDR block that is not the whole internet. */

@@ -16,7 +16,7 @@ import {
   postgresParameterFamily,
   tiers,
 } from "../guardrails";
-import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateCidrBlocks, validateNetwork } from "./network";
+import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
 
 /** Arguments of a `PostgresDatabase`. */
 export interface PostgresDatabaseArgs extends CommonArgs, ClientAccessArgs {
@@ -101,8 +101,9 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate everything before the component or any child is registered.
     const common = resolveCommonArgs(args);
-    validateNetwork(args.network);
-    validateCidrBlocks(args.allowedCidrBlocks);
+    // An RDS subnet group must cover at least two availability zones.
+    validateNetwork(args.network, 2);
+    validateClientAccess(args);
     const settings = postgresSettings(common, args);
     super(componentTypes.postgres, name, {}, opts);
 
@@ -133,6 +134,12 @@ export class PostgresDatabase extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // A restored instance takes its database name and master user from the snapshot: setting
+    // them as well would differ from what RDS reports and replace the instance on the next update.
+    const identity =
+      args.snapshotIdentifier === undefined
+        ? { dbName: postgresDatabaseName(name), username: dataStoreDefaults.postgresMasterUsername }
+        : { snapshotIdentifier: args.snapshotIdentifier };
     const instance = new aws.rds.Instance(
       `${name}-db`,
       {
@@ -144,8 +151,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         storageType: "gp3",
         storageEncrypted: true,
         publiclyAccessible: false,
-        dbName: postgresDatabaseName(name),
-        username: dataStoreDefaults.postgresMasterUsername,
+        ...identity,
         manageMasterUserPassword: true,
         port: settings.port,
         dbSubnetGroupName: subnetGroup.name,
@@ -156,7 +162,6 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         deletionProtection: settings.deletionProtection,
         skipFinalSnapshot: settings.skipFinalSnapshot,
         finalSnapshotIdentifier: settings.skipFinalSnapshot ? undefined : `${name}-final`,
-        snapshotIdentifier: args.snapshotIdentifier,
         copyTagsToSnapshot: true,
         autoMinorVersionUpgrade: true,
         iamDatabaseAuthenticationEnabled: true,

@@ -10,7 +10,7 @@ import {
   resolveCommonArgs,
 } from "../common";
 import { componentTypes, dataStoreDefaults, engineVersions, environments, tiers } from "../guardrails";
-import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateCidrBlocks, validateNetwork } from "./network";
+import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
 
 /** Arguments of a `RedisCache`. */
 export interface RedisCacheArgs extends CommonArgs, ClientAccessArgs {
@@ -80,9 +80,10 @@ export class RedisCache extends pulumi.ComponentResource {
 
   constructor(name: string, args: RedisCacheArgs, opts?: pulumi.ComponentResourceOptions) {
     const common = resolveCommonArgs(args);
-    validateNetwork(args.network);
-    validateCidrBlocks(args.allowedCidrBlocks);
     const settings = redisSettings(common, args);
+    // Multi-AZ places the replica in a second availability zone: it needs a subnet there.
+    validateNetwork(args.network, settings.multiAzEnabled ? 2 : 1);
+    validateClientAccess(args);
     super(componentTypes.redis, name, {}, opts);
 
     const tags = pavedTags(common, "redis");

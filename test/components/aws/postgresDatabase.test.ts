@@ -130,7 +130,30 @@ describe("PostgresDatabase", () => {
 
   it("restores from a snapshot when asked", async () => {
     const b = await build(db("dev", { snapshotIdentifier: "orders-db-2026-11-01" }));
-    expect(b.props("orders-db-db").snapshotIdentifier).toBe("orders-db-2026-11-01");
+    const instance = b.props("orders-db-db");
+    expect(instance.snapshotIdentifier).toBe("orders-db-2026-11-01");
+    // The snapshot brings its own database and master user; the password stays managed.
+    expect(instance.dbName).toBeUndefined();
+    expect(instance.username).toBeUndefined();
+    expect(instance.manageMasterUserPassword).toBe(true);
+    expect(instance).toMatchObject({ storageEncrypted: true, publiclyAccessible: false });
+  });
+
+  it("keeps staging's backups and final snapshot without prod's availability or protect", async () => {
+    const b = await build(db("staging", { tier: "medium" }), "staging");
+    const instance = b.props("orders-db-db");
+    expect(instance).toMatchObject({
+      instanceClass: "db.m7g.large",
+      allocatedStorage: 100,
+      maxAllocatedStorage: 200,
+      backupRetentionPeriod: 7,
+      multiAz: false,
+      deletionProtection: false,
+      skipFinalSnapshot: false,
+      finalSnapshotIdentifier: "orders-db-final",
+    });
+    expect(instance.snapshotIdentifier).toBeUndefined();
+    expect(b.get("orders-db-db").protect).toBe(false);
   });
 
   it.each([
@@ -142,7 +165,10 @@ describe("PostgresDatabase", () => {
     [{ tier: "large", storageGb: 100 }, "storageGb 100 is not an integer between 200 and 2000"],
     [{ storageGb: 20.5 }, "storageGb 20.5 is not an integer between 20 and 100"],
     [{ network: undefined }, "network is required: { vpcId, subnetIds }"],
-    [{ network: { vpcId: "vpc-1", subnetIds: [] } }, "network.subnetIds must list at least one subnet"],
+    [{ network: { vpcId: "vpc-1", subnetIds: [] } }, "network.subnetIds lists 0 subnets: at least 2 (in different availability zones) required"],
+    [{ network: { vpcId: "vpc-1", subnetIds: ["subnet-a"] } }, "network.subnetIds lists 1 subnet: at least 2 (in different availability zones) required"],
+    [{ allowedSecurityGroupIds: "sg-app" }, 'allowedSecurityGroupIds "sg-app" is not a list of security group ids'],
+    [{ allowedCidrBlocks: ["::/0"] }, 'allowedCidrBlocks "::/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["10.0.0.300/8"] }, 'allowedCidrBlocks "10.0.0.300/8" is not a CIDR block'],
     [{ tags: { "paved:team": "other" } }, 'tags key "paved:team" is reserved: keys starting with "paved:" or "paved.dev/" are set by Paved'],

@@ -107,8 +107,37 @@ describe("RedisCache", () => {
     [{ tier: "huge" }, 'tier "huge" is not one of small, medium, large'],
     [{ authTokenVersion: 0 }, "authTokenVersion 0 is not an integer between 1 and 1000000"],
     [{ network: { subnetIds: ["subnet-a"] } }, "network.vpcId is required"],
+    [{ network: { vpcId: "vpc-1", subnetIds: [] } }, "network.subnetIds lists 0 subnets: at least 1 required"],
+    [{ environment: "prod", network: { vpcId: "vpc-1", subnetIds: ["subnet-a"] } }, "network.subnetIds lists 1 subnet: at least 2 (in different availability zones) required"],
+    [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
+    [{ authTokenVersion: 1.5 }, "authTokenVersion 1.5 is not an integer between 1 and 1000000"],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(() => new RedisCache("sessions", { team: "payments", environment: "dev", network, ...override } as never));
     expect(failure).toEqual({ message, registered: [] });
+  });
+
+  it("runs a single node in dev from one subnet, closed to everyone until clients are allowed", async () => {
+    const b = await build(cache("dev", { network: { vpcId: "vpc-0123", subnetIds: ["subnet-a"] }, allowedSecurityGroupIds: ["sg-app"] }));
+    expect(b.props("sessions-subnets").subnetIds).toEqual(["subnet-a"]);
+    expect(b.props("sessions-sg")).toMatchObject({
+      vpcId: "vpc-0123",
+      egress: [],
+      ingress: [{ description: "Clients by security group", protocol: "tcp", fromPort: 6379, toPort: 6379, securityGroups: ["sg-app"] }],
+    });
+    expect(b.props("sessions-redis").securityGroupIds).toEqual([b.get("sessions-sg").id]);
+    expect(b.props("sessions-redis").subnetGroupName).toBe(b.get("sessions-subnets").outputs.name);
+  });
+
+  it("keeps staging's snapshots and final snapshot on a single unprotected node", async () => {
+    const b = await build(cache("staging"), "staging");
+    expect(b.props("sessions-redis")).toMatchObject({
+      numCacheClusters: 1,
+      automaticFailoverEnabled: false,
+      multiAzEnabled: false,
+      snapshotRetentionLimit: 7,
+      finalSnapshotIdentifier: "sessions-final",
+    });
+    expect(b.get("sessions-redis").protect).toBe(false);
+    expect(b.get("sessions-auth-secret").protect).toBe(false);
   });
 });
