@@ -62,8 +62,21 @@ describe("Bucket", () => {
     expect(b.props("receipts-lifecycle").rules[0].noncurrentVersionExpiration).toEqual({ noncurrentDays: 90 });
   });
 
-  it("rejects a bad environment before creating anything", async () => {
-    const failure = await buildFailure(() => new Bucket("receipts", { team: "payments", environment: "production" } as never));
-    expect(failure).toEqual({ message: 'environment "production" is not one of dev, staging, prod', registered: [] });
+  it("keeps noncurrent versions 30 days in staging, unprotected", async () => {
+    const b = await build(() => new Bucket("receipts", { team: "payments", environment: "staging" }), "staging");
+    expect(b.get("receipts-bucket").protect).toBe(false);
+    expect(b.props("receipts-bucket").forceDestroy).toBe(false);
+    expect(b.props("receipts-lifecycle").rules[0].noncurrentVersionExpiration).toEqual({ noncurrentDays: 30 });
+  });
+
+  it.each([
+    [{ environment: "production" }, 'environment "production" is not one of dev, staging, prod'],
+    [{ tier: "xlarge" }, 'tier "xlarge" is not one of small, medium, large'],
+    [{ team: "" }, `team "" is not a DNS label (lowercase letters, digits and '-', at most 63 characters, starting with a letter)`],
+    [{ tags: { "paved:offering": "queue" } }, 'tags key "paved:offering" is reserved: keys starting with "paved:" or "paved.dev/" are set by Paved'],
+    [{ tags: { owner: 7 } }, 'tags["owner"] must be a string, got 7'],
+  ])("rejects %o before creating anything", async (override, message) => {
+    const failure = await buildFailure(() => new Bucket("receipts", { team: "payments", environment: "dev", ...override } as never));
+    expect(failure).toEqual({ message, registered: [] });
   });
 });

@@ -74,6 +74,8 @@ describe("Queue", () => {
     [{ visibilityTimeoutSeconds: 50000 }, "visibilityTimeoutSeconds 50000 is not an integer between 0 and 43200"],
     [{ visibilityTimeoutSeconds: -1 }, "visibilityTimeoutSeconds -1 is not an integer between 0 and 43200"],
     [{ fifo: "yes" }, 'fifo "yes" is not one of true, false'],
+    [{ visibilityTimeoutSeconds: 1.5 }, "visibilityTimeoutSeconds 1.5 is not an integer between 0 and 43200"],
+    [{ environment: "qa" }, 'environment "qa" is not one of dev, staging, prod'],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(() => new Queue("orders", { team: "payments", environment: "dev", ...override } as never));
     expect(failure).toEqual({ message, registered: [] });
