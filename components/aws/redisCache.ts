@@ -36,6 +36,8 @@ export interface RedisSettings {
   port: number;
   protect: boolean;
   authTokenVersion: number;
+  /** How a changed token is applied: `ROTATE` keeps the old token valid alongside the new one. */
+  authTokenUpdateStrategy: "ROTATE";
   finalSnapshot: boolean;
 }
 
@@ -61,6 +63,9 @@ export function redisSettings(
     port: dataStoreDefaults.redisPort,
     protect: env.protect,
     authTokenVersion,
+    // Clients holding the old token keep working until they re-read the secret; a later
+    // change with strategy SET (the rotation runbook's second step) retires the old token.
+    authTokenUpdateStrategy: "ROTATE",
     finalSnapshot: env.finalSnapshot,
   };
 }
@@ -136,6 +141,7 @@ export class RedisCache extends pulumi.ComponentResource {
         atRestEncryptionEnabled: true,
         transitEncryptionEnabled: true,
         authToken: pulumi.secret(authToken.result),
+        authTokenUpdateStrategy: settings.authTokenUpdateStrategy,
         port: settings.port,
         subnetGroupName: subnetGroup.name,
         securityGroupIds: [securityGroup.id],

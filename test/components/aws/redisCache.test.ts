@@ -25,6 +25,7 @@ describe("redisSettings", () => {
       port: 6379,
       protect: false,
       authTokenVersion: 1,
+      authTokenUpdateStrategy: "ROTATE",
       finalSnapshot: false,
     });
     expect(redisSettings(resolveCommonArgs({ team: "payments", environment: "prod", tier: "medium" }), { engineVersion: "7.0" })).toEqual({
@@ -37,6 +38,7 @@ describe("redisSettings", () => {
       port: 6379,
       protect: true,
       authTokenVersion: 1,
+      authTokenUpdateStrategy: "ROTATE",
       finalSnapshot: true,
     });
   });
@@ -100,6 +102,7 @@ describe("RedisCache", () => {
   it("rotates the token when authTokenVersion changes", async () => {
     const b = await build(cache("dev", { authTokenVersion: 2 }));
     expect(b.props("sessions-auth-token").keepers).toEqual({ version: "2" });
+    expect(b.props("sessions-redis").authTokenUpdateStrategy).toBe("ROTATE");
   });
 
   it.each([
