@@ -4,6 +4,7 @@ import {
   CommonArgs,
   ResolvedCommonArgs,
   assertIntegerInRange,
+  assertNonEmptyString,
   assertOneOf,
   pavedTags,
   resolveCommonArgs,
@@ -104,6 +105,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
     // An RDS subnet group must cover at least two availability zones.
     validateNetwork(args.network, 2);
     validateClientAccess(args);
+    if (typeof args.snapshotIdentifier === "string") assertNonEmptyString("snapshotIdentifier", args.snapshotIdentifier);
     const settings = postgresSettings(common, args);
     super(componentTypes.postgres, name, {}, opts);
 

@@ -85,6 +85,15 @@ export class Queue extends pulumi.ComponentResource {
       },
       { parent: this, protect: settings.protect },
     );
+    // Only this component's queue may move messages into its dead-letter queue.
+    new aws.sqs.RedriveAllowPolicy(
+      `${name}-dlq-redrive-allow`,
+      {
+        queueUrl: deadLetter.url,
+        redriveAllowPolicy: pulumi.jsonStringify({ redrivePermission: "byQueue", sourceQueueArns: [queue.arn] }),
+      },
+      { parent: this },
+    );
     for (const [role, target] of [
       ["queue-policy", queue],
       ["dlq-policy", deadLetter],

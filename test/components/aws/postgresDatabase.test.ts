@@ -167,6 +167,7 @@ describe("PostgresDatabase", () => {
     [{ network: undefined }, "network is required: { vpcId, subnetIds }"],
     [{ network: { vpcId: "vpc-1", subnetIds: [] } }, "network.subnetIds lists 0 subnets: at least 2 (in different availability zones) required"],
     [{ network: { vpcId: "vpc-1", subnetIds: ["subnet-a"] } }, "network.subnetIds lists 1 subnet: at least 2 (in different availability zones) required"],
+    [{ snapshotIdentifier: "" }, 'snapshotIdentifier "" must be a non-empty string'],
     [{ allowedSecurityGroupIds: "sg-app" }, 'allowedSecurityGroupIds "sg-app" is not a list of security group ids'],
     [{ allowedCidrBlocks: ["::/0"] }, 'allowedCidrBlocks "::/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],

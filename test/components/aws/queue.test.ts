@@ -31,6 +31,9 @@ describe("Queue", () => {
     });
     expect(JSON.parse(b.props("orders-queue").redrivePolicy)).toEqual({ deadLetterTargetArn: dlq.outputs.arn, maxReceiveCount: 5 });
     expect(dlq.props).toMatchObject({ fifoQueue: false, messageRetentionSeconds: 1209600, sqsManagedSseEnabled: true });
+    const allow = b.props("orders-dlq-redrive-allow");
+    expect(allow.queueUrl).toBe(dlq.outputs.url);
+    expect(JSON.parse(allow.redriveAllowPolicy)).toEqual({ redrivePermission: "byQueue", sourceQueueArns: [b.get("orders-queue").outputs.arn] });
     expect(b.outputs).toEqual({
       url: b.get("orders-queue").outputs.url,
       arn: b.get("orders-queue").outputs.arn,

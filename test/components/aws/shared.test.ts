@@ -66,6 +66,7 @@ const cases: Case[] = [
       "orders-queue": "aws:sqs/queue:Queue",
       "orders-queue-policy": "aws:sqs/queuePolicy:QueuePolicy",
       "orders-dlq-policy": "aws:sqs/queuePolicy:QueuePolicy",
+      "orders-dlq-redrive-allow": "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
     },
     outputs: ["url", "arn", "deadLetterUrl"],
   },
