@@ -3,6 +3,7 @@ export {
   ClientAccessArgs,
   IngressRule,
   NetworkArgs,
+  PRIVATE_CIDR_RANGES,
   clientIngressRules,
   denyInsecureTransportPolicy,
   validateCidrBlocks,

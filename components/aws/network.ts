@@ -62,25 +62,60 @@ export function validateClientAccess(access: ClientAccessArgs): void {
   validateCidrBlocks(access.allowedCidrBlocks);
 }
 
-/** Throws unless every entry is a CIDR block that is not the whole internet. */
+/** Private address space a data store's clients may come from (RFC 1918, RFC 6598, RFC 4193). */
+export const PRIVATE_CIDR_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"] as const;
+
+function ipv4ToNumber(octets: string[]): number {
+  return octets.reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** Whether an IPv4 block (address octets, prefix length) lies inside one of the private ranges. */
+function isPrivateIpv4(octets: string[], prefix: number): boolean {
+  const address = ipv4ToNumber(octets);
+  return PRIVATE_CIDR_RANGES.filter((r) => !r.includes(":")).some((range) => {
+    const [base, bits] = range.split("/");
+    const size = 2 ** (32 - Number(bits));
+    const start = ipv4ToNumber(base.split("."));
+    return prefix >= Number(bits) && address >= start && address < start + size;
+  });
+}
+
+/** Whether an IPv6 block lies inside fc00::/7 (unique local addresses). */
+function isPrivateIpv6(cidr: string, prefix: number): boolean {
+  const first = cidr.split(":")[0];
+  return prefix >= 7 && first.length === 4 && /^f[cd]/i.test(first);
+}
+
+/**
+ * Throws unless every entry is a CIDR block inside private address space
+ * (`PRIVATE_CIDR_RANGES`). Any `/0` block (`0.0.0.0/0`, `::/0`, `10.0.0.0/0`) is rejected
+ * as open to the internet.
+ */
 export function validateCidrBlocks(cidrs: string[] | undefined): string[] {
   const list = cidrs ?? [];
   if (!Array.isArray(list)) {
     throw new PavedArgumentError("allowedCidrBlocks", "allowedCidrBlocks must be a list of CIDR blocks");
   }
   for (const cidr of list) {
-    if (cidr === "0.0.0.0/0" || cidr === "::/0") {
-      throw new PavedArgumentError(
-        "allowedCidrBlocks",
-        `allowedCidrBlocks "${cidr}" is open to the internet: list private CIDR blocks or security groups instead`,
-      );
-    }
     const v4 = IPV4_CIDR.exec(cidr);
     const validV4 = v4 !== null && v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
     const v6 = IPV6_CIDR.exec(cidr);
     const validV6 = v6 !== null && Number(v6[1]) <= 128 && cidr.includes(":");
     if (!validV4 && !validV6) {
-      throw new PavedArgumentError("allowedCidrBlocks", `allowedCidrBlocks "${cidr}" is not a CIDR block`);
+      throw new PavedArgumentError("allowedCidrBlocks", `allowedCidrBlocks ${JSON.stringify(cidr)} is not a CIDR block`);
+    }
+    const prefix = Number(validV4 ? v4![5] : v6![1]);
+    if (prefix === 0) {
+      throw new PavedArgumentError(
+        "allowedCidrBlocks",
+        `allowedCidrBlocks "${cidr}" is open to the internet: list private CIDR blocks or security groups instead`,
+      );
+    }
+    if (validV4 ? !isPrivateIpv4(v4!.slice(1, 5), prefix) : !isPrivateIpv6(cidr, prefix)) {
+      throw new PavedArgumentError(
+        "allowedCidrBlocks",
+        `allowedCidrBlocks "${cidr}" is not private address space: one of ${PRIVATE_CIDR_RANGES.join(", ")} (or a block inside one)`,
+      );
     }
   }
   return [...list];

@@ -120,10 +120,10 @@ describe("PostgresDatabase", () => {
   it("opens the port only to the allowed clients", async () => {
     const closed = await build(db("dev"));
     expect(closed.props("orders-db-sg")).toMatchObject({ vpcId: "vpc-0123", ingress: [], egress: [] });
-    const open = await build(db("dev", { allowedSecurityGroupIds: ["sg-app"], allowedCidrBlocks: ["10.0.0.0/16", "fd00::/8"] }));
+    const open = await build(db("dev", { allowedSecurityGroupIds: ["sg-app"], allowedCidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10", "fd00::/8"] }));
     expect(open.props("orders-db-sg").ingress).toEqual([
       { description: "Clients by security group", protocol: "tcp", fromPort: 5432, toPort: 5432, securityGroups: ["sg-app"] },
-      { description: "Clients by IPv4 CIDR", protocol: "tcp", fromPort: 5432, toPort: 5432, cidrBlocks: ["10.0.0.0/16"] },
+      { description: "Clients by IPv4 CIDR", protocol: "tcp", fromPort: 5432, toPort: 5432, cidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10"] },
       { description: "Clients by IPv6 CIDR", protocol: "tcp", fromPort: 5432, toPort: 5432, ipv6CidrBlocks: ["fd00::/8"] },
     ]);
   });
@@ -172,6 +172,10 @@ describe("PostgresDatabase", () => {
     [{ allowedCidrBlocks: ["::/0"] }, 'allowedCidrBlocks "::/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["10.0.0.300/8"] }, 'allowedCidrBlocks "10.0.0.300/8" is not a CIDR block'],
+    [{ allowedCidrBlocks: ["10.0.0.0/0"] }, 'allowedCidrBlocks "10.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
+    [{ allowedCidrBlocks: ["8.8.8.0/24"] }, 'allowedCidrBlocks "8.8.8.0/24" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
+    [{ allowedCidrBlocks: ["172.0.0.0/8"] }, 'allowedCidrBlocks "172.0.0.0/8" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
+    [{ allowedCidrBlocks: ["2001:db8::/32"] }, 'allowedCidrBlocks "2001:db8::/32" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
     [{ tags: { "paved:team": "other" } }, 'tags key "paved:team" is reserved: keys starting with "paved:" or "paved.dev/" are set by Paved'],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(() => new PostgresDatabase("orders-db", { team: "payments", environment: "dev", network, ...override } as never));
