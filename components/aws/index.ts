@@ -10,6 +10,7 @@ export {
   validateClientAccess,
   validateNetwork,
 } from "./network";
+export { finalSnapshotIdentifier } from "./naming";
 export {
   PostgresDatabase,
   PostgresDatabaseArgs,

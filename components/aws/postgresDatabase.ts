@@ -18,6 +18,7 @@ import {
   tiers,
 } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
+import { finalSnapshotIdentifier } from "./naming";
 
 /** Arguments of a `PostgresDatabase`. */
 export interface PostgresDatabaseArgs extends CommonArgs, ClientAccessArgs {
@@ -163,7 +164,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         multiAz: settings.multiAz,
         deletionProtection: settings.deletionProtection,
         skipFinalSnapshot: settings.skipFinalSnapshot,
-        finalSnapshotIdentifier: settings.skipFinalSnapshot ? undefined : `${name}-final`,
+        finalSnapshotIdentifier: settings.skipFinalSnapshot ? undefined : finalSnapshotIdentifier(name),
         copyTagsToSnapshot: true,
         autoMinorVersionUpgrade: true,
         iamDatabaseAuthenticationEnabled: true,

@@ -11,6 +11,7 @@ import {
 } from "../common";
 import { componentTypes, dataStoreDefaults, engineVersions, environments, tiers } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
+import { finalSnapshotIdentifier } from "./naming";
 
 /** Arguments of a `RedisCache`. */
 export interface RedisCacheArgs extends CommonArgs, ClientAccessArgs {
@@ -146,7 +147,7 @@ export class RedisCache extends pulumi.ComponentResource {
         subnetGroupName: subnetGroup.name,
         securityGroupIds: [securityGroup.id],
         snapshotRetentionLimit: settings.snapshotRetentionLimit,
-        finalSnapshotIdentifier: settings.finalSnapshot ? `${name}-final` : undefined,
+        finalSnapshotIdentifier: settings.finalSnapshot ? finalSnapshotIdentifier(name) : undefined,
         autoMinorVersionUpgrade: true,
         applyImmediately: true,
         tags,
