@@ -372,3 +372,17 @@ export const webServiceDefaults = {
 
 /** The Kubernetes ClusterRole a team's group is bound to in its own namespace. */
 export const teamNamespaceRole = "edit";
+
+/** Bucket settings shared by every tier (noncurrent-version expiry is per environment, above). */
+export const bucketDefaults = {
+  // Parts of an upload abandoned for a week will never complete: stop paying for them.
+  abortIncompleteMultipartUploadDays: 7,
+} as const;
+
+/** Redis AUTH token rotation. */
+export const redisAuthTokenDefaults = {
+  // The first version of a cache's token; a runbook raises it to rotate the token.
+  initialVersion: 1,
+  // An upper bound so a typo (a timestamp, a negative number) is caught, not applied.
+  maxVersion: 1_000_000,
+} as const;

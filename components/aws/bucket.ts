@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CommonArgs, pavedTags, resolveCommonArgs } from "../common";
-import { Environment, componentTypes, environments } from "../guardrails";
+import { Environment, bucketDefaults, componentTypes, environments } from "../guardrails";
 import { denyInsecureTransportPolicy } from "./network";
 
 /** Arguments of a `Bucket`. `tier` has no effect on a bucket. */
@@ -19,8 +19,7 @@ export function bucketSettings(environment: Environment): BucketSettings {
   const env = environments[environment];
   return {
     noncurrentVersionExpirationDays: env.noncurrentVersionExpirationDays,
-    // Parts of an upload abandoned for a week will never complete: stop paying for them.
-    abortIncompleteMultipartUploadDays: 7,
+    abortIncompleteMultipartUploadDays: bucketDefaults.abortIncompleteMultipartUploadDays,
     protect: env.protect,
   };
 }

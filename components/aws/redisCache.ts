@@ -9,7 +9,7 @@ import {
   pavedTags,
   resolveCommonArgs,
 } from "../common";
-import { componentTypes, dataStoreDefaults, engineVersions, environments, tiers } from "../guardrails";
+import { componentTypes, dataStoreDefaults, engineVersions, environments, redisAuthTokenDefaults, tiers } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
 import { finalSnapshotIdentifier } from "./naming";
 
@@ -50,8 +50,8 @@ export function redisSettings(
   const env = environments[common.environment];
   const engineVersion = args.engineVersion ?? engineVersions.redis.default;
   assertOneOf("engineVersion", engineVersion, engineVersions.redis.allowed);
-  const authTokenVersion = args.authTokenVersion ?? 1;
-  assertIntegerInRange("authTokenVersion", authTokenVersion, 1, 1_000_000);
+  const authTokenVersion = args.authTokenVersion ?? redisAuthTokenDefaults.initialVersion;
+  assertIntegerInRange("authTokenVersion", authTokenVersion, redisAuthTokenDefaults.initialVersion, redisAuthTokenDefaults.maxVersion);
   // Automatic failover needs a replica to fail over to; multi-AZ needs failover.
   const failover = env.cacheNodes > 1;
   return {
