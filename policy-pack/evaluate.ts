@@ -14,6 +14,7 @@ import {
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { internals } from "./engineInternals";
 import { policies as pavedPolicies } from "./policies";
+import { policyResourceTypes } from "./policies/shared";
 
 /** A policy of the pack (or any CrossGuard policy). */
 export type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -245,7 +246,8 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
       const validations = Array.isArray(p.validateResource) ? p.validateResource : [p.validateResource!];
       // The engine's fast path: a single typed validation only runs on its own type.
       const onlyType = validations.length === 1 ? getPulumiType(validations[0]) : undefined;
-      return { p, cfg, validations, onlyType, getConfig: () => cfg.properties as any };
+      const types = policyResourceTypes.get(p);
+      return { p, cfg, validations, onlyType, types, getConfig: () => cfg.properties as any };
     });
 
   for (const r of prepared) {
@@ -257,8 +259,9 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
       additionalSecretOutputs: [],
       ...(r.resource.parent ? { parent: r.resource.parent } : {}),
     };
-    for (const { p, cfg, validations, onlyType, getConfig } of active) {
+    for (const { p, cfg, validations, onlyType, types, getConfig } of active) {
       if (onlyType !== undefined && onlyType !== r.resource.type) continue;
+      if (types !== undefined && !types.has(r.resource.type)) continue;
       const report = reportFor(p, cfg.enforcementLevel, out, r);
       for (const validation of validations) {
         const args: ResourceValidationArgs = {
@@ -274,7 +277,9 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
           notApplicable: throwNotApplicable,
         } as ResourceValidationArgs;
         try {
-          await validation(args, report);
+          const result = validation(args, report);
+          // Await only what is asynchronous: a microtask per synchronous check adds up.
+          if (result && typeof (result as Promise<void>).then === "function") await result;
         } catch (e) {
           if (e instanceof UnknownValueError) unknownDuringPreview(p, e, out, r);
           else if (!(e instanceof NotApplicableError)) throw new Error(`policy '${p.name}' failed on ${r.urn}: ${(e as Error).message}`);

@@ -14,7 +14,7 @@ import {
   requiredTagKeys,
   taggableResourceTypes,
 } from "../../components/guardrails";
-import { environmentConfigProperty, environmentNote, environmentOf, perEnvironmentNumbers, show } from "./shared";
+import { appliesTo, environmentConfigProperty, environmentNote, environmentOf, perEnvironmentNumbers, show } from "./shared";
 
 export const rdsStorageEncrypted: ResourceValidationPolicy = {
   name: "rds-storage-encrypted",
@@ -119,28 +119,62 @@ interface StackResource {
   dependencies: { urn: string }[];
 }
 
+/** Indexes of a stack's resources: by parent and type, and by what they depend on. */
+interface StackIndex {
+  byParentAndType: Map<string, StackResource[]>;
+  /** Keyed by parent, type and the bucket the resource names in its `bucket` input. */
+  byParentTypeAndBucket: Map<string, StackResource[]>;
+  dependents: Map<string, StackResource[]>;
+}
+
+function push<K>(map: Map<K, StackResource[]>, key: K, r: StackResource): void {
+  const list = map.get(key);
+  if (list) list.push(r);
+  else map.set(key, [r]);
+}
+
+function indexStack(all: StackResource[]): StackIndex {
+  const byParentAndType = new Map<string, StackResource[]>();
+  const byParentTypeAndBucket = new Map<string, StackResource[]>();
+  const dependents = new Map<string, StackResource[]>();
+  for (const r of all) {
+    const key = `${r.parent?.urn ?? ""}|${r.type}`;
+    push(byParentAndType, key, r);
+    const target = r.type.startsWith("aws:s3/") ? r.props.bucket : undefined;
+    if (typeof target === "string") push(byParentTypeAndBucket, `${key}|${target}`, r);
+    for (const d of r.dependencies) push(dependents, d.urn, r);
+  }
+  return { byParentAndType, byParentTypeAndBucket, dependents };
+}
+
 /**
  * The resources of `types` that configure `bucket`: they depend on it, or they are its
  * siblings (same parent) naming it, or they are siblings and it is the only bucket there.
  */
-function bucketCompanions(bucket: StackResource, all: StackResource[], types: string[]): StackResource[] {
-  const parentUrn = bucket.parent?.urn;
-  const siblingBuckets = all.filter((r) => bucketTypes.includes(r.type) && r.parent?.urn === parentUrn);
-  return all.filter((r) => {
-    if (!types.includes(r.type)) return false;
-    if (r.dependencies.some((d) => d.urn === bucket.urn)) return true;
-    if (r.parent?.urn !== parentUrn) return false;
-    const target = r.props.bucket;
-    if (target !== undefined && (target === bucket.props.bucket || target === bucket.name)) return true;
-    return siblingBuckets.length === 1;
-  });
+function bucketCompanions(bucket: StackResource, index: StackIndex, types: string[]): StackResource[] {
+  const parent = bucket.parent?.urn ?? "";
+  const siblingBuckets = bucketTypes.reduce((n, t) => n + (index.byParentAndType.get(`${parent}|${t}`)?.length ?? 0), 0);
+  const found = new Set<StackResource>();
+  for (const r of index.dependents.get(bucket.urn) ?? []) {
+    if (types.includes(r.type)) found.add(r);
+  }
+  for (const type of types) {
+    const key = `${parent}|${type}`;
+    const named = [bucket.props.bucket, bucket.name].filter((n) => typeof n === "string");
+    const siblings = siblingBuckets === 1 ? index.byParentAndType.get(key) : named.flatMap((n) => index.byParentTypeAndBucket.get(`${key}|${n}`) ?? []);
+    for (const r of siblings ?? []) found.add(r);
+  }
+  return [...found];
 }
 
-function validateBuckets(check: (bucket: StackResource, all: StackResource[]) => string | undefined) {
+function validateBuckets(check: (bucket: StackResource, index: StackIndex) => string | undefined) {
   return (args: { resources: unknown[] }, report: ReportViolation) => {
     const all = args.resources as StackResource[];
-    for (const bucket of all.filter((r) => bucketTypes.includes(r.type))) {
-      const problem = check(bucket, all);
+    const buckets = all.filter((r) => bucketTypes.includes(r.type));
+    if (buckets.length === 0) return;
+    const index = indexStack(all);
+    for (const bucket of buckets) {
+      const problem = check(bucket, index);
       if (problem) report(`bucket ${bucket.name}: ${problem}`, bucket.urn);
     }
   };
@@ -152,8 +186,8 @@ export const s3PublicAccessBlock: StackValidationPolicy = {
   name: "s3-public-access-block",
   description: "S3 buckets must have a public-access block with all four flags on.",
   configSchema: { properties: {} },
-  validateStack: validateBuckets((bucket, all) => {
-    const blocks = bucketCompanions(bucket, all, ["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]);
+  validateStack: validateBuckets((bucket, index) => {
+    const blocks = bucketCompanions(bucket, index, ["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]);
     if (blocks.length === 0) return "no BucketPublicAccessBlock";
     const off = publicAccessFlags.filter((f) => blocks.every((b) => b.props[f] !== true));
     return off.length > 0 ? `public-access block leaves ${off.join(", ")} off` : undefined;
@@ -164,10 +198,10 @@ export const s3Encryption: StackValidationPolicy = {
   name: "s3-server-side-encryption",
   description: "S3 buckets must have a server-side encryption configuration.",
   configSchema: { properties: {} },
-  validateStack: validateBuckets((bucket, all) => {
+  validateStack: validateBuckets((bucket, index) => {
     const inline = bucket.props.serverSideEncryptionConfiguration ?? bucket.props.serverSideEncryptionConfigurations;
     if (inline && (!Array.isArray(inline) || inline.length > 0)) return undefined;
-    const configs = bucketCompanions(bucket, all, [
+    const configs = bucketCompanions(bucket, index, [
       "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
       "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
     ]);
@@ -188,16 +222,18 @@ function publicAclProblem(props: Record<string, any>): string | undefined {
   return undefined;
 }
 
-export const s3NoPublicAcl: ResourceValidationPolicy = {
+const aclTypes = [...bucketTypes, "aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2"];
+
+export const s3NoPublicAcl: ResourceValidationPolicy = appliesTo(aclTypes, {
   name: "s3-no-public-acl",
   description: "S3 buckets and bucket ACLs must not grant access to everyone or to all AWS users.",
   configSchema: { properties: {} },
   validateResource: (args, report) => {
-    if (![...bucketTypes, "aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2"].includes(args.type)) return;
+    if (!aclTypes.includes(args.type)) return;
     const problem = publicAclProblem(args.props);
     if (problem) report(problem);
   },
-};
+});
 
 export const sqsEncryption: ResourceValidationPolicy = {
   name: "sqs-encryption",
@@ -230,7 +266,13 @@ export function publicIngressProblem(rule: IngressLike, allowedPorts: number[]):
   return `ingress from ${open.join(" and ")} on ${ports}: only ${allowedPorts.join(", ")} may be open to the internet`;
 }
 
-export const securityGroupNoPublicIngress: ResourceValidationPolicy = {
+const ingressTypes = [
+  "aws:ec2/securityGroup:SecurityGroup",
+  "aws:ec2/securityGroupRule:SecurityGroupRule",
+  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+];
+
+export const securityGroupNoPublicIngress: ResourceValidationPolicy = appliesTo(ingressTypes, {
   name: "security-group-no-public-ingress",
   description: "Security groups must not allow ingress from 0.0.0.0/0 or ::/0, except on the public web ports.",
   configSchema: {
@@ -259,7 +301,7 @@ export const securityGroupNoPublicIngress: ResourceValidationPolicy = {
       if (problem) report(problem);
     }
   },
-};
+});
 
 const iamPolicyProps: Record<string, string> = {
   "aws:iam/policy:Policy": "policy",
@@ -294,7 +336,7 @@ export function wildcardAdminStatements(document: unknown): string[] {
   return found;
 }
 
-export const iamNoWildcardAdmin: ResourceValidationPolicy = {
+export const iamNoWildcardAdmin: ResourceValidationPolicy = appliesTo([...Object.keys(iamPolicyProps), "aws:iam/role:Role"], {
   name: "iam-no-wildcard-admin",
   description: "IAM policies must not allow every action (*) on every resource (*).",
   configSchema: { properties: {} },
@@ -312,9 +354,9 @@ export const iamNoWildcardAdmin: ResourceValidationPolicy = {
       }
     }
   },
-};
+});
 
-export const requiredTags: ResourceValidationPolicy = {
+export const requiredTags: ResourceValidationPolicy = appliesTo(taggableResourceTypes, {
   name: "required-tags",
   description: "Taggable AWS resources must carry the paved:team and paved:environment tags.",
   configSchema: {
@@ -331,7 +373,7 @@ export const requiredTags: ResourceValidationPolicy = {
       report(`missing tag${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
     }
   },
-};
+});
 
 export const awsPolicies = [
   rdsStorageEncrypted,

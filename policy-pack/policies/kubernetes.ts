@@ -1,7 +1,7 @@
 /** Policies on Kubernetes resources: pod security and namespace guardrails. */
 import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { podSecurityLevel } from "../../components/guardrails";
-import { containersOf, podSpecOf, show } from "./shared";
+import { appliesTo, containersOf, podSpecOf, show, workloadTypes } from "./shared";
 
 /** Runs `check` on the pod spec of workloads only. */
 function validatePodSpec(check: (spec: Record<string, any>, report: ReportViolation, args: ResourceValidationArgs) => void) {
@@ -11,7 +11,7 @@ function validatePodSpec(check: (spec: Record<string, any>, report: ReportViolat
   };
 }
 
-export const k8sNoPrivilegedContainers: ResourceValidationPolicy = {
+export const k8sNoPrivilegedContainers: ResourceValidationPolicy = appliesTo(workloadTypes, {
   name: "k8s-no-privileged-containers",
   description: "Containers must not run privileged or allow privilege escalation.",
   configSchema: { properties: {} },
@@ -21,9 +21,9 @@ export const k8sNoPrivilegedContainers: ResourceValidationPolicy = {
       if (container.securityContext?.allowPrivilegeEscalation === true) report(`${label} allows privilege escalation`);
     }
   }),
-};
+});
 
-export const k8sRunAsNonRoot: ResourceValidationPolicy = {
+export const k8sRunAsNonRoot: ResourceValidationPolicy = appliesTo(workloadTypes, {
   name: "k8s-run-as-non-root",
   description: "Containers must run as a non-root user (runAsNonRoot on the pod or the container, and no runAsUser 0).",
   configSchema: { properties: {} },
@@ -37,9 +37,9 @@ export const k8sRunAsNonRoot: ResourceValidationPolicy = {
       else if (user === 0) report(`${label} sets runAsUser 0 (root)`);
     }
   }),
-};
+});
 
-export const k8sResourcesSet: ResourceValidationPolicy = {
+export const k8sResourcesSet: ResourceValidationPolicy = appliesTo(workloadTypes, {
   name: "k8s-resources-set",
   description: "Containers must set CPU and memory requests and limits.",
   configSchema: { properties: {} },
@@ -54,7 +54,7 @@ export const k8sResourcesSet: ResourceValidationPolicy = {
       if (missing.length > 0) report(`${label} does not set resources ${missing.join(", ")}`);
     }
   }),
-};
+});
 
 /** Why `image` is not pinned, or undefined when it is. */
 export function unpinnedImageProblem(image: unknown): string | undefined {
@@ -66,7 +66,7 @@ export function unpinnedImageProblem(image: unknown): string | undefined {
   return undefined;
 }
 
-export const k8sImagePinned: ResourceValidationPolicy = {
+export const k8sImagePinned: ResourceValidationPolicy = appliesTo(workloadTypes, {
   name: "k8s-image-pinned",
   description: "Container images must be pinned to a digest or a tag other than latest.",
   configSchema: { properties: {} },
@@ -76,9 +76,9 @@ export const k8sImagePinned: ResourceValidationPolicy = {
       if (problem) report(`${label} ${problem}`);
     }
   }),
-};
+});
 
-export const k8sNoHostNamespaces: ResourceValidationPolicy = {
+export const k8sNoHostNamespaces: ResourceValidationPolicy = appliesTo(workloadTypes, {
   name: "k8s-no-host-namespaces",
   description: "Pods must not share the host's network, PID or IPC namespace.",
   configSchema: { properties: {} },
@@ -86,11 +86,11 @@ export const k8sNoHostNamespaces: ResourceValidationPolicy = {
     const shared = (["hostNetwork", "hostPID", "hostIPC"] as const).filter((k) => spec[k] === true);
     if (shared.length > 0) report(`pod sets ${shared.map((k) => `${k}: true`).join(", ")}`);
   }),
-};
+});
 
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-export const k8sNamespacePodSecurity: ResourceValidationPolicy = {
+export const k8sNamespacePodSecurity: ResourceValidationPolicy = appliesTo([NAMESPACE], {
   name: "k8s-namespace-pod-security",
   description: "Namespaces must enforce a Pod Security level through the pod-security.kubernetes.io/enforce label.",
   configSchema: {
@@ -106,20 +106,26 @@ export const k8sNamespacePodSecurity: ResourceValidationPolicy = {
       report(`label pod-security.kubernetes.io/enforce is ${show(level)}: it must be one of ${allowed.join(", ")}`);
     }
   },
-};
+});
 
 export const k8sNamespaceResourceQuota: StackValidationPolicy = {
   name: "k8s-namespace-resource-quota",
   description: "Every namespace in the stack must have a ResourceQuota.",
   configSchema: { properties: {} },
   validateStack: (args, report) => {
-    const quotas = args.resources.filter((r) => r.type === "kubernetes:core/v1:ResourceQuota");
-    for (const ns of args.resources.filter((r) => r.type === NAMESPACE)) {
+    const namespaces = args.resources.filter((r) => r.type === NAMESPACE);
+    if (namespaces.length === 0) return;
+    const coveredNames = new Set<string>();
+    const coveredUrns = new Set<string>();
+    for (const q of args.resources) {
+      if (q.type !== "kubernetes:core/v1:ResourceQuota") continue;
+      const target = q.props.metadata?.namespace;
+      if (typeof target === "string") coveredNames.add(target);
+      for (const d of q.dependencies) coveredUrns.add(d.urn);
+    }
+    for (const ns of namespaces) {
       const nsName = ns.props.metadata?.name;
-      const covered = quotas.some(
-        (q) => (nsName !== undefined && q.props.metadata?.namespace === nsName) || q.dependencies.some((d) => d.urn === ns.urn),
-      );
-      if (!covered) report(`namespace ${nsName ?? ns.name} has no ResourceQuota`, ns.urn);
+      if (!coveredNames.has(nsName) && !coveredUrns.has(ns.urn)) report(`namespace ${nsName ?? ns.name} has no ResourceQuota`, ns.urn);
     }
   },
 };

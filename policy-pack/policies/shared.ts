@@ -5,6 +5,19 @@
 import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
 import { ENVIRONMENTS, Environment, LABEL_KEYS, TAG_KEYS } from "../../components/guardrails";
 
+/**
+ * The resource types a multi-type policy can report on. `evaluate` skips a policy for
+ * other types (what the engine's fast path does for single-type policies); the engine,
+ * which does not know this table, simply runs the policy, which then does nothing.
+ */
+export const policyResourceTypes = new WeakMap<object, ReadonlySet<string>>();
+
+/** Records that `policy` only reports on `types`, and returns it. */
+export function appliesTo<P extends object>(types: readonly string[], policy: P): P {
+  policyResourceTypes.set(policy, new Set(types));
+  return policy;
+}
+
 /** The config property every environment-dependent policy accepts. */
 export const environmentConfigProperty: Record<"environment", PolicyConfigJSONSchema> = {
   environment: {

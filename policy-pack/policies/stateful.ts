@@ -1,8 +1,9 @@
 /** Policies on stateful resources, whatever their provider. */
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { environments, statefulResourceTypes } from "../../components/guardrails";
-import { environmentConfigProperty, environmentNote, environmentOf } from "./shared";
+import { appliesTo, environmentConfigProperty, environmentNote, environmentOf } from "./shared";
 
+// The types come from config (statefulTypes), so this policy declares no fixed type list.
 export const statefulProtected: ResourceValidationPolicy = {
   name: "stateful-resources-protected",
   description: "Resources that hold data (the guardrails' stateful types) must carry Pulumi `protect` in prod.",

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { EvaluateResource, PolicyConfigError, evaluate, policies, resolvePolicyConfig } from "../../policy-pack/api";
+
+const publicDb: EvaluateResource = {
+  type: "aws:rds/instance:Instance",
+  name: "db",
+  protect: false,
+  props: {
+    instanceClass: "db.t4g.small",
+    storageEncrypted: true,
+    publiclyAccessible: true,
+    backupRetentionPeriod: 1,
+    tags: { "paved:team": "payments", "paved:environment": "dev" },
+  },
+};
+
+describe("pack config", () => {
+  it("names every policy in kebab-case with a description and a config schema", () => {
+    expect(policies.map((p) => p.name)).toEqual([
+      "rds-storage-encrypted",
+      "rds-no-public-access",
+      "rds-backup-retention",
+      "rds-instance-class",
+      "rds-deletion-protection",
+      "elasticache-encryption",
+      "s3-public-access-block",
+      "s3-server-side-encryption",
+      "s3-no-public-acl",
+      "sqs-encryption",
+      "security-group-no-public-ingress",
+      "iam-no-wildcard-admin",
+      "required-tags",
+      "k8s-no-privileged-containers",
+      "k8s-run-as-non-root",
+      "k8s-resources-set",
+      "k8s-image-pinned",
+      "k8s-no-host-namespaces",
+      "k8s-namespace-pod-security",
+      "k8s-namespace-resource-quota",
+      "stateful-resources-protected",
+    ]);
+    for (const p of policies) {
+      expect(p.name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+      expect(p.description.length).toBeGreaterThan(20);
+      expect(p.configSchema).toBeDefined();
+    }
+  });
+
+  it("is mandatory by default, advisory where config says so, and off when disabled", async () => {
+    expect((await evaluate([publicDb])).map((v) => [v.policyName, v.enforcementLevel])).toEqual([["rds-no-public-access", "mandatory"]]);
+    expect((await evaluate([publicDb], { config: { "rds-no-public-access": "advisory" } })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
+    expect((await evaluate([publicDb], { config: { all: "advisory" } })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
+    expect((await evaluate([publicDb], { config: { all: "advisory", "rds-no-public-access": { enforcementLevel: "mandatory" } } })).map((v) => v.enforcementLevel)).toEqual(["mandatory"]);
+    expect(await evaluate([publicDb], { config: { "rds-no-public-access": "disabled" } })).toEqual([]);
+    expect((await evaluate([publicDb], { enforcementLevel: "advisory" })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
+    expect((await evaluate([publicDb], { config: { "rds-no-public-access": "remediate" } })).map((v) => v.enforcementLevel)).toEqual(["mandatory"]);
+  });
+
+  it("applies schema defaults and rejects bad config with the reason", () => {
+    const resolved = resolvePolicyConfig(policies, { "rds-backup-retention": { environment: "staging" } });
+    expect(resolved.get("rds-backup-retention")).toEqual({
+      enforcementLevel: "mandatory",
+      properties: { environment: "staging", minimumDays: { dev: 1, staging: 7, prod: 14 } },
+    });
+    expect(resolved.get("security-group-no-public-ingress")!.properties).toEqual({ allowedPorts: [80, 443] });
+    expect(() => resolvePolicyConfig(policies, { "no-such-policy": "advisory" })).toThrow(PolicyConfigError);
+    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": "sometimes" as never })).toThrow(
+      'rds-no-public-access: enforcementLevel "sometimes" is not one of advisory, mandatory, remediate, disabled',
+    );
+    expect(() => resolvePolicyConfig(policies, { "rds-backup-retention": { environment: "qa" } })).toThrow(
+      'rds-backup-retention.environment "qa" is not one of dev, staging, prod',
+    );
+    expect(() => resolvePolicyConfig(policies, { "rds-instance-class": { allowedInstanceClasses: "db.t4g.small" } })).toThrow(
+      'rds-instance-class.allowedInstanceClasses is "db.t4g.small": expected array',
+    );
+    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": { minimumDays: 3 } })).toThrow(
+      'rds-no-public-access: unknown config property "minimumDays"; it takes none',
+    );
+  });
+
+  it("unwraps secrets as the engine does and reports unknowns during preview as advisory", async () => {
+    const secretWrapped: EvaluateResource = {
+      ...publicDb,
+      props: { ...publicDb.props, publiclyAccessible: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: false } },
+    };
+    expect(await evaluate([secretWrapped])).toEqual([]);
+    const unknown: EvaluateResource = { ...publicDb, props: { ...publicDb.props, publiclyAccessible: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } };
+    expect((await evaluate([unknown])).map((v) => [v.policyName, v.enforcementLevel, v.message.split(":")[0]])).toEqual([
+      ["rds-no-public-access", "advisory", "can't run policy 'rds-no-public-access' during preview"],
+    ]);
+  });
+
+  it("gives the violation's URN, defaulting to one made from stack, project, type and name", async () => {
+    const [v] = await evaluate([publicDb], { stack: "payments-dev", project: "shop" });
+    expect(v).toEqual({
+      policyName: "rds-no-public-access",
+      enforcementLevel: "mandatory",
+      message: "publiclyAccessible is true: databases are reached from inside the VPC only",
+      description: "RDS instances must not be publicly accessible.",
+      resourceName: "db",
+      resourceType: "aws:rds/instance:Instance",
+      urn: "urn:pulumi:payments-dev::shop::aws:rds/instance:Instance::db",
+    });
+  });
+});
