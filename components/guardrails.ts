@@ -317,6 +317,12 @@ export const componentTypes = {
 export type Offering = keyof typeof componentTypes;
 export const OFFERINGS = Object.keys(componentTypes) as Offering[];
 
+/**
+ * Offerings that hold data: deleting or replacing one loses it. The catalog publishes
+ * this flag and the risk classifier rates a component of these types like its data.
+ */
+export const statefulOfferings: readonly Offering[] = ["postgres", "redis", "queue", "bucket", "namespace"];
+
 /** The instance classes of all tiers: RDS instances outside this list break policy. */
 export function allowedRdsInstanceClasses(): string[] {
   return TIERS.map((t) => tiers[t].rds.instanceClass);
