@@ -1,0 +1,41 @@
+/**
+ * The program behind every environment: builds each resource of a spec through the
+ * catalog and returns its outputs by resource name. The root Pulumi program
+ * (`stacks/index.ts`) and the service's engines run this same function.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { BuildContext, catalog } from "../components/catalog";
+import { EnvironmentSpec, SpecError, validateSpec, formatPath } from "./spec";
+
+/** Outputs of every resource, by resource name. Secret outputs stay secret. */
+export type DeployOutputs = Record<string, Record<string, pulumi.Output<unknown>>>;
+
+/**
+ * Validates `spec` (nothing is created when it is invalid), then builds every resource.
+ * A `kubernetes.context` in the spec gets an explicit Kubernetes provider for that context;
+ * otherwise the ambient kubeconfig is used.
+ */
+export function deploy(spec: EnvironmentSpec): DeployOutputs {
+  const checked = validateSpec(spec);
+  if (!checked.ok) {
+    throw new SpecError(checked.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  }
+  const valid = checked.spec;
+  const needsKubernetes = valid.resources.some((r) => catalog[r.offering].needs.includes("kubernetes"));
+  const provider =
+    needsKubernetes && valid.kubernetes?.context
+      ? new k8s.Provider(`${valid.team}-${valid.environment}-kubernetes`, { context: valid.kubernetes.context })
+      : undefined;
+  const context: BuildContext = {
+    team: valid.team,
+    environment: valid.environment,
+    network: valid.network,
+    kubernetes: provider ? { provider } : undefined,
+  };
+  const outputs: DeployOutputs = {};
+  for (const r of valid.resources) {
+    outputs[r.name] = catalog[r.offering].build(r.name, r.params, context).outputs;
+  }
+  return outputs;
+}
