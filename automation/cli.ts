@@ -7,7 +7,9 @@ import type { CommandIO } from "./commands/io";
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[], io: CommandIO): Promise<number> }> };
 
-export const commands: Record<string, Command> = {};
+export const commands: Record<string, Command> = {
+  check: { summary: "check a spec or a Pulumi program against the policy pack, under mocks", load: () => import("./commands/check") },
+};
 
 export function usage(): string {
   const lines = ["Usage: paved <command> [options]", "", "Commands:"];

@@ -1,0 +1,86 @@
+/**
+ * The child process of `paved check`: runs a spec or a Pulumi TypeScript program under
+ * Pulumi mocks, evaluates what it registered against the policy pack, and writes the
+ * answer as JSON to file descriptor 3. Whatever the program prints goes to stderr, so the
+ * parent's stdout carries the report only. Started with tsx's loader, so a program's
+ * TypeScript runs without a build.
+ */
+import { existsSync, readFileSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { evaluate } from "../../policy-pack/evaluate";
+import { runUnderMocks } from "../../policy-pack/mocks";
+import type { CheckAnswer, CheckRequest } from "./protocol";
+
+function answer(a: CheckAnswer): never {
+  writeSync(3, JSON.stringify(a));
+  process.exit(0);
+}
+
+// A program's console output must not reach the report.
+console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
+console.info = console.log;
+
+process.on("unhandledRejection", (err) => answer({ ok: false, error: (err as Error)?.message ?? String(err) }));
+process.on("uncaughtException", (err) => answer({ ok: false, error: err.message }));
+
+/** Project name, program entry and stack config of a Pulumi program directory. */
+export function loadProgram(dir: string, stack: string, overrides: Record<string, string>) {
+  const projectFile = ["Pulumi.yaml", "Pulumi.yml"].map((f) => join(dir, f)).find(existsSync);
+  if (!projectFile) throw new Error(`${dir} has no Pulumi.yaml`);
+  const project = parseYaml(readFileSync(projectFile, "utf8")) as { name?: string; main?: string; stackConfigDir?: string };
+  const name = project.name ?? "project";
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  const stackFile = join(dir, project.stackConfigDir ?? ".", `Pulumi.${stack}.yaml`);
+  if (existsSync(stackFile)) {
+    const stackConfig = (parseYaml(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> })?.config ?? {};
+    for (const [k, v] of Object.entries(stackConfig)) {
+      const key = k.includes(":") ? k : `${name}:${k}`;
+      if (v && typeof v === "object" && "secure" in (v as object)) {
+        // Encrypted values cannot be read without the stack's secrets provider.
+        config[key] = "[secret]";
+        secretKeys.push(key);
+      } else {
+        config[key] = typeof v === "string" ? v : JSON.stringify(v);
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(overrides)) config[k.includes(":") ? k : `${name}:${k}`] = v;
+  return { project: name, entry: resolve(dir, project.main ?? "."), config, secretKeys };
+}
+
+async function main(): Promise<void> {
+  const request = JSON.parse(process.argv[2]) as CheckRequest;
+  let project: string;
+  let stack: string;
+  let program: () => unknown;
+  let config: Record<string, string> = {};
+  let secretKeys: string[] = [];
+  if (request.mode === "spec") {
+    const { deploy } = await import("../../stacks/deploy");
+    const spec = request.spec as { team: string; environment: string };
+    project = "paved";
+    stack = `${spec.team}-${spec.environment}`;
+    program = () => deploy(request.spec as never);
+  } else {
+    const loaded = loadProgram(request.dir, request.stack, request.config);
+    ({ project, config, secretKeys } = loaded);
+    stack = request.stack;
+    program = () => require(loaded.entry);
+  }
+  const { resources } = await runUnderMocks(program, { project, stack, config, secretKeys });
+  const checked = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+  const violations = await evaluate(checked, { project, stack });
+  answer({
+    ok: true,
+    project,
+    stack,
+    resources: resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, parent: r.parent, custom: r.custom })),
+    violations,
+  });
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => answer({ ok: false, error: err.message }));
+}

@@ -1,0 +1,77 @@
+/** Runs a check in a child process and renders its report. */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Violation } from "../../policy-pack/evaluate";
+import type { CheckAnswer, CheckRequest, CheckedResource } from "./protocol";
+
+/** How the child is started: tsx's loader, then this folder's child (.ts in a checkout, .js when built). */
+export function childCommand(request: CheckRequest): { command: string; args: string[] } {
+  const ts = join(__dirname, "child.ts");
+  const child = existsSync(ts) ? ts : join(__dirname, "child.js");
+  const loader = pathToFileURL(require.resolve("tsx")).href;
+  return { command: process.execPath, args: ["--import", loader, child, JSON.stringify(request)] };
+}
+
+/** Runs `request` in a child process under mocks. `onOutput` receives what the program prints. */
+export function runChild(request: CheckRequest, onOutput: (chunk: string) => void): Promise<CheckAnswer> {
+  const { command, args } = childCommand(request);
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: { ...process.env, PULUMI_CONFIG: undefined } });
+    let result = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => onOutput(d.toString()));
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      onOutput(d.toString());
+    });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (result += d.toString()));
+    child.on("close", (code) => {
+      if (result) {
+        resolvePromise(JSON.parse(result) as CheckAnswer);
+      } else {
+        resolvePromise({ ok: false, error: `the check process exited with code ${code}${stderr ? `: ${stderr.trim().split("\n").slice(-5).join("\n")}` : ""}` });
+      }
+    });
+  });
+}
+
+/** The resource tree, components with their children indented under them. */
+export function renderTree(resources: CheckedResource[]): string[] {
+  const children = new Map<string | undefined, CheckedResource[]>();
+  const urns = new Set(resources.map((r) => r.urn));
+  for (const r of resources) {
+    const key = r.parent && urns.has(r.parent) ? r.parent : undefined;
+    children.set(key, [...(children.get(key) ?? []), r]);
+  }
+  const lines: string[] = [];
+  const walk = (parent: string | undefined, prefix: string) => {
+    // Registration order varies from run to run: sort for a stable report.
+    const list = [...(children.get(parent) ?? [])].sort((a, b) => a.name.localeCompare(b.name) || a.type.localeCompare(b.type));
+    list.forEach((r, i) => {
+      const last = i === list.length - 1;
+      const branch = parent === undefined ? "" : last ? "└─ " : "├─ ";
+      lines.push(`${prefix}${branch}${r.type} ${r.name}`);
+      walk(r.urn, parent === undefined ? prefix : prefix + (last ? "   " : "│  "));
+    });
+  };
+  walk(undefined, "");
+  return lines;
+}
+
+/** The policy results, grouped by enforcement level, mandatory first. */
+export function renderViolations(violations: Violation[]): string[] {
+  if (violations.length === 0) return ["Policies: no violations."];
+  const lines: string[] = [];
+  for (const level of ["mandatory", "advisory"] as const) {
+    const list = violations.filter((v) => v.enforcementLevel === level);
+    if (list.length === 0) continue;
+    lines.push(`${level} (${list.length}):`);
+    for (const v of list) {
+      lines.push(`  ${v.policyName}: ${v.resourceType ?? ""} ${v.resourceName ?? "(stack)"}`.trimEnd());
+      lines.push(`    ${v.message}`);
+    }
+  }
+  return lines;
+}
