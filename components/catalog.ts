@@ -91,6 +91,11 @@ function componentOptions(context: BuildContext, needsKubernetes: boolean, opts?
 
 const storageRanges = TIERS.map((t) => `${t} ${tiers[t].rds.storageGb.min}-${tiers[t].rds.storageGb.max}`).join(", ");
 
+const storageBounds = {
+  min: Math.min(...TIERS.map((t) => tiers[t].rds.storageGb.min)),
+  max: Math.max(...TIERS.map((t) => tiers[t].rds.storageGb.max)),
+};
+
 const postgresParams = z
   .strictObject({
     tier: tierSchema,
@@ -98,12 +103,13 @@ const postgresParams = z
     storageGb: z
       .number()
       .int()
-      .min(Math.min(...TIERS.map((t) => tiers[t].rds.storageGb.min)))
-      .max(Math.max(...TIERS.map((t) => tiers[t].rds.storageGb.max)))
+      .min(storageBounds.min)
+      .max(storageBounds.max)
       .optional().describe(`Allocated storage in GiB, within the tier's range (${storageRanges}). Default: the tier's default.`),
   })
   .superRefine((p, ctx) => {
-    if (p.storageGb === undefined) return;
+    // Outside every tier's range is already reported by min/max: one error per mistake.
+    if (p.storageGb === undefined || p.storageGb < storageBounds.min || p.storageGb > storageBounds.max) return;
     const range = tiers[p.tier].rds.storageGb;
     if (p.storageGb < range.min || p.storageGb > range.max) {
       ctx.addIssue({

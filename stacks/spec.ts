@@ -102,6 +102,7 @@ function describe(issue: z.core.$ZodIssue): { path: Path; message: string }[] {
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case "invalid_value":
+      if (input === undefined) return [{ path, message: "is required" }];
       return [{ path, message: `${show(input)} is not one of ${issue.values.map((v) => String(v)).join(", ")}` }];
     case "unrecognized_keys":
       return issue.keys.map((k) => ({ path: [...path, k], message: `unknown key "${k}"` }));
