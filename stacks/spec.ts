@@ -97,7 +97,7 @@ function show(value: unknown): string {
 }
 
 /** A zod issue in the words of this project: the value given and what is allowed. */
-function describe(issue: z.core.$ZodIssue): { path: Path; message: string }[] {
+export function describeZodIssue(issue: z.core.$ZodIssue): { path: Path; message: string }[] {
   const path = issue.path as Path;
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
@@ -127,7 +127,7 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
   const issues: { path: Path; message: string }[] = [];
   const parsed = environmentSpecSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    issues.push(...parsed.error.issues.flatMap(describe));
+    issues.push(...parsed.error.issues.flatMap(describeZodIssue));
   }
   // Params, names and needs are checked even when the envelope has problems, so that every
   // error is reported at once.
@@ -150,7 +150,7 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
       const withDefaults = r.offering === "web-service" && spec.kubernetes?.namespace && given.namespace === undefined ? { namespace: spec.kubernetes.namespace, ...given } : given;
       const params = offering.params.safeParse(withDefaults, { reportInput: true });
       if (!params.success) {
-        issues.push(...params.error.issues.flatMap(describe).map((x) => ({ path: ["resources", i, "params", ...x.path], message: x.message })));
+        issues.push(...params.error.issues.flatMap(describeZodIssue).map((x) => ({ path: ["resources", i, "params", ...x.path], message: x.message })));
       } else {
         resources.push({ offering: r.offering, name: r.name, params: params.data as Record<string, unknown> });
       }

@@ -1,0 +1,238 @@
+/**
+ * The service's configuration, `paved.yaml`: people and their bearer tokens, teams and
+ * their members, approver groups, each team's autonomy, the approval rules per risk level
+ * and the approval expiry. Validated by a strict schema: a bad file stops start-up with
+ * the path and the reason.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { ENVIRONMENTS, Environment, TEAM_PATTERN } from "../components/guardrails";
+import { PolicyPackConfig, resolvePolicyConfig } from "../policy-pack/evaluate";
+import { policies as pavedPolicies } from "../policy-pack/policies";
+import { describeZodIssue, formatPath } from "../stacks/spec";
+import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS } from "./risk";
+
+const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
+const HASHED_TOKEN = /^sha256:[0-9a-f]{64}$/;
+
+const autonomySchema = z.enum(["none", ...RISK_LEVELS]);
+
+const ruleSchema = z.strictObject({
+  count: z.number().int().min(1).max(10),
+  group: z.string().regex(PERSON).optional(),
+});
+
+const networkSchema = z.strictObject({
+  vpcId: z.string().min(1),
+  subnetIds: z.array(z.string().min(1)).min(1),
+});
+
+const teamEnvironmentSchema = z.strictObject({
+  /** VPC and subnets for offerings that need a network (postgres, redis). */
+  network: networkSchema.optional(),
+  kubernetes: z.strictObject({ context: z.string().min(1).optional(), namespace: z.string().min(1).optional() }).optional(),
+  /** Overrides the team's autonomy in this environment. */
+  autonomy: autonomySchema.optional(),
+});
+
+/** `24h`, `90m`, `30s`, `2d` -> milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
+
+export const configSchema = z
+  .strictObject({
+    /** Marks a demonstration config: only then may tokens be written in plain text. */
+    demo: z.boolean().default(false),
+    /** Each person and the sha256 hash of their bearer token (`sha256:<hex>`). */
+    people: z.record(z.string().regex(PERSON, { message: `must match ${PERSON.source}` }), z.strictObject({ token: z.string().min(8) })),
+    teams: z.record(
+      z.string().regex(TEAM_PATTERN, { message: "must be a DNS label" }),
+      z.strictObject({
+        members: z.array(z.string()).min(1),
+        /** The highest risk applied without a human. Default `none`: every change is approved. */
+        autonomy: autonomySchema.default("none"),
+        environments: z.partialRecord(z.enum(ENVIRONMENTS), teamEnvironmentSchema).default({}),
+      }),
+    ),
+    approverGroups: z.record(z.string().regex(PERSON), z.array(z.string()).min(1)).default({}),
+    approvals: z
+      .strictObject({
+        /** How long an approval counts, and how long a request waits for one. Default `24h`. */
+        expiry: z.string().default("24h"),
+        /** Approvals needed per risk level. Default: 1; high 1 from platform; critical 2 from platform. */
+        rules: z.strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, ruleSchema])) as Record<(typeof RISK_LEVELS)[number], typeof ruleSchema>).optional(),
+      })
+      .default({ expiry: "24h" }),
+    /**
+     * The policy pack's config, in the format of a Pulumi policy config file (`all`, then
+     * per policy a level or `{ enforcementLevel, ...properties }`). Default: every policy
+     * mandatory with its defaults from the guardrails.
+     */
+    policies: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((c, ctx) => {
+    for (const [person, p] of Object.entries(c.people)) {
+      if (!c.demo && !HASHED_TOKEN.test(p.token)) {
+        ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)" });
+      }
+    }
+    const known = new Set(Object.keys(c.people));
+    for (const [team, t] of Object.entries(c.teams)) {
+      t.members.forEach((m, i) => {
+        if (!known.has(m)) ctx.addIssue({ code: "custom", path: ["teams", team, "members", i], message: `"${m}" is not in people` });
+      });
+    }
+    for (const [group, members] of Object.entries(c.approverGroups)) {
+      members.forEach((m, i) => {
+        if (!known.has(m)) ctx.addIssue({ code: "custom", path: ["approverGroups", group, i], message: `"${m}" is not in people` });
+      });
+    }
+    if (parseDuration(c.approvals.expiry) === undefined) {
+      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not a duration like 24h, 90m or 2d` });
+    }
+    if (c.policies) {
+      try {
+        resolvePolicyConfig(pavedPolicies, c.policies as PolicyPackConfig);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", path: ["policies"], message: (err as Error).message });
+      }
+    }
+    for (const [level, rule] of Object.entries(c.approvals.rules ?? {})) {
+      if (rule.group && !(rule.group in c.approverGroups)) {
+        ctx.addIssue({ code: "custom", path: ["approvals", "rules", level, "group"], message: `"${rule.group}" is not in approverGroups` });
+      }
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;
+
+/** A person the service knows. */
+export interface Person {
+  name: string;
+  teams: string[];
+  groups: string[];
+}
+
+/** The loaded configuration, with lookups. */
+export interface PavedConfig {
+  demo: boolean;
+  teams: RawConfig["teams"];
+  approverGroups: Record<string, string[]>;
+  rules: ApprovalRules;
+  expiryMs: number;
+  /** The policy pack's config (see `configSchema`). */
+  policies?: PolicyPackConfig;
+  /** Who holds `token`, compared in constant time; undefined when nobody does. */
+  authenticate(token: string): Person | undefined;
+  person(name: string): Person | undefined;
+  /** The team's autonomy in `environment` (the environment's override wins). */
+  autonomy(team: string, environment: Environment): Autonomy;
+  /** Network and Kubernetes settings of a team's environment. */
+  environment(team: string, environment: Environment): z.output<typeof teamEnvironmentSchema>;
+  /** Whether `name` may approve anything (a member of some approver group or of some team). */
+  groupsOf(name: string): string[];
+}
+
+/** A configuration file that cannot be used: each problem with its path. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly file: string,
+    public readonly issues: { path: string; message: string; line?: number; column?: number }[],
+  ) {
+    super(
+      `${file} is not a valid Paved configuration:\n` +
+        issues.map((i) => `  ${file}${i.line ? `:${i.line}:${i.column}` : ""} ${i.path ? `${i.path}: ` : ""}${i.message}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** `sha256:<hex>` of a token, as configs store it. */
+export function hashToken(token: string): string {
+  return `sha256:${createHash("sha256").update(token, "utf8").digest("hex")}`;
+}
+
+function digestOf(stored: string): Buffer {
+  // Plain demo tokens are hashed on load, so every comparison is between equal-length digests.
+  const hex = HASHED_TOKEN.test(stored) ? stored.slice("sha256:".length) : hashToken(stored).slice("sha256:".length);
+  return Buffer.from(hex, "hex");
+}
+
+/** Builds the lookups over a validated configuration. */
+export function buildConfig(raw: RawConfig): PavedConfig {
+  const digests = Object.entries(raw.people).map(([name, p]) => ({ name, digest: digestOf(p.token) }));
+  const teamsOf = (name: string) => Object.entries(raw.teams).filter(([, t]) => t.members.includes(name)).map(([team]) => team);
+  const groupsOf = (name: string) => Object.entries(raw.approverGroups).filter(([, m]) => m.includes(name)).map(([g]) => g);
+  const person = (name: string): Person | undefined => (name in raw.people ? { name, teams: teamsOf(name), groups: groupsOf(name) } : undefined);
+  return {
+    demo: raw.demo,
+    teams: raw.teams,
+    approverGroups: raw.approverGroups,
+    rules: raw.approvals.rules ?? DEFAULT_APPROVAL_RULES,
+    expiryMs: parseDuration(raw.approvals.expiry) ?? DEFAULT_APPROVAL_EXPIRY_MS,
+    ...(raw.policies ? { policies: raw.policies as PolicyPackConfig } : {}),
+    authenticate(token: string) {
+      const presented = Buffer.from(hashToken(token).slice("sha256:".length), "hex");
+      let found: string | undefined;
+      // Compare against every entry, so the time taken does not say which one matched.
+      for (const d of digests) {
+        if (timingSafeEqual(presented, d.digest) && found === undefined) found = d.name;
+      }
+      return found === undefined ? undefined : person(found);
+    },
+    person,
+    autonomy(team, environment) {
+      const t = raw.teams[team];
+      if (!t) return "none";
+      return t.environments[environment]?.autonomy ?? t.autonomy;
+    },
+    environment(team, environment) {
+      return raw.teams[team]?.environments[environment] ?? {};
+    },
+    groupsOf,
+  };
+}
+
+/** Validates a parsed configuration object; throws ConfigError naming `file`. */
+export function parseConfig(text: string, file: string): PavedConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return { path: "", message: e.message.split("\n")[0], line: pos.line, column: pos.col };
+      }),
+    );
+  }
+  const parsed = configSchema.safeParse(doc.toJS(), { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(
+      file,
+      parsed.error.issues.flatMap(describeZodIssue).map((i) => {
+        const node = doc.getIn(i.path, true) as { range?: [number, number] } | undefined;
+        const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+        return { path: formatPath(i.path), message: i.message, ...(pos ? { line: pos.line, column: pos.col } : {}) };
+      }),
+    );
+  }
+  return buildConfig(parsed.data);
+}
+
+/** Reads and validates `file`. */
+export function loadConfig(file: string): PavedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [{ path: "", message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return parseConfig(text, file);
+}

@@ -1,0 +1,184 @@
+/**
+ * The `simulate` engine: runs the same program as the `pulumi` engine, `deploy(spec)`, in a
+ * worker process under Pulumi mocks. Nothing is provisioned: each stack's simulated state
+ * lives in the store, previews diff it against what the program registers now, and an
+ * apply writes the new state. Outputs are the mocks' deterministic values.
+ *
+ * Like Pulumi, it refuses to delete or replace a protected resource, unless the service
+ * unprotects the stack first for a destroy it approved.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { canonicalJson, previewDigest, summarize } from "../../digest";
+import type { ApplyOptions, Engine, EngineApplyResult, EngineOperation, EnginePreview } from "../types";
+import { PreviewChangedError } from "../types";
+import { EMPTY_STATE, SimResource, SimState, diffStates, protectedViolations } from "./diff";
+import type { SimulateAnswer, SimulateRequest } from "./protocol";
+
+/** Where the simulated stacks' state is kept (the service's store). */
+export interface SimStateStore {
+  getStackState(stack: string): Promise<string | undefined>;
+  putStackState(stack: string, state: string, at: string): Promise<void>;
+}
+
+export interface SimulateEngineOptions {
+  state: SimStateStore;
+  /** Longest a single program run may take before the worker is killed. Default 120 s. */
+  timeoutMs?: number;
+  now?: () => Date;
+  /** The policy pack's config (paved.yaml `policies`). Default: the pack's defaults. */
+  policyConfig?: Record<string, unknown>;
+}
+
+type Ok = Extract<SimulateAnswer, { ok: true }>;
+
+/** Starts the worker: tsx's loader, then worker.ts in a checkout or worker.js in a build. */
+function workerCommand(): { command: string; args: string[] } {
+  const ts = join(__dirname, "worker.ts");
+  const file = existsSync(ts) ? ts : join(__dirname, "worker.js");
+  return { command: process.execPath, args: ["--import", pathToFileURL(require.resolve("tsx")).href, file] };
+}
+
+/** A protected resource in the way of a delete or replace. */
+export class ProtectedResourceError extends Error {
+  constructor(readonly urns: string[]) {
+    super(
+      `refusing to ${urns.length === 1 ? "delete or replace a protected resource" : "delete or replace protected resources"}: ${urns.join(", ")}` +
+        " (unprotect it first: a destroy approved through the service does)",
+    );
+    this.name = "ProtectedResourceError";
+  }
+}
+
+export class SimulateEngine implements Engine {
+  readonly name = "simulate" as const;
+  private worker?: ChildProcess;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (a: SimulateAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  /** The program is deterministic: the same input registers the same resources. */
+  private cache = new Map<string, Ok>();
+  private readonly timeoutMs: number;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: SimulateEngineOptions) {
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private startWorker(): ChildProcess {
+    const { command, args } = workerCommand();
+    const child = spawn(command, args, { stdio: ["pipe", "ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_CONFIG: undefined } });
+    let buffer = "";
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => {
+      buffer += d.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const a = JSON.parse(line) as SimulateAnswer;
+        const p = this.pending.get(a.id);
+        if (p) {
+          clearTimeout(p.timer);
+          this.pending.delete(a.id);
+          p.resolve(a);
+        }
+      }
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    child.on("exit", (code, signal) => {
+      if (this.worker === child) this.worker = undefined;
+      const reason = `the simulate worker exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
+      for (const [id, p] of this.pending) {
+        clearTimeout(p.timer);
+        this.pending.delete(id);
+        p.reject(new Error(reason));
+      }
+    });
+    return child;
+  }
+
+  /** Runs the program for `op` (or answers from the cache). */
+  private async run(op: EngineOperation): Promise<Ok> {
+    const key = canonicalJson({ stack: op.stack, spec: op.spec });
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+    if (op.signal?.aborted) throw new Error("cancelled");
+    if (!this.worker) this.worker = this.startWorker();
+    const worker = this.worker;
+    const id = this.nextId++;
+    const request: SimulateRequest = { id, project: "paved", stack: op.stack, spec: op.spec, policyConfig: this.options.policyConfig };
+    const answer = await new Promise<SimulateAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the program did not finish within ${this.timeoutMs} ms`));
+        worker.kill("SIGKILL");
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      worker.stdin!.write(JSON.stringify(request) + "\n");
+    });
+    if (!answer.ok) throw new Error(answer.error);
+    if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, answer);
+    return answer;
+  }
+
+  private async current(stack: string): Promise<SimState> {
+    const text = await this.options.state.getStackState(stack);
+    return text ? (JSON.parse(text) as SimState) : EMPTY_STATE;
+  }
+
+  /** The target state for `op`: what the program registers, or nothing for a destroy. */
+  private async target(op: EngineOperation): Promise<{ resources: SimResource[]; outputs: Record<string, unknown>; violations: Ok["violations"] }> {
+    if (op.action === "destroy") return { resources: [], outputs: {}, violations: [] };
+    const run = await this.run(op);
+    return { resources: run.resources, outputs: run.outputs, violations: run.violations };
+  }
+
+  async preview(op: EngineOperation): Promise<EnginePreview> {
+    op.onProgress?.(`simulate: previewing ${op.stack} (nothing is provisioned)`);
+    const [state, target] = await Promise.all([this.current(op.stack), this.target(op)]);
+    const steps = diffStates(state.resources, target.resources);
+    const digest = previewDigest(steps, { action: op.action, spec: op.spec });
+    for (const s of steps) if (s.op !== "same") op.onProgress?.(`simulate: would ${s.op} ${s.type} ${s.name}`);
+    return { steps, violations: target.violations, changeSummary: summarize(steps), digest };
+  }
+
+  async apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult> {
+    const [state, target] = await Promise.all([this.current(op.stack), this.target(op)]);
+    let current = state.resources;
+    if (options.unprotect && op.action === "destroy") {
+      const guarded = current.filter((r) => r.protect);
+      if (guarded.length > 0) op.onProgress?.(`simulate: unprotecting ${guarded.length} resource(s) for the approved destroy`);
+      current = current.map((r) => ({ ...r, protect: false }));
+    }
+    const steps = diffStates(state.resources, target.resources);
+    const digest = previewDigest(steps, { action: op.action, spec: op.spec });
+    // The second guard: apply exactly the approved preview, as `pulumi up --plan` would.
+    if (digest !== options.digest) throw new PreviewChangedError(options.digest, digest);
+    const blocked = protectedViolations(diffStates(current, target.resources));
+    if (blocked.length > 0) throw new ProtectedResourceError(blocked.map((s) => s.urn));
+    for (const s of steps) {
+      if (op.signal?.aborted) throw new Error("cancelled");
+      if (s.op !== "same") op.onProgress?.(`simulate: ${s.op} ${s.type} ${s.name}`);
+    }
+    await this.options.state.putStackState(op.stack, JSON.stringify({ resources: target.resources, outputs: target.outputs } satisfies SimState), this.now().toISOString());
+    return { outputs: target.outputs, changeSummary: summarize(steps) };
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker && worker.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+        worker.stdin!.end();
+        setTimeout(() => worker.kill("SIGKILL"), 2000).unref();
+      });
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/** What the simulate engine sends its worker process, and what the worker answers (one JSON line each). */
+import type { Violation } from "../../../policy-pack/evaluate";
+import type { SimResource } from "./diff";
+
+export interface SimulateRequest {
+  id: number;
+  project: string;
+  stack: string;
+  spec: unknown;
+  /** The policy pack's config. */
+  policyConfig?: Record<string, unknown>;
+}
+
+export type SimulateAnswer =
+  | { id: number; ok: true; resources: SimResource[]; outputs: Record<string, unknown>; violations: Violation[] }
+  | { id: number; ok: false; error: string };

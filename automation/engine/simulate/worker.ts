@@ -1,0 +1,66 @@
+/**
+ * The simulate engine's worker process: runs `deploy(spec)` under Pulumi mocks, once per
+ * request line on stdin, and answers on file descriptor 3 with the registered resources,
+ * the policy results and the outputs. Secrets never leave this process in plain text:
+ * secret inputs become a hash marker (so a changed secret still shows as a change) and
+ * secret outputs become `"[secret]"`. Whatever the program prints goes to stderr.
+ */
+import { createHash } from "node:crypto";
+import { writeSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { evaluate } from "../../../policy-pack/evaluate";
+import { isSecretValue, runUnderMocks } from "../../../policy-pack/mocks";
+import type { SimResource } from "./diff";
+import type { SimulateAnswer, SimulateRequest } from "./protocol";
+
+console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
+console.info = console.log;
+
+/** Secret values replaced: inputs by `{ "[secret]": <hash> }`, outputs by `"[secret]"`. */
+export function maskSecrets(value: unknown, mode: "hash" | "hide"): unknown {
+  if (isSecretValue(value)) {
+    if (mode === "hide") return "[secret]";
+    const hash = createHash("sha256").update(JSON.stringify(value.value ?? null)).digest("hex").slice(0, 16);
+    return { "[secret]": `sha256:${hash}` };
+  }
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, mode));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, mode)]));
+  }
+  return value;
+}
+
+function answer(a: SimulateAnswer): void {
+  writeSync(3, JSON.stringify(a) + "\n");
+}
+
+async function simulate(request: SimulateRequest): Promise<SimulateAnswer> {
+  const { deploy } = await import("../../../stacks/deploy");
+  const run = await runUnderMocks(() => deploy(request.spec as never), { project: request.project, stack: request.stack });
+  const registered = run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+  const violations = await evaluate(registered, { project: request.project, stack: request.stack, config: request.policyConfig as never });
+  const stackUrn = run.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
+  const resources: SimResource[] = registered.map((r) => ({
+    urn: r.urn,
+    type: r.type,
+    name: r.name,
+    ...(r.parent && r.parent !== stackUrn ? { parent: r.parent } : {}),
+    protect: r.protect,
+    custom: r.custom,
+    inputs: maskSecrets(r.props, "hash") as Record<string, unknown>,
+  }));
+  return { id: request.id, ok: true, resources, outputs: maskSecrets(run.outputs, "hide") as Record<string, unknown>, violations };
+}
+
+// Pulumi's runtime is global: requests run one after another.
+let chain: Promise<void> = Promise.resolve();
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (!line.trim()) return;
+  const request = JSON.parse(line) as SimulateRequest;
+  chain = chain.then(() =>
+    simulate(request).then(answer, (err: Error) => answer({ id: request.id, ok: false, error: err?.message ?? String(err) })),
+  );
+});
+process.stdin.on("end", () => {
+  void chain.then(() => process.exit(0));
+});

@@ -1,0 +1,142 @@
+/** The API's request and response schemas (zod), published as OpenAPI at `/docs`. */
+import { z } from "zod";
+import { ENVIRONMENTS, NAME_PATTERN, TEAM_PATTERN } from "../../components/guardrails";
+import { RISK_LEVELS } from "../risk";
+import { STATUSES } from "../workflow";
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      /** Stable, for programs: `invalid_request`, `self_approval`, `stale_digest`, ... */
+      code: z.string(),
+      message: z.string(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ id: "Error" });
+
+export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
+
+export const catalogSchema = z.object({
+  engine: z.string(),
+  offerings: z.array(
+    z.object({ name: z.string(), title: z.string(), description: z.string(), stateful: z.boolean(), parameters: z.record(z.string(), z.unknown()) }),
+  ),
+});
+
+export const createRequestBody = z.strictObject({
+  action: z.enum(["create", "update", "destroy"]).default("create"),
+  team: z.string().regex(TEAM_PATTERN, { message: "must be a DNS label" }),
+  environment: z.enum(ENVIRONMENTS),
+  offering: z.string().min(1).max(64),
+  name: z.string().regex(NAME_PATTERN, { message: `must match ${NAME_PATTERN.source}` }),
+  params: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const idParams = z.strictObject({ id: z.string().regex(/^req_[0-9a-f-]{36}$/, { message: "is not a request id" }) });
+
+export const listQuery = z.strictObject({
+  status: z.enum(STATUSES).optional(),
+  team: z.string().regex(TEAM_PATTERN).optional(),
+});
+
+export const approveBody = z.strictObject({
+  digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "must be the sha256:<hex> digest of the preview" }),
+  comment: z.string().max(2000).optional(),
+});
+
+export const rejectBody = z.strictObject({ reason: z.string().min(1).max(2000) });
+
+const violationSchema = z.object({
+  policyName: z.string(),
+  enforcementLevel: z.enum(["advisory", "mandatory"]),
+  message: z.string(),
+  description: z.string(),
+  resourceName: z.string().optional(),
+  resourceType: z.string().optional(),
+  urn: z.string().optional(),
+});
+
+export const requestSchema = z
+  .object({
+    id: z.string(),
+    action: z.enum(["create", "update", "destroy"]),
+    team: z.string(),
+    environment: z.enum(ENVIRONMENTS),
+    offering: z.string(),
+    name: z.string(),
+    stack: z.string(),
+    params: z.record(z.string(), z.unknown()),
+    requestedBy: z.string(),
+    status: z.enum(STATUSES),
+    /** `simulate`: nothing real was provisioned. */
+    engine: z.string(),
+    risk: z
+      .object({
+        level: z.enum(RISK_LEVELS),
+        blocked: z.boolean(),
+        reasons: z.array(z.string()),
+        requiredApprovals: z.object({
+          level: z.enum(RISK_LEVELS),
+          auto: z.boolean(),
+          count: z.number(),
+          group: z.string().optional(),
+          description: z.string(),
+        }),
+      })
+      .nullable(),
+    preview: z
+      .object({
+        digest: z.string(),
+        steps: z.array(
+          z.object({ op: z.string(), urn: z.string(), type: z.string(), risk: z.string(), reasons: z.array(z.string()), changedKeys: z.array(z.string()) }),
+        ),
+        changeSummary: z.record(z.string(), z.number()),
+      })
+      .nullable(),
+    violations: z.array(violationSchema),
+    approvals: z.array(z.object({ by: z.string(), at: z.string(), digest: z.string(), comment: z.string().nullable() })),
+    outputs: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: "Request" });
+
+export const requestListSchema = z.object({ requests: z.array(requestSchema) });
+
+export const instancesQuery = z.strictObject({ team: z.string().regex(TEAM_PATTERN).optional() });
+
+export const instancesSchema = z.object({
+  engine: z.string(),
+  instances: z.array(
+    z.object({
+      stack: z.string(),
+      team: z.string(),
+      environment: z.string(),
+      name: z.string(),
+      offering: z.string(),
+      params: z.record(z.string(), z.unknown()),
+      outputs: z.record(z.string(), z.unknown()),
+      needsRefresh: z.boolean(),
+      updatedAt: z.string(),
+    }),
+  ),
+});
+
+export const auditQuery = z.strictObject({ requestId: z.string().optional() });
+
+export const auditSchema = z.object({
+  entries: z.array(
+    z.object({
+      id: z.number(),
+      at: z.string(),
+      actor: z.string(),
+      action: z.string(),
+      requestId: z.string().nullable(),
+      stack: z.string().nullable(),
+      digest: z.string().nullable(),
+      detail: z.unknown().nullable(),
+    }),
+  ),
+});

@@ -1,0 +1,129 @@
+/**
+ * Schema migrations, in code, run at start-up on SQLite and PostgreSQL alike. Add a new
+ * entry for every change; never edit one that has shipped.
+ */
+import { Kysely, Migration, MigrationProvider, Migrator, sql } from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  // An auto-incrementing integer key: SQLite's rowid alias, PostgreSQL's identity column.
+  const serial = (db: Kysely<any>, table: string) =>
+    dialect === "postgres"
+      ? db.schema.createTable(table).addColumn("id", "integer", (c) => c.primaryKey().generatedAlwaysAsIdentity())
+      : db.schema.createTable(table).addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+  return {
+    "0001-initial": {
+      async up(db) {
+        await db.schema
+          .createTable("requests")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("team", "text", (c) => c.notNull())
+          .addColumn("environment", "text", (c) => c.notNull())
+          .addColumn("offering", "text", (c) => c.notNull())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("stack", "text", (c) => c.notNull())
+          .addColumn("params", "text", (c) => c.notNull())
+          .addColumn("requested_by", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("engine", "text", (c) => c.notNull())
+          .addColumn("risk", "text")
+          .addColumn("preview", "text")
+          .addColumn("violations", "text")
+          .addColumn("outputs", "text")
+          .addColumn("error", "text")
+          .addColumn("awaiting_since", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("requests_stack_status").on("requests").columns(["stack", "status"]).execute();
+        await db.schema.createIndex("requests_team_status").on("requests").columns(["team", "status"]).execute();
+
+        await serial(db, "approvals")
+          .addColumn("request_id", "text", (c) => c.notNull().references("requests.id"))
+          .addColumn("by", "text", (c) => c.notNull())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("digest", "text", (c) => c.notNull())
+          .addColumn("comment", "text")
+          .execute();
+        await db.schema.createIndex("approvals_request").on("approvals").column("request_id").execute();
+
+        await serial(db, "audit")
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("request_id", "text")
+          .addColumn("stack", "text")
+          .addColumn("digest", "text")
+          .addColumn("detail", "text")
+          .execute();
+        await db.schema.createIndex("audit_request").on("audit").column("request_id").execute();
+
+        await serial(db, "events")
+          .addColumn("request_id", "text", (c) => c.notNull())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("data", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("events_request").on("events").columns(["request_id", "id"]).execute();
+
+        await db.schema
+          .createTable("instances")
+          .addColumn("stack", "text", (c) => c.primaryKey())
+          .addColumn("team", "text", (c) => c.notNull())
+          .addColumn("environment", "text", (c) => c.notNull())
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("offering", "text", (c) => c.notNull())
+          .addColumn("params", "text", (c) => c.notNull())
+          .addColumn("outputs", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("needs_refresh", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable("stack_state")
+          .addColumn("stack", "text", (c) => c.primaryKey())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+
+        await serial(db, "jobs")
+          .addColumn("request_id", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("stack", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_until", "text")
+          .addColumn("run_after", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("jobs_status_run_after").on("jobs").columns(["status", "run_after"]).execute();
+        // At most one running job per stack, whatever the number of replicas.
+        await sql`create unique index jobs_one_running_per_stack on jobs (stack) where status = 'running'`.execute(db);
+      },
+    },
+  };
+}
+
+class InCodeProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/** Brings the database to the latest schema; throws with the failing migration's name. */
+export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InCodeProvider(dialect), migrationTableName: "paved_migrations", migrationLockTableName: "paved_migrations_lock" });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(`migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

@@ -1,0 +1,106 @@
+/**
+ * The store's tables, as Kysely sees them. Timestamps are ISO-8601 strings and JSON is
+ * text, so one schema serves SQLite and PostgreSQL alike.
+ */
+import type { Generated } from "kysely";
+
+export interface RequestsTable {
+  id: string;
+  action: string;
+  team: string;
+  environment: string;
+  offering: string;
+  name: string;
+  /** `<team>-<environment>-<name>`. */
+  stack: string;
+  params: string;
+  requested_by: string;
+  status: string;
+  engine: string;
+  risk: string | null;
+  preview: string | null;
+  violations: string | null;
+  outputs: string | null;
+  error: string | null;
+  /** When the current preview started waiting for approval (for expiry). */
+  awaiting_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApprovalsTable {
+  id: Generated<number>;
+  request_id: string;
+  by: string;
+  at: string;
+  digest: string;
+  comment: string | null;
+}
+
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  request_id: string | null;
+  stack: string | null;
+  digest: string | null;
+  detail: string | null;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  request_id: string;
+  at: string;
+  type: string;
+  data: string;
+}
+
+export interface InstancesTable {
+  stack: string;
+  team: string;
+  environment: string;
+  name: string;
+  offering: string;
+  params: string;
+  outputs: string;
+  /** `active` or `destroyed`. */
+  status: string;
+  /** 1 when an operation was interrupted and the stack must be refreshed before the next one. */
+  needs_refresh: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StackStateTable {
+  stack: string;
+  state: string;
+  updated_at: string;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  request_id: string;
+  /** `preview` or `apply`. */
+  kind: string;
+  stack: string;
+  /** `queued`, `running`, `done`, `failed`. */
+  status: string;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: string | null;
+  /** Not before this time (retries). */
+  run_after: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Database {
+  requests: RequestsTable;
+  approvals: ApprovalsTable;
+  audit: AuditTable;
+  events: EventsTable;
+  instances: InstancesTable;
+  stack_state: StackStateTable;
+  jobs: JobsTable;
+}

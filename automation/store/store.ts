@@ -1,0 +1,321 @@
+/**
+ * The service's store behind Kysely: a SQLite file (the embedded default) or PostgreSQL
+ * (`DATABASE_URL`, for several replicas). Every read and write the workflow does goes
+ * through here, so both databases behave alike.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
+import type { Database, InstancesTable, JobsTable, RequestsTable } from "./schema";
+import { Dialect, migrate } from "./migrations";
+
+export type RequestRow = RequestsTable;
+export type InstanceRow = InstancesTable;
+export type JobRow = Omit<JobsTable, "id"> & { id: number };
+
+export interface StoreOptions {
+  /** `postgres://...`: use PostgreSQL. Otherwise SQLite. */
+  databaseUrl?: string;
+  /** Directory of the SQLite file `paved.db` (created when missing). Ignored with `databaseUrl`. */
+  dataDir?: string;
+  /** `:memory:` for a throwaway SQLite database. */
+  sqliteFile?: string;
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
+}
+
+export class Store {
+  private constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
+    /** What `/healthz` reports: `sqlite:<file>` or `postgres`. */
+    readonly description: string,
+  ) {}
+
+  /** Opens the database and runs the migrations. */
+  static async open(options: StoreOptions): Promise<Store> {
+    if (options.databaseUrl) {
+      const { Pool } = await import("pg");
+      const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+      const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+      await migrate(db, "postgres");
+      return new Store(db, "postgres", "postgres");
+    }
+    const Sqlite = (await import("better-sqlite3")).default;
+    let file = options.sqliteFile;
+    if (!file) {
+      const dir = options.dataDir ?? ".paved";
+      mkdirSync(dir, { recursive: true });
+      file = join(dir, "paved.db");
+    }
+    const database = new Sqlite(file);
+    database.pragma("journal_mode = WAL");
+    database.pragma("busy_timeout = 5000");
+    database.pragma("foreign_keys = ON");
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    await migrate(db, "sqlite");
+    return new Store(db, "sqlite", `sqlite:${file}`);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  // Requests
+
+  async insertRequest(row: RequestRow): Promise<void> {
+    await this.db.insertInto("requests").values(row).execute();
+  }
+
+  async getRequest(id: string): Promise<RequestRow | undefined> {
+    return this.db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  async listRequests(filter: { status?: string; teams?: string[]; team?: string; limit?: number }): Promise<RequestRow[]> {
+    let q = this.db.selectFrom("requests").selectAll();
+    if (filter.status) q = q.where("status", "=", filter.status);
+    if (filter.team) q = q.where("team", "=", filter.team);
+    if (filter.teams) {
+      if (filter.teams.length === 0) return [];
+      q = q.where("team", "in", filter.teams);
+    }
+    return q.orderBy("created_at", "desc").orderBy("id").limit(filter.limit ?? 200).execute();
+  }
+
+  /**
+   * Updates a request when its status is one of `from` (all when omitted). Returns whether
+   * it was updated: a concurrent change (a cancel during a preview) wins cleanly.
+   */
+  async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[]): Promise<boolean> {
+    let q = this.db.updateTable("requests").set(patch).where("id", "=", id);
+    if (from) q = q.where("status", "in", from);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Requests on `stack` that have not reached a terminal status. */
+  async inFlight(stack: string, terminal: readonly string[]): Promise<RequestRow[]> {
+    return this.db.selectFrom("requests").selectAll().where("stack", "=", stack).where("status", "not in", [...terminal]).execute();
+  }
+
+  /** Requests waiting for approval since before `cutoff`. */
+  async awaitingSince(cutoff: string): Promise<RequestRow[]> {
+    return this.db
+      .selectFrom("requests")
+      .selectAll()
+      .where("status", "=", "awaiting_approval")
+      .where("awaiting_since", "<", cutoff)
+      .execute();
+  }
+
+  // Approvals
+
+  async addApproval(a: { request_id: string; by: string; at: string; digest: string; comment: string | null }): Promise<void> {
+    await this.db.insertInto("approvals").values(a).execute();
+  }
+
+  async approvals(requestId: string) {
+    return this.db.selectFrom("approvals").selectAll().where("request_id", "=", requestId).orderBy("id").execute();
+  }
+
+  // Audit (append-only: there is no update or delete)
+
+  async audit(entry: { at: string; actor: string; action: string; request_id?: string; stack?: string; digest?: string; detail?: unknown }): Promise<void> {
+    await this.db
+      .insertInto("audit")
+      .values({
+        at: entry.at,
+        actor: entry.actor,
+        action: entry.action,
+        request_id: entry.request_id ?? null,
+        stack: entry.stack ?? null,
+        digest: entry.digest ?? null,
+        detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+      })
+      .execute();
+  }
+
+  async auditTrail(filter: { requestId?: string; teams?: string[]; limit?: number }) {
+    let q = this.db.selectFrom("audit").selectAll();
+    if (filter.requestId) q = q.where("request_id", "=", filter.requestId);
+    if (filter.teams) {
+      if (filter.teams.length === 0) return [];
+      const teams = filter.teams;
+      q = q.where((eb) => eb("request_id", "in", eb.selectFrom("requests").select("requests.id").where("requests.team", "in", teams)));
+    }
+    return q.orderBy("id").limit(filter.limit ?? 1000).execute();
+  }
+
+  // Events
+
+  async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
+    await this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) }).execute();
+  }
+
+  async eventsAfter(requestId: string, afterId: number) {
+    return this.db.selectFrom("events").selectAll().where("request_id", "=", requestId).where("id", ">", afterId).orderBy("id").execute();
+  }
+
+  // Instances
+
+  async getInstance(stack: string): Promise<InstanceRow | undefined> {
+    return this.db.selectFrom("instances").selectAll().where("stack", "=", stack).executeTakeFirst();
+  }
+
+  async upsertInstance(row: InstanceRow): Promise<void> {
+    await this.db
+      .insertInto("instances")
+      .values(row)
+      .onConflict((oc) =>
+        oc.column("stack").doUpdateSet({
+          offering: row.offering,
+          params: row.params,
+          outputs: row.outputs,
+          status: row.status,
+          needs_refresh: row.needs_refresh,
+          updated_at: row.updated_at,
+        }),
+      )
+      .execute();
+  }
+
+  async setNeedsRefresh(stack: string, value: boolean, at: string): Promise<void> {
+    await this.db.updateTable("instances").set({ needs_refresh: value ? 1 : 0, updated_at: at }).where("stack", "=", stack).execute();
+  }
+
+  async listInstances(filter: { teams?: string[]; team?: string }): Promise<InstanceRow[]> {
+    let q = this.db.selectFrom("instances").selectAll().where("status", "=", "active");
+    if (filter.team) q = q.where("team", "=", filter.team);
+    if (filter.teams) {
+      if (filter.teams.length === 0) return [];
+      q = q.where("team", "in", filter.teams);
+    }
+    return q.orderBy("stack").execute();
+  }
+
+  // Simulated stack state
+
+  async getStackState(stack: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom("stack_state").select("state").where("stack", "=", stack).executeTakeFirst();
+    return row?.state;
+  }
+
+  async putStackState(stack: string, state: string, at: string): Promise<void> {
+    await this.db
+      .insertInto("stack_state")
+      .values({ stack, state, updated_at: at })
+      .onConflict((oc) => oc.column("stack").doUpdateSet({ state, updated_at: at }))
+      .execute();
+  }
+
+  // Jobs
+
+  async enqueueJob(job: { request_id: string; kind: string; stack: string; at: string }): Promise<void> {
+    await this.db
+      .insertInto("jobs")
+      .values({
+        request_id: job.request_id,
+        kind: job.kind,
+        stack: job.stack,
+        status: "queued",
+        attempts: 0,
+        lease_owner: null,
+        lease_until: null,
+        run_after: job.at,
+        created_at: job.at,
+        updated_at: job.at,
+      })
+      .execute();
+  }
+
+  /**
+   * Claims the oldest runnable job whose stack has no running job, for `owner` until
+   * `leaseUntil`. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so replicas never claim the same
+   * job; the partial unique index keeps one running job per stack across replicas.
+   */
+  async claimJob(owner: string, now: string, leaseUntil: string): Promise<JobRow | undefined> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return await this.transaction(async (trx) => {
+          let q = trx
+            .selectFrom("jobs")
+            .selectAll()
+            .where("status", "=", "queued")
+            .where("run_after", "<=", now)
+            .where((eb) => eb("stack", "not in", eb.selectFrom("jobs as r").select("r.stack").where("r.status", "=", "running")))
+            .orderBy("id")
+            .limit(1);
+          if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
+          const job = await q.executeTakeFirst();
+          if (!job) return undefined;
+          await trx
+            .updateTable("jobs")
+            .set({ status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1, updated_at: now })
+            .where("id", "=", job.id)
+            .execute();
+          return { ...job, status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1 } as JobRow;
+        });
+      } catch (err) {
+        // Another replica started a job of the same stack in the meantime: look again.
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    return undefined;
+  }
+
+  /** Extends a running job's lease; false when the job is no longer ours. */
+  async heartbeat(jobId: number, owner: string, leaseUntil: string, now: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("jobs")
+      .set({ lease_until: leaseUntil, updated_at: now })
+      .where("id", "=", jobId)
+      .where("lease_owner", "=", owner)
+      .where("status", "=", "running")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async finishJob(jobId: number, owner: string, status: "done" | "failed", now: string): Promise<void> {
+    await this.db.updateTable("jobs").set({ status, lease_until: null, updated_at: now }).where("id", "=", jobId).where("lease_owner", "=", owner).execute();
+  }
+
+  /** Puts a running job back in the queue (retry later), e.g. on a concurrent update. */
+  async requeueJob(jobId: number, owner: string, runAfter: string, now: string): Promise<void> {
+    await this.db
+      .updateTable("jobs")
+      .set({ status: "queued", lease_owner: null, lease_until: null, run_after: runAfter, updated_at: now })
+      .where("id", "=", jobId)
+      .where("lease_owner", "=", owner)
+      .execute();
+  }
+
+  /** Running jobs whose lease ran out (their replica died): marks them failed and returns them. */
+  async reapExpiredJobs(now: string): Promise<JobRow[]> {
+    return this.transaction(async (trx) => {
+      const expired = (await trx.selectFrom("jobs").selectAll().where("status", "=", "running").where("lease_until", "<", now).execute()) as JobRow[];
+      for (const j of expired) {
+        await trx.updateTable("jobs").set({ status: "failed", updated_at: now }).where("id", "=", j.id).where("status", "=", "running").execute();
+      }
+      return expired;
+    });
+  }
+
+  async jobs(filter: { requestId?: string } = {}): Promise<JobRow[]> {
+    let q = this.db.selectFrom("jobs").selectAll();
+    if (filter.requestId) q = q.where("request_id", "=", filter.requestId);
+    return (await q.orderBy("id").execute()) as JobRow[];
+  }
+
+  /** Whether the database answers. */
+  async ping(): Promise<boolean> {
+    await sql`select 1`.execute(this.db);
+    return true;
+  }
+}

@@ -1,0 +1,529 @@
+/**
+ * The request lifecycle:
+ *
+ * ```
+ * submitted -> previewing -> awaiting_approval -> approved -> applying -> succeeded
+ *                  |              |  (rejected, expired, cancelled)        -> failed
+ *                  |-> blocked (mandatory policy violation)
+ *                  |-> approved (auto: risk within the team's autonomy)
+ * ```
+ *
+ * Every transition is a compare-and-set on the status in the store, is audited, and emits
+ * an event. Engine work runs as jobs (preview, apply) that a runner claims; the workflow
+ * only decides. Risk and approvals come from `risk.ts`, shared with the PR comment.
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { Environment } from "../components/guardrails";
+import { getOffering } from "../components/catalog";
+import type { Violation } from "../policy-pack/evaluate";
+import { describeZodIssue, EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
+import type { PavedConfig, Person } from "./config";
+import type { Engine, EngineOperation, EnginePreview } from "./engine/types";
+import { ConcurrentOperationError, PreviewChangedError } from "./engine/types";
+import {
+  ApprovalRequirement,
+  ClassifiedStep,
+  checkApprovals,
+  classifyPreview,
+  describeRequirement,
+  requiredApprovals,
+  RiskLevel,
+} from "./risk";
+import type { JobRow, RequestRow, Store } from "./store/store";
+
+export const STATUSES = [
+  "previewing",
+  "awaiting_approval",
+  "approved",
+  "applying",
+  "succeeded",
+  "failed",
+  "blocked",
+  "rejected",
+  "cancelled",
+  "expired",
+] as const;
+export type Status = (typeof STATUSES)[number];
+export const TERMINAL_STATUSES: readonly Status[] = ["succeeded", "failed", "blocked", "rejected", "cancelled", "expired"];
+
+export type Action = "create" | "update" | "destroy";
+
+/** An error the API turns into `{ error: { code, message, issues? } }` with `status`. */
+export class WorkflowError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = "WorkflowError";
+  }
+}
+
+export interface SubmitInput {
+  action: Action;
+  team: string;
+  environment: Environment;
+  offering: string;
+  name: string;
+  params: Record<string, unknown>;
+}
+
+/** What the API shows of a request's risk. */
+export interface RiskView {
+  level: RiskLevel;
+  blocked: boolean;
+  reasons: string[];
+  requiredApprovals: ApprovalRequirement & { description: string };
+}
+
+export interface PreviewView {
+  digest: string;
+  steps: { op: string; urn: string; type: string; risk: string; reasons: string[]; changedKeys: string[] }[];
+  changeSummary: Record<string, number>;
+}
+
+export interface RequestView {
+  id: string;
+  action: Action;
+  team: string;
+  environment: Environment;
+  offering: string;
+  name: string;
+  stack: string;
+  params: Record<string, unknown>;
+  requestedBy: string;
+  status: Status;
+  engine: string;
+  risk: RiskView | null;
+  preview: PreviewView | null;
+  violations: Violation[];
+  approvals: { by: string; at: string; digest: string; comment: string | null }[];
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface WorkflowOptions {
+  store: Store;
+  engine: Engine;
+  config: PavedConfig;
+  now?: () => Date;
+  /** Where operational messages go (never secrets). */
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+/** `<team>-<environment>-<name>`: one Pulumi stack per instance. */
+export function stackName(team: string, environment: string, name: string): string {
+  return `${team}-${environment}-${name}`;
+}
+
+const SYSTEM = "paved";
+
+export class Workflow {
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly config: PavedConfig;
+  /** Emits `event` (requestId) after every stored event, and `job` when a job is queued. */
+  readonly bus = new EventEmitter();
+  private readonly now: () => Date;
+  private readonly log: NonNullable<WorkflowOptions["log"]>;
+
+  constructor(options: WorkflowOptions) {
+    this.store = options.store;
+    this.engine = options.engine;
+    this.config = options.config;
+    this.now = options.now ?? (() => new Date());
+    const quiet = () => undefined;
+    this.log = options.log ?? { info: quiet, warn: quiet, error: quiet };
+    this.bus.setMaxListeners(0);
+  }
+
+  private at(): string {
+    return this.now().toISOString();
+  }
+
+  private async emit(requestId: string, type: "status" | "progress", data: Record<string, unknown>): Promise<void> {
+    await this.store.appendEvent(requestId, this.at(), type, data);
+    this.bus.emit("event", requestId);
+  }
+
+  private async enqueue(request: RequestRow, kind: "preview" | "apply"): Promise<void> {
+    await this.store.enqueueJob({ request_id: request.id, kind, stack: request.stack, at: this.at() });
+    this.bus.emit("job");
+  }
+
+  /** Moves a request from one of `from` to `to`, with the patch; false if it was not in `from`. */
+  private async transition(request: RequestRow, from: Status[], to: Status, patch: Partial<RequestRow> = {}, detail?: Record<string, unknown>): Promise<boolean> {
+    const ok = await this.store.updateRequest(request.id, { ...patch, status: to, updated_at: this.at() }, from);
+    if (ok) await this.emit(request.id, "status", { status: to, ...(detail ?? {}) });
+    return ok;
+  }
+
+  // Requests
+
+  /** The spec of the one-resource environment behind an instance. */
+  specFor(team: string, environment: Environment, offering: string, name: string, params: Record<string, unknown>): EnvironmentSpec {
+    const env = this.config.environment(team, environment);
+    return {
+      team,
+      environment,
+      ...(env.network ? { network: env.network } : {}),
+      ...(env.kubernetes ? { kubernetes: env.kubernetes } : {}),
+      resources: [{ offering: offering as never, name, params }],
+    };
+  }
+
+  async submit(person: Person, input: SubmitInput): Promise<RequestView> {
+    if (!person.teams.includes(input.team)) {
+      throw new WorkflowError(403, "not_a_team_member", `${person.name} is not a member of team ${input.team}`);
+    }
+    const offering = getOffering(input.offering);
+    if (!offering) {
+      throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
+    }
+    const stack = stackName(input.team, input.environment, input.name);
+    const instance = await this.store.getInstance(stack);
+    const exists = instance?.status === "active";
+    if (input.action === "create" && exists) {
+      throw new WorkflowError(409, "instance_exists", `${input.offering} ${input.name} already exists in ${input.team}/${input.environment}`);
+    }
+    if (input.action !== "create" && !exists) {
+      throw new WorkflowError(409, "instance_not_found", `there is no instance ${input.name} in ${input.team}/${input.environment} to ${input.action}`);
+    }
+    if (instance && exists && instance.offering !== input.offering) {
+      throw new WorkflowError(409, "offering_mismatch", `${input.name} is a ${instance.offering}, not a ${input.offering}`);
+    }
+    // An update changes only the params it names; a destroy keeps the instance's params.
+    const params =
+      input.action === "create"
+        ? input.params
+        : input.action === "update"
+          ? { ...(JSON.parse(instance!.params) as Record<string, unknown>), ...input.params }
+          : (JSON.parse(instance!.params) as Record<string, unknown>);
+    const parsed = offering.params.safeParse(params, { reportInput: true });
+    if (!parsed.success) {
+      throw new WorkflowError(
+        400,
+        "invalid_params",
+        `the params are not valid for ${input.offering}`,
+        parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath(["params", ...i.path]), message: i.message })),
+      );
+    }
+    const spec = this.specFor(input.team, input.environment, input.offering, input.name, params);
+    const checked = validateSpec(spec);
+    if (!checked.ok) {
+      throw new WorkflowError(
+        422,
+        "missing_context",
+        `team ${input.team} has no ${input.environment} settings this offering needs (paved.yaml teams.${input.team}.environments.${input.environment})`,
+        checked.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      );
+    }
+    const busy = await this.store.inFlight(stack, TERMINAL_STATUSES);
+    if (busy.length > 0) {
+      throw new WorkflowError(409, "request_in_flight", `request ${busy[0].id} on ${stack} is still ${busy[0].status}`);
+    }
+    const at = this.at();
+    const row: RequestRow = {
+      id: `req_${randomUUID()}`,
+      action: input.action,
+      team: input.team,
+      environment: input.environment,
+      offering: input.offering,
+      name: input.name,
+      stack,
+      params: JSON.stringify(params),
+      requested_by: person.name,
+      status: "previewing",
+      engine: this.engine.name,
+      risk: null,
+      preview: null,
+      violations: null,
+      outputs: null,
+      error: null,
+      awaiting_since: null,
+      created_at: at,
+      updated_at: at,
+    };
+    await this.store.insertRequest(row);
+    await this.store.audit({ at, actor: person.name, action: `request.${input.action}`, request_id: row.id, stack, detail: { offering: input.offering, params } });
+    await this.emit(row.id, "status", { status: "previewing" });
+    await this.enqueue(row, "preview");
+    return this.view(row);
+  }
+
+  async get(id: string): Promise<RequestRow> {
+    const row = await this.store.getRequest(id);
+    if (!row) throw new WorkflowError(404, "request_not_found", `there is no request ${id}`);
+    return row;
+  }
+
+  /** Whether `person` may see requests of `team`: its members and every approver. */
+  canSee(person: Person, team: string): boolean {
+    return person.teams.includes(team) || person.groups.length > 0;
+  }
+
+  /** Teams whose requests `person` may list (undefined: all). */
+  visibleTeams(person: Person): string[] | undefined {
+    return person.groups.length > 0 ? undefined : person.teams;
+  }
+
+  async getFor(person: Person, id: string): Promise<RequestRow> {
+    const row = await this.get(id);
+    // Someone who may not see it learns nothing, not even that it exists.
+    if (!this.canSee(person, row.team)) throw new WorkflowError(404, "request_not_found", `there is no request ${id}`);
+    return row;
+  }
+
+  private requirementOf(row: RequestRow): (ApprovalRequirement & { description: string }) | undefined {
+    const risk = row.risk ? (JSON.parse(row.risk) as RiskView) : undefined;
+    return risk?.requiredApprovals;
+  }
+
+  async approve(person: Person, id: string, input: { digest: string; comment?: string }): Promise<RequestView> {
+    const row = await this.getFor(person, id);
+    await this.expireIfStale(row);
+    const current = await this.get(id);
+    if (current.status !== "awaiting_approval") {
+      throw new WorkflowError(409, "invalid_state", `request ${id} is ${current.status}, not awaiting_approval`);
+    }
+    if (current.requested_by === person.name) {
+      throw new WorkflowError(403, "self_approval", "the requester cannot approve their own request");
+    }
+    const requirement = this.requirementOf(current)!;
+    if (requirement.group && !person.groups.includes(requirement.group)) {
+      throw new WorkflowError(403, "not_an_approver", `a ${requirement.level}-risk change needs approval from ${requirement.group}, and ${person.name} is not in it`);
+    }
+    if (!requirement.group && person.groups.length === 0 && !person.teams.includes(current.team)) {
+      throw new WorkflowError(403, "not_an_approver", `${person.name} may not approve requests of team ${current.team}`);
+    }
+    const preview = JSON.parse(current.preview!) as PreviewView;
+    if (input.digest !== preview.digest) {
+      throw new WorkflowError(409, "stale_digest", `the preview changed: approve digest ${preview.digest} after reviewing it`);
+    }
+    const earlier = await this.store.approvals(id);
+    if (earlier.some((a) => a.by === person.name && a.digest === input.digest)) {
+      throw new WorkflowError(409, "already_approved", `${person.name} already approved this preview`);
+    }
+    const at = this.at();
+    await this.store.addApproval({ request_id: id, by: person.name, at, digest: input.digest, comment: input.comment ?? null });
+    await this.store.audit({ at, actor: person.name, action: "request.approve", request_id: id, stack: current.stack, digest: input.digest, detail: input.comment ? { comment: input.comment } : undefined });
+    await this.emit(id, "status", { status: "awaiting_approval", approvedBy: person.name });
+    await this.advanceIfApproved(await this.get(id));
+    return this.view(await this.get(id));
+  }
+
+  private async advanceIfApproved(row: RequestRow): Promise<void> {
+    const requirement = this.requirementOf(row)!;
+    const preview = JSON.parse(row.preview!) as PreviewView;
+    const check = checkApprovals(requirement, await this.store.approvals(row.id), {
+      requester: row.requested_by,
+      digest: preview.digest,
+      now: this.now(),
+      expiryMs: this.config.expiryMs,
+      groupsOf: (p) => this.config.groupsOf(p),
+    });
+    if (!check.satisfied) return;
+    if (await this.transition(row, ["awaiting_approval"], "approved", {}, { approvedBy: check.counted })) {
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.approved", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { approvers: check.counted } });
+      await this.enqueue(row, "apply");
+    }
+  }
+
+  async reject(person: Person, id: string, reason: string): Promise<RequestView> {
+    const row = await this.getFor(person, id);
+    if (row.requested_by === person.name) {
+      throw new WorkflowError(403, "self_rejection", "the requester cancels their own request instead of rejecting it");
+    }
+    const requirement = this.requirementOf(row);
+    const eligible = requirement?.group ? person.groups.includes(requirement.group) : person.groups.length > 0 || person.teams.includes(row.team);
+    if (!eligible) throw new WorkflowError(403, "not_an_approver", `${person.name} may not reject this request`);
+    if (!(await this.transition(row, ["awaiting_approval"], "rejected", { error: `rejected by ${person.name}: ${reason}` }, { by: person.name }))) {
+      throw new WorkflowError(409, "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
+    }
+    await this.store.audit({ at: this.at(), actor: person.name, action: "request.reject", request_id: id, stack: row.stack, detail: { reason } });
+    return this.view(await this.get(id));
+  }
+
+  async cancel(person: Person, id: string): Promise<RequestView> {
+    const row = await this.getFor(person, id);
+    if (row.requested_by !== person.name) throw new WorkflowError(403, "not_requester", "only the requester can cancel a request");
+    if (!(await this.transition(row, ["previewing", "awaiting_approval", "approved"], "cancelled", { error: `cancelled by ${person.name}` }, { by: person.name }))) {
+      throw new WorkflowError(409, "invalid_state", `request ${id} is ${(await this.get(id)).status}: it can no longer be cancelled`);
+    }
+    await this.store.audit({ at: this.at(), actor: person.name, action: "request.cancel", request_id: id, stack: row.stack });
+    return this.view(await this.get(id));
+  }
+
+  /** Requests that waited longer than the approval expiry become `expired`. */
+  async expireStale(): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - this.config.expiryMs).toISOString();
+    let n = 0;
+    for (const row of await this.store.awaitingSince(cutoff)) if (await this.expireIfStale(row)) n++;
+    return n;
+  }
+
+  private async expireIfStale(row: RequestRow): Promise<boolean> {
+    if (row.status !== "awaiting_approval" || !row.awaiting_since) return false;
+    if (this.now().getTime() - new Date(row.awaiting_since).getTime() <= this.config.expiryMs) return false;
+    if (!(await this.transition(row, ["awaiting_approval"], "expired", { error: "no sufficient approval within the approval expiry" }))) return false;
+    await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.expired", request_id: row.id, stack: row.stack });
+    return true;
+  }
+
+  // Jobs
+
+  private operation(row: RequestRow, signal?: AbortSignal): EngineOperation {
+    return {
+      stack: row.stack,
+      action: row.action as Action,
+      spec: this.specFor(row.team, row.environment as Environment, row.offering, row.name, JSON.parse(row.params) as Record<string, unknown>),
+      signal,
+      onProgress: (line) => {
+        void this.emit(row.id, "progress", { line });
+      },
+    };
+  }
+
+  /** Risk, requirement and view of an engine preview, for `row`. */
+  private assess(row: RequestRow, preview: EnginePreview): { risk: RiskView; view: PreviewView; blocked: boolean } {
+    const environment = row.environment as Environment;
+    const classified = classifyPreview(preview.steps, environment, preview.violations);
+    const requirement = requiredApprovals(classified.level, { autonomy: this.config.autonomy(row.team, environment), rules: this.config.rules });
+    const steps = classified.steps.map((s: ClassifiedStep) => ({ op: s.op, urn: s.urn, type: s.type, risk: s.risk, reasons: s.reasons, changedKeys: s.changedKeys }));
+    return {
+      blocked: classified.blocked,
+      risk: { level: classified.level, blocked: classified.blocked, reasons: classified.reasons, requiredApprovals: { ...requirement, description: describeRequirement(requirement) } },
+      view: { digest: preview.digest, steps, changeSummary: preview.changeSummary },
+    };
+  }
+
+  /** Records a preview on `row` and moves it on: blocked, approved (auto) or awaiting approval. */
+  private async decide(row: RequestRow, preview: EnginePreview, from: Status[]): Promise<void> {
+    const { risk, view, blocked } = this.assess(row, preview);
+    const patch: Partial<RequestRow> = { risk: JSON.stringify(risk), preview: JSON.stringify(view), violations: JSON.stringify(preview.violations) };
+    const detail = { digest: preview.digest, risk: risk.level };
+    if (blocked) {
+      if (await this.transition(row, from, "blocked", { ...patch, error: "a mandatory policy failed: see violations" }, detail)) {
+        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.blocked", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { violations: preview.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policyName) } });
+      }
+      return;
+    }
+    if (risk.requiredApprovals.auto) {
+      if (await this.transition(row, from, "approved", patch, { ...detail, auto: true })) {
+        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.auto-approved", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { risk: risk.level, autonomy: this.config.autonomy(row.team, row.environment as Environment) } });
+        await this.enqueue(row, "apply");
+      }
+      return;
+    }
+    if (await this.transition(row, from, "awaiting_approval", { ...patch, awaiting_since: this.at() }, { ...detail, needs: risk.requiredApprovals.description })) {
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.awaiting-approval", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { risk: risk.level, needs: risk.requiredApprovals.description } });
+      // Approvals already given for this exact preview (a re-preview that did not change) still count.
+      await this.advanceIfApproved(await this.get(row.id));
+    }
+  }
+
+  /** Runs one claimed job. Returns `retry` when the stack was busy elsewhere. */
+  async runJob(job: JobRow, signal?: AbortSignal): Promise<"done" | "retry"> {
+    const row = await this.get(job.request_id);
+    try {
+      if (job.kind === "preview") {
+        if (row.status !== "previewing") return "done";
+        const preview = await this.engine.preview(this.operation(row, signal));
+        await this.decide(await this.get(row.id), preview, ["previewing"]);
+        return "done";
+      }
+      // apply
+      if (!(await this.transition(row, ["approved"], "applying"))) return "done";
+      const approved = JSON.parse(row.preview!) as PreviewView;
+      const op = this.operation(row, signal);
+      // Preview again: what runs must be what was approved.
+      const again = await this.engine.preview(op);
+      if (again.digest !== approved.digest) {
+        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-changed", request_id: row.id, stack: row.stack, digest: again.digest, detail: { approved: approved.digest } });
+        await this.decide(await this.get(row.id), again, ["applying"]);
+        return "done";
+      }
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: `engine.${row.action === "destroy" ? "destroy" : "up"}`, request_id: row.id, stack: row.stack, digest: approved.digest });
+      const result = await this.engine.apply(op, { digest: approved.digest, unprotect: row.action === "destroy" });
+      await this.store.upsertInstance({
+        stack: row.stack,
+        team: row.team,
+        environment: row.environment,
+        name: row.name,
+        offering: row.offering,
+        params: row.params,
+        outputs: JSON.stringify(row.action === "destroy" ? {} : (result.outputs[row.name] ?? {})),
+        status: row.action === "destroy" ? "destroyed" : "active",
+        needs_refresh: 0,
+        created_at: this.at(),
+        updated_at: this.at(),
+      });
+      const outputs = row.action === "destroy" ? {} : (result.outputs[row.name] as Record<string, unknown>) ?? {};
+      await this.transition(row, ["applying"], "succeeded", { outputs: JSON.stringify(outputs) }, { changeSummary: result.changeSummary });
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.succeeded", request_id: row.id, stack: row.stack, digest: approved.digest, detail: { changeSummary: result.changeSummary } });
+      return "done";
+    } catch (err) {
+      if (err instanceof ConcurrentOperationError) {
+        await this.emit(row.id, "progress", { line: `${err.message}: retrying later` });
+        return "retry";
+      }
+      if (err instanceof PreviewChangedError) {
+        // The engine's own guard (an update plan) caught a change: preview and approve afresh.
+        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-changed", request_id: row.id, stack: row.stack, detail: { reason: err.message } });
+        const fresh = await this.get(row.id);
+        await this.transition(fresh, ["applying"], "previewing");
+        await this.enqueue(fresh, "preview");
+        return "done";
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.warn({ requestId: row.id, stack: row.stack, kind: job.kind }, `job failed: ${message}`);
+      const fresh = await this.get(row.id);
+      if (await this.transition(fresh, ["previewing", "applying"], "failed", { error: message })) {
+        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.failed", request_id: row.id, stack: row.stack, detail: { error: message } });
+      }
+      return "done";
+    }
+  }
+
+  /** Marks the request of an interrupted job `failed` (`interrupted`) and flags its stack for a refresh. */
+  async interrupted(job: JobRow): Promise<void> {
+    const row = await this.store.getRequest(job.request_id);
+    if (!row) return;
+    if (await this.transition(row, ["previewing", "applying"], "failed", { error: "interrupted" }, { reason: "interrupted" })) {
+      await this.store.setNeedsRefresh(row.stack, true, this.at());
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.interrupted", request_id: row.id, stack: row.stack, detail: { job: job.id, kind: job.kind } });
+    }
+  }
+
+  // Views
+
+  async view(row: RequestRow): Promise<RequestView> {
+    const approvals = await this.store.approvals(row.id);
+    return {
+      id: row.id,
+      action: row.action as Action,
+      team: row.team,
+      environment: row.environment as Environment,
+      offering: row.offering,
+      name: row.name,
+      stack: row.stack,
+      params: JSON.parse(row.params) as Record<string, unknown>,
+      requestedBy: row.requested_by,
+      status: row.status as Status,
+      engine: row.engine,
+      risk: row.risk ? (JSON.parse(row.risk) as RiskView) : null,
+      preview: row.preview ? (JSON.parse(row.preview) as PreviewView) : null,
+      violations: row.violations ? (JSON.parse(row.violations) as Violation[]) : [],
+      approvals: approvals.map((a) => ({ by: a.by, at: a.at, digest: a.digest, comment: a.comment })),
+      outputs: row.outputs ? (JSON.parse(row.outputs) as Record<string, unknown>) : null,
+      error: row.error,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}
