@@ -1,0 +1,15 @@
+/** Pulumi previews (`pulumi preview --json`, engine event logs) as PlannedSteps. */
+export {
+  ParsedPreview,
+  PolicyResult,
+  PreviewDiagnostic,
+  PreviewInputError,
+  PreviewStep,
+  collapseSteps,
+  combinePreview,
+  parseEventLog,
+  parsePreviewJson,
+  stackFromUrn,
+  toPlannedStep,
+} from "./parse";
+export { JsonScan, JsonSyntaxError, decodeText, lineColumn, scanJson, stripColors } from "./text";
