@@ -74,10 +74,7 @@ export function scanJson(text: string, start = 0): JsonScan {
           }
           i += 6;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else {
-          i++;
-          fail(`invalid escape \\${e ?? ""} in a string`);
-        }
+        else fail(`invalid escape \\${e ?? ""} in a string`);
       } else i++;
     }
   };
