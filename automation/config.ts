@@ -217,7 +217,14 @@ export function parseConfig(text: string, file: string): PavedConfig {
     throw new ConfigError(
       file,
       parsed.error.issues.flatMap(describeZodIssue).map((i) => {
-        const node = doc.getIn(i.path, true) as { range?: [number, number] } | undefined;
+        // An unknown key points at the key itself; anything else at its value.
+        const node = (
+          i.message.startsWith("unknown key")
+            ? (doc.getIn(i.path.slice(0, -1), true) as { items?: { key: { value?: unknown; range?: [number, number] } }[] } | undefined)?.items?.find(
+                (p) => p.key?.value === i.path[i.path.length - 1],
+              )?.key
+            : doc.getIn(i.path, true)
+        ) as { range?: [number, number] } | undefined;
         const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
         return { path: formatPath(i.path), message: i.message, ...(pos ? { line: pos.line, column: pos.col } : {}) };
       }),

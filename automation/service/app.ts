@@ -94,6 +94,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { error: new InputError(parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }))) };
   });
   app.setSerializerCompiler(serializerCompiler);
+  // JSON only: a text body is refused with 415 rather than failing validation.
+  app.removeContentTypeParser("text/plain");
 
   await app.register(swagger, {
     openapi: {

@@ -142,8 +142,14 @@ async function main(): Promise<void> {
     stopping = true;
     service.app.log.info({ signal, graceMs: grace }, "stopping: no new jobs, waiting for running ones");
     service.close(grace).then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        process.stderr.write("paved: stopped\n");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`paved: stopped with an error: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
