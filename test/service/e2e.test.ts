@@ -82,7 +82,7 @@ describe("npm start", () => {
     });
     expect(created.status).toBe(202);
     expect(created.headers.get("x-paved-engine")).toBe("simulate");
-    const { id } = await created.json();
+    const { id } = (await created.json()) as { id: string };
     expect(created.headers.get("location")).toBe(`/requests/${id}`);
 
     let request: any;
@@ -101,7 +101,7 @@ describe("npm start", () => {
     const text = await events;
     const statuses = [...text.matchAll(/^event: status\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]).status);
     expect(statuses).toEqual(["previewing", "awaiting_approval", "awaiting_approval", "approved", "applying", "succeeded"]);
-    const done = await (await fetch(`${base()}/requests/${id}`, { headers: as("alice-dev-token") })).json();
+    const done = (await (await fetch(`${base()}/requests/${id}`, { headers: as("alice-dev-token") })).json()) as any;
     expect(done.status).toBe("succeeded");
     expect(done.outputs.url).toMatch(/^https:\/\/sqs\.us-east-1\.amazonaws\.com\/123456789012\//);
   }, 60_000);
