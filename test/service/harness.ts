@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseConfig } from "../../automation/config";
 import { createService, Service } from "../../automation/service/main";
+import { freshDatabase } from "../postgres";
 
 export const ROOT = join(__dirname, "..", "..");
 export const TOKENS = { alice: "alice-dev-token", bob: "bob-dev-token", carol: "carol-dev-token", dave: "dave-dev-token", erin: "erin-dev-token" } as const;
@@ -45,9 +46,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config = testConfig()): Promise<Harness> {
+export type StoreKind = "sqlite" | "postgres";
+export const STORES: StoreKind[] = ["sqlite", "postgres"];
+
+export async function startHarness(config = testConfig(), store: StoreKind = "sqlite"): Promise<Harness> {
   const clock = new Clock();
-  const service = await createService({ config, sqliteFile: ":memory:", engine: "simulate", logger: false, startRunner: false, now: clock.now });
+  const where = store === "postgres" ? { databaseUrl: await freshDatabase() } : { sqliteFile: ":memory:" };
+  const service = await createService({ config, ...where, engine: "simulate", logger: false, startRunner: false, now: clock.now });
   return {
     service,
     clock,
