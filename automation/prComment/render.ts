@@ -116,7 +116,7 @@ const MAX_LISTED_KEYS = 60;
 /** Longest reason shown (a reason lists the changed keys, which can be many). */
 const MAX_REASON_CHARS = 300;
 /** Room kept for the note of a cut comment. */
-const NOTE_RESERVE = 700;
+const NOTE_RESERVE = 400;
 
 interface Section {
   text: string;
@@ -215,7 +215,8 @@ function policySections(preview: ParsedPreview, options: Required<RenderOptions>
     for (const chunk of chunks(rows, options.chunkRows)) {
       const label = chunkLabel(title, chunk.from, chunk.rows.length, rows.length, "result");
       const table = mdTable(["Policy", "Resource", "Message"], chunk.rows);
-      const text = rows.length > options.foldRows ? mdDetails(htmlText(label), table) : `**${mdText(label)}**\n\n${table}`;
+      const rest = label.slice(title.length);
+      const text = rows.length > options.foldRows ? mdDetails(htmlText(label), table) : `**${mdText(title)}**${mdText(rest)}\n\n${table}`;
       sections.push({ text: prefix + text, policies: { [level]: chunk.rows.length } });
       prefix = "";
     }
@@ -389,11 +390,16 @@ export function render(input: RenderInput, options: RenderOptions = {}): RenderR
     verdictLine(input, risk.level, mandatory, requirement, changing),
   ];
   if (errors.length > 0) head.push(`❌ **The preview reported ${plural(errors.length, "error")}** (below): the changes listed may be incomplete.`);
-  const reasons = risk.reasons;
-  if (changing > 0 || reasons.length > 0) {
+  // classifyPreview lists the reasons of the steps at the highest level, then those of the
+  // blocking violations: here the violations come first, and at low risk the steps'
+  // reasons ("creates ...") are left out, as they say nothing worth a glance.
+  const violationReasons = risk.reasons.slice(risk.reasons.length - mandatory);
+  const stepReasons = risk.level === "low" ? [] : risk.reasons.slice(0, risk.reasons.length - mandatory);
+  const reasons = [...violationReasons, ...stepReasons];
+  if (reasons.length > 0) {
     const shown = reasons.slice(0, MAX_REASONS).map((r) => `- ${mdText(shorten(r))}`);
-    if (reasons.length > MAX_REASONS) shown.push(`- and ${formatCount(reasons.length - MAX_REASONS)} more at ${risk.level} risk`);
-    if (shown.length > 0) head.push(shown.join("\n"));
+    if (reasons.length > MAX_REASONS) shown.push(`- and ${formatCount(reasons.length - MAX_REASONS)} more`);
+    head.push(shown.join("\n"));
   }
   head.push(summaryTable(counts));
 
