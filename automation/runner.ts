@@ -17,7 +17,7 @@ export interface RunnerOptions {
   pollMs?: number;
   /** Delay before a job that found its stack busy runs again. Default 5 s. */
   retryMs?: number;
-  /** How often awaiting requests are checked for expiry and leases reaped. Default 30 s. */
+  /** How often awaiting requests are checked for expiry and leases reaped. Default: the lease, at most 30 s. */
   sweepMs?: number;
   now?: () => Date;
 }
@@ -34,6 +34,7 @@ export class Runner {
   private stopping = false;
   private started = false;
   private sleepers = new Set<() => void>();
+  private readonly onJob = () => this.wakeAll();
   private loops: Promise<void>[] = [];
   private sweeper?: NodeJS.Timeout;
 
@@ -45,7 +46,8 @@ export class Runner {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.pollMs = options.pollMs ?? 1000;
     this.retryMs = options.retryMs ?? 5000;
-    this.sweepMs = options.sweepMs ?? 30_000;
+    // A dead replica's jobs are found within one lease of their expiry.
+    this.sweepMs = options.sweepMs ?? Math.min(30_000, this.leaseMs);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -113,8 +115,7 @@ export class Runner {
   start(): void {
     if (this.started) return;
     this.started = true;
-    const onJob = () => this.wakeAll();
-    this.workflow.bus.on("job", onJob);
+    this.workflow.bus.on("job", this.onJob);
     for (let i = 0; i < this.workers; i++) this.loops.push(this.loop());
     this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), this.sweepMs);
     void this.sweep().catch(() => undefined);
@@ -148,6 +149,7 @@ export class Runner {
    */
   async stop(graceMs = 30_000): Promise<void> {
     this.stopping = true;
+    this.workflow.bus.off("job", this.onJob);
     if (this.sweeper) clearInterval(this.sweeper);
     this.wakeAll();
     const all = Promise.all([...this.running.values()].map((r) => r.promise.catch(() => undefined)));

@@ -495,7 +495,12 @@ export class Workflow {
     const row = await this.store.getRequest(job.request_id);
     if (!row) return;
     if (await this.transition(row, ["previewing", "applying"], "failed", { error: "interrupted" }, { reason: "interrupted" })) {
-      await this.store.setNeedsRefresh(row.stack, true, this.at());
+      const at = this.at();
+      if (await this.store.getInstance(row.stack)) await this.store.setNeedsRefresh(row.stack, true, at);
+      else if (job.kind === "apply") {
+        // A create cut off mid-apply may have left resources behind: list the stack so it is refreshed, not forgotten.
+        await this.store.upsertInstance({ stack: row.stack, team: row.team, environment: row.environment, name: row.name, offering: row.offering, params: row.params, outputs: "{}", status: "interrupted", needs_refresh: 1, created_at: at, updated_at: at });
+      }
       await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.interrupted", request_id: row.id, stack: row.stack, detail: { job: job.id, kind: job.kind } });
     }
   }

@@ -198,6 +198,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         environment: r.environment,
         name: r.name,
         offering: r.offering,
+        status: r.status as "active" | "interrupted",
         params: JSON.parse(r.params) as Record<string, unknown>,
         outputs: JSON.parse(r.outputs) as Record<string, unknown>,
         needsRefresh: r.needs_refresh === 1,

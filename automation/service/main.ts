@@ -11,6 +11,8 @@
  * | `PAVED_ENGINE` | `pulumi` when the CLI is on PATH, else `simulate` | force one |
  * | `PAVED_WORKERS` | `2` | jobs run at once by this replica |
  * | `PAVED_SHUTDOWN_GRACE_MS` | `30000` | time running jobs get after SIGTERM |
+ * | `PAVED_LEASE_MS` | `60000` | a job's lease; a replica that dies loses its jobs after this |
+ * | `PAVED_SIMULATE_STEP_MS` | `0` | simulate engine: time each changing step of an apply takes |
  */
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
@@ -61,10 +63,12 @@ export interface ServiceOptions {
   /** Start the job runner in the background. Default true (tests drain it by hand). */
   startRunner?: boolean;
   leaseMs?: number;
+  /** Simulate engine: time per changing step of an apply. Default 0. */
+  simulateStepMs?: number;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
-  if (name === "simulate") return new SimulateEngine({ state: store, now: options.now, policyConfig: options.config.policies });
+  if (name === "simulate") return new SimulateEngine({ state: store, now: options.now, policyConfig: options.config.policies, stepDelayMs: options.simulateStepMs });
   throw new Error("the pulumi engine is not available in this build: set PAVED_ENGINE=simulate");
 }
 
@@ -123,6 +127,8 @@ async function main(): Promise<void> {
       databaseUrl: env.DATABASE_URL || undefined,
       engine: chooseEngine(env),
       workers,
+      simulateStepMs: Number(env.PAVED_SIMULATE_STEP_MS ?? 0) || 0,
+      leaseMs: Number(env.PAVED_LEASE_MS ?? 60_000) || 60_000,
     });
   } catch (err) {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -116,6 +116,8 @@ export const instancesSchema = z.object({
       environment: z.string(),
       name: z.string(),
       offering: z.string(),
+      /** `active`, or `interrupted` (a create cut off mid-apply). */
+      status: z.enum(["active", "interrupted"]),
       params: z.record(z.string(), z.unknown()),
       outputs: z.record(z.string(), z.unknown()),
       needsRefresh: z.boolean(),

@@ -191,7 +191,8 @@ export class Store {
   }
 
   async listInstances(filter: { teams?: string[]; team?: string }): Promise<InstanceRow[]> {
-    let q = this.db.selectFrom("instances").selectAll().where("status", "=", "active");
+    // Interrupted creates are listed too: their stack may hold resources and needs a refresh.
+    let q = this.db.selectFrom("instances").selectAll().where("status", "in", ["active", "interrupted"]);
     if (filter.team) q = q.where("team", "=", filter.team);
     if (filter.teams) {
       if (filter.teams.length === 0) return [];

@@ -30,6 +30,12 @@ export interface SimulateEngineOptions {
   now?: () => Date;
   /** The policy pack's config (paved.yaml `policies`). Default: the pack's defaults. */
   policyConfig?: Record<string, unknown>;
+  /**
+   * How long each changing step of an apply takes (`PAVED_SIMULATE_STEP_MS`). Default 0.
+   * Real providers take minutes; a delay lets demos, benchmarks and crash tests see an
+   * apply in flight.
+   */
+  stepDelayMs?: number;
 }
 
 type Ok = Extract<SimulateAnswer, { ok: true }>;
@@ -39,6 +45,16 @@ function workerCommand(): { command: string; args: string[] } {
   const ts = join(__dirname, "worker.ts");
   const file = existsSync(ts) ? ts : join(__dirname, "worker.js");
   return { command: process.execPath, args: ["--import", pathToFileURL(require.resolve("tsx")).href, file] };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      reject(new Error("cancelled"));
+    });
+  });
 }
 
 /** A protected resource in the way of a delete or replace. */
@@ -164,7 +180,9 @@ export class SimulateEngine implements Engine {
     if (blocked.length > 0) throw new ProtectedResourceError(blocked.map((s) => s.urn));
     for (const s of steps) {
       if (op.signal?.aborted) throw new Error("cancelled");
-      if (s.op !== "same") op.onProgress?.(`simulate: ${s.op} ${s.type} ${s.name}`);
+      if (s.op === "same") continue;
+      op.onProgress?.(`simulate: ${s.op} ${s.type} ${s.name}`);
+      if (this.options.stepDelayMs) await sleep(this.options.stepDelayMs, op.signal);
     }
     await this.options.state.putStackState(op.stack, JSON.stringify({ resources: target.resources, outputs: target.outputs } satisfies SimState), this.now().toISOString());
     return { outputs: target.outputs, changeSummary: summarize(steps) };

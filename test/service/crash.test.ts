@@ -1,0 +1,108 @@
+/**
+ * Crash safety with a real process: the service is SIGKILLed in the middle of an apply,
+ * restarted on the same data directory, and finds the request `failed` (`interrupted`),
+ * the stack flagged for a refresh, and everything recorded before the crash still there.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "./harness";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+});
+
+async function startService(env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", "automation/service/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, PAVED_ENGINE: "simulate", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`no start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, base, output: () => out };
+}
+
+const headers = { authorization: "Bearer alice-dev-token", "content-type": "application/json" };
+
+async function waitFor(base: string, id: string, until: (r: any) => boolean, timeoutMs = 30_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await (await fetch(`${base}/requests/${id}`, { headers })).json();
+    if (until(r)) return r;
+    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(r).slice(0, 300)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+describe("SIGKILL mid-apply", () => {
+  it("the restarted service marks the request failed (interrupted), flags the stack, and keeps the record", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "paved-crash-"));
+    try {
+      // Each step of an apply takes 2 s, and a lease lasts 1.5 s without a heartbeat.
+      const env = { PAVED_DATA_DIR: dataDir, PAVED_SIMULATE_STEP_MS: "2000", PAVED_LEASE_MS: "1500" };
+      const first = await startService(env);
+      const res = await fetch(`${first.base}/requests`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ team: "payments", environment: "dev", offering: "bucket", name: "exports", params: {} }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      await waitFor(first.base, id, (r) => r.status === "applying");
+      first.child.kill("SIGKILL");
+      await new Promise((r) => first.child.once("exit", r));
+
+      const second = await startService(env);
+      const failed = await waitFor(second.base, id, (r) => r.status === "failed");
+      expect(failed.error).toBe("interrupted");
+      expect(failed.preview.digest).toMatch(/^sha256:/);
+
+      const instances = (await (await fetch(`${second.base}/instances`, { headers })).json()) as any;
+      expect(instances.instances.find((i: any) => i.stack === "payments-dev-exports")).toMatchObject({ status: "interrupted", needsRefresh: true });
+
+      const audit = (await (await fetch(`${second.base}/audit?requestId=${id}`, { headers })).json()) as any;
+      expect(audit.entries.map((e: any) => e.action)).toEqual(["request.create", "request.auto-approved", "engine.up", "request.interrupted"]);
+
+      // The stack is usable again: a new request on it is accepted.
+      const again = await fetch(`${second.base}/requests`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ team: "payments", environment: "dev", offering: "bucket", name: "exports", params: {} }),
+      });
+      expect(again.status).toBe(202);
+      second.child.kill("SIGTERM");
+      await new Promise((r) => second.child.once("exit", r));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});

@@ -1,0 +1,102 @@
+/** The store on SQLite and PostgreSQL: migrations, job claims, leases, the audit trail. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Store } from "../../automation/store/store";
+import { freshDatabase, postgresUnavailable } from "../postgres";
+
+const T0 = "2026-11-25T10:00:00.000Z";
+const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
+
+for (const kind of ["sqlite", "postgres"] as const) {
+  const skip = kind === "postgres" ? postgresUnavailable() : undefined;
+  if (skip) console.log(`store on postgres skipped: ${skip}`);
+  describe.skipIf(skip !== undefined)(`store on ${kind}`, () => {
+    let url: string | undefined;
+    let dir: string;
+    const open = () => Store.open(kind === "postgres" ? { databaseUrl: url } : { dataDir: dir });
+    let store: Store;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "paved-store-"));
+      if (kind === "postgres") url = await freshDatabase();
+      store = await open();
+    });
+    afterAll(async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("migrates once: a second open finds the schema in place", async () => {
+      const again = await open();
+      expect(await again.ping()).toBe(true);
+      await again.close();
+      const tables = (await store.db.selectFrom("paved_migrations" as never).select("name" as never).execute()) as { name: string }[];
+      expect(tables.map((t) => t.name)).toEqual(["0001-initial"]);
+    });
+
+    it("claims each job once, oldest first, never two running jobs of one stack", async () => {
+      await store.enqueueJob({ request_id: "r1", kind: "preview", stack: "s-a", at: at(0) });
+      await store.enqueueJob({ request_id: "r2", kind: "apply", stack: "s-a", at: at(1) });
+      await store.enqueueJob({ request_id: "r3", kind: "preview", stack: "s-b", at: at(2) });
+      const first = await store.claimJob("one", at(3), at(63));
+      expect(first).toMatchObject({ request_id: "r1", status: "running", lease_owner: "one", attempts: 1 });
+      // r2 is of the same stack as the running r1: r3 comes next.
+      const second = await store.claimJob("two", at(3), at(63));
+      expect(second).toMatchObject({ request_id: "r3", lease_owner: "two" });
+      expect(await store.claimJob("two", at(3), at(63))).toBeUndefined();
+      await store.finishJob(first!.id, "one", "done", at(4));
+      const third = await store.claimJob("two", at(5), at(65));
+      expect(third).toMatchObject({ request_id: "r2", kind: "apply" });
+      await store.finishJob(second!.id, "two", "done", at(6));
+      await store.finishJob(third!.id, "two", "done", at(6));
+    });
+
+    it("concurrent claimers never get the same job", async () => {
+      for (let i = 0; i < 20; i++) await store.enqueueJob({ request_id: `c${i}`, kind: "preview", stack: `stack-${i}`, at: at(10) });
+      const claimers = Array.from({ length: 8 }, async (_, n) => {
+        const got: string[] = [];
+        for (;;) {
+          const job = await store.claimJob(`w${n}`, at(11), at(71));
+          if (!job) return got;
+          got.push(job.request_id);
+          await store.finishJob(job.id, `w${n}`, "done", at(12));
+        }
+      });
+      const all = (await Promise.all(claimers)).flat().filter((id) => id.startsWith("c"));
+      expect(all.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `c${i}`).sort());
+    });
+
+    it("a heartbeat extends only the owner's lease; an expired lease is reaped", async () => {
+      await store.enqueueJob({ request_id: "h1", kind: "apply", stack: "s-h", at: at(20) });
+      const job = (await store.claimJob("alive", at(21), at(31)))!;
+      expect(await store.heartbeat(job.id, "alive", at(41), at(25))).toBe(true);
+      expect(await store.heartbeat(job.id, "thief", at(99), at(25))).toBe(false);
+      expect(await store.reapExpiredJobs(at(40))).toEqual([]);
+      const reaped = await store.reapExpiredJobs(at(42));
+      expect(reaped.map((j) => j.request_id)).toEqual(["h1"]);
+      expect((await store.jobs({ requestId: "h1" }))[0].status).toBe("failed");
+      // The stack is free again.
+      await store.enqueueJob({ request_id: "h2", kind: "apply", stack: "s-h", at: at(43) });
+      expect((await store.claimJob("next", at(44), at(104)))?.request_id).toBe("h2");
+    });
+
+    it("a requeued job waits for its retry time", async () => {
+      await store.enqueueJob({ request_id: "q1", kind: "apply", stack: "s-q", at: at(50) });
+      const job = (await store.claimJob("w", at(51), at(111)))!;
+      await store.requeueJob(job.id, "w", at(60), at(51));
+      expect(await store.claimJob("w", at(55), at(115))).toBeUndefined();
+      expect((await store.claimJob("w", at(60), at(120)))?.request_id).toBe("q1");
+    });
+
+    it("keeps the audit trail in order, with its details", async () => {
+      await store.audit({ at: at(70), actor: "alice", action: "request.create", request_id: "a1", stack: "s", detail: { offering: "queue" } });
+      await store.audit({ at: at(71), actor: "bob", action: "request.approve", request_id: "a1", digest: "sha256:x" });
+      const trail = await store.auditTrail({ requestId: "a1" });
+      expect(trail.map((e) => [e.actor, e.action, e.digest, e.detail])).toEqual([
+        ["alice", "request.create", null, '{"offering":"queue"}'],
+        ["bob", "request.approve", "sha256:x", null],
+      ]);
+    });
+  });
+}
