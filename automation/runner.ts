@@ -73,10 +73,14 @@ export class Runner {
   private async execute(job: JobRow, abort: AbortController): Promise<void> {
     const beat = setInterval(
       () => {
-        void this.workflow.store.heartbeat(job.id, this.id, this.iso(this.leaseMs), this.iso()).then((mine) => {
-          // Our lease was taken away (reaped): stop working on it.
-          if (!mine) abort.abort();
-        });
+        this.workflow.store.heartbeat(job.id, this.id, this.iso(this.leaseMs), this.iso()).then(
+          (mine) => {
+            // Our lease was taken away (reaped): stop working on it.
+            if (!mine) abort.abort();
+          },
+          // The store is unreachable for now: the next beat tries again.
+          () => undefined,
+        );
       },
       Math.max(Math.floor(this.leaseMs / 3), 50),
     );

@@ -13,6 +13,7 @@ import { catalogJsonSchemas } from "../../components/catalog";
 import { describeZodIssue, formatPath } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
+import { isStoreUnavailable } from "../store/store";
 import { TERMINAL_STATUSES, Workflow, WorkflowError } from "../workflow";
 import {
   approveBody,
@@ -67,7 +68,7 @@ const HTTP_CODES: Record<number, string> = {
   429: "too_many_requests",
 };
 
-const ERRORS = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema };
+const ERRORS = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 503: errorSchema };
 
 /** The bearer token of a request, or undefined. */
 function bearer(request: FastifyRequest): string | undefined {
@@ -114,6 +115,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (err instanceof InputError) {
       return reply.status(400).send({ error: { code: "invalid_request", message: err.message, issues: err.issues } });
     }
+    if (isStoreUnavailable(err)) {
+      request.log.warn({ code: err.code }, "store unavailable");
+      return reply.status(503).header("retry-after", "5").send({ error: { code: "store_unavailable", message: "the store cannot be reached; try again shortly" } });
+    }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "invalid_json" : (HTTP_CODES[status] ?? "bad_request");
@@ -147,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const me = (request: FastifyRequest): Person => request.person!;
 
-  app.get("/healthz", { schema: { hide: false, response: { 200: healthSchema, 500: errorSchema } } }, async () => {
+  app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async () => {
     await workflow.store.ping();
     return { status: "ok" as const, engine: workflow.engine.name, store: workflow.store.dialect === "postgres" ? "postgres" : "sqlite" };
   });
@@ -271,11 +276,13 @@ async function streamEvents(workflow: Workflow, requestId: string, request: Fast
       }
       if (closed) finish();
     };
+    // A store that cannot be reached for a moment: the next poll tries again.
+    const tryFlush = () => flush().catch(() => undefined);
     const onEvent = (id: string) => {
-      if (id === requestId) void flush();
+      if (id === requestId) void tryFlush();
     };
     workflow.bus.on("event", onEvent);
-    const poll = setInterval(() => void flush(), 500);
-    void flush();
+    const poll = setInterval(() => void tryFlush(), 500);
+    void tryFlush();
   });
 }

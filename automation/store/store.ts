@@ -22,6 +22,20 @@ export interface StoreOptions {
   sqliteFile?: string;
 }
 
+/**
+ * Whether `err` says the database cannot be reached (connection refused, reset, timed
+ * out, server shutting down), as opposed to a bad query.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  const code = e?.code ?? "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "57P01", "57P02", "57P03", "SQLITE_BUSY", "SQLITE_CANTOPEN", "SQLITE_IOERR"].includes(code) ||
+    code.startsWith("08") ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? "")
+  );
+}
+
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
@@ -39,7 +53,11 @@ export class Store {
   static async open(options: StoreOptions): Promise<Store> {
     if (options.databaseUrl) {
       const { Pool } = await import("pg");
-      const pool = new Pool({ connectionString: options.databaseUrl, max: 10 });
+      const pool = new Pool({ connectionString: options.databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
+      // A connection that drops while idle (the server restarted) must not crash the process:
+      // the pool discards it and the next query opens a new one.
+      pool.on("error", () => undefined);
+      pool.on("connect", (client) => client.on("error", () => undefined));
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       await migrate(db, "postgres");
       return new Store(db, "postgres", "postgres");
