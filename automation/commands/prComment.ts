@@ -108,6 +108,10 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   let parsed: ParsedPreview;
   try {
     const fromStdin = options.preview === "-" || (options.preview === undefined && options.eventLog === undefined);
+    if (fromStdin && (io.stdin as { isTTY?: boolean }).isTTY) {
+      io.stderr.write(`paved pr-comment: give the preview file, or pipe \`pulumi preview --json\` in\n\n${usage}`);
+      return 2;
+    }
     const preview = fromStdin
       ? parsePreviewJson(await readStream(io.stdin), "<stdin>")
       : options.preview !== undefined

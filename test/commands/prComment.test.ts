@@ -108,6 +108,13 @@ describe("paved pr-comment", () => {
     ]);
   });
 
+  it("does not wait for a terminal: without a file, stdin must be piped", async () => {
+    let stderr = "";
+    const tty = Object.assign(Readable.from([]), { isTTY: true });
+    const code = await run([], { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) }, stdin: tty });
+    expect([code, stderr]).toEqual([2, `paved pr-comment: give the preview file, or pipe \`pulumi preview --json\` in\n\n${usage}`]);
+  });
+
   it("exits 2 on bad usage, with the usage", async () => {
     for (const [argv, message] of [
       [["--environment", "production"], '--environment "production" is not one of dev, staging, prod'],
