@@ -10,6 +10,9 @@
  * | `DATABASE_URL` | (none) | `postgres://...` switches the store to PostgreSQL |
  * | `PAVED_ENGINE` | `pulumi` when the CLI is on PATH, else `simulate` | force one |
  * | `PAVED_WORKERS` | `2` | jobs run at once by this replica |
+ * | `PAVED_BACKEND_URL` | `file://<data dir>/state` | pulumi engine: any Pulumi backend URL |
+ * | `PAVED_USE_PLANS` | `false` | pulumi engine: save an update plan at preview, apply it at up |
+ * | `PULUMI_CONFIG_PASSPHRASE` | (none) | required with the file backend |
  * | `PAVED_SHUTDOWN_GRACE_MS` | `30000` | time running jobs get after SIGTERM |
  * | `PAVED_LEASE_MS` | `60000` | a job's lease; a replica that dies loses its jobs after this |
  * | `PAVED_SIMULATE_STEP_MS` | `0` | simulate engine: time each changing step of an apply takes |
@@ -63,13 +66,22 @@ export interface ServiceOptions {
   /** Start the job runner in the background. Default true (tests drain it by hand). */
   startRunner?: boolean;
   leaseMs?: number;
+  /** Pulumi engine: backend URL. Default `file://<dataDir>/state`. */
+  backendUrl?: string;
+  /** Pulumi engine: save and apply update plans. Default false. */
+  usePlans?: boolean;
   /** Simulate engine: time per changing step of an apply. Default 0. */
   simulateStepMs?: number;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
   if (name === "simulate") return new SimulateEngine({ state: store, now: options.now, policyConfig: options.config.policies, stepDelayMs: options.simulateStepMs });
-  throw new Error("the pulumi engine is not available in this build: set PAVED_ENGINE=simulate");
+  const { PulumiEngine } = await import("../engine/pulumi/engine");
+  return PulumiEngine.create({
+    dataDir: resolve(options.dataDir ?? ".paved"),
+    backendUrl: options.backendUrl,
+    usePlans: options.usePlans,
+  });
 }
 
 /** Opens the store, starts the engine, builds the app and (unless told not to) the runner. */
@@ -128,6 +140,8 @@ async function main(): Promise<void> {
       engine: chooseEngine(env),
       workers,
       simulateStepMs: Number(env.PAVED_SIMULATE_STEP_MS ?? 0) || 0,
+      backendUrl: env.PAVED_BACKEND_URL || undefined,
+      usePlans: env.PAVED_USE_PLANS === "true" || env.PAVED_USE_PLANS === "1",
       leaseMs: Number(env.PAVED_LEASE_MS ?? 60_000) || 60_000,
     });
   } catch (err) {
