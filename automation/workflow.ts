@@ -403,10 +403,11 @@ export class Workflow {
   }
 
   /** Records a preview on `row` and moves it on: blocked, approved (auto) or awaiting approval. */
-  private async decide(row: RequestRow, preview: EnginePreview, from: Status[]): Promise<void> {
+  private async decide(row: RequestRow, preview: EnginePreview, from: Status[], engineMs?: number): Promise<void> {
     const { risk, view, blocked } = this.assess(row, preview);
     const patch: Partial<RequestRow> = { risk: JSON.stringify(risk), preview: JSON.stringify(view), violations: JSON.stringify(preview.violations) };
-    const detail = { digest: preview.digest, risk: risk.level };
+    // engineMs: how long the engine's preview took, so the service's own overhead can be told apart.
+    const detail = { digest: preview.digest, risk: risk.level, ...(engineMs !== undefined ? { engineMs } : {}) };
     if (blocked) {
       if (await this.transition(row, from, "blocked", { ...patch, error: "a mandatory policy failed: see violations" }, detail)) {
         await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.blocked", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { violations: preview.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policyName) } });
@@ -433,8 +434,10 @@ export class Workflow {
     try {
       if (job.kind === "preview") {
         if (row.status !== "previewing") return "done";
+        const started = performance.now();
         const preview = await this.engine.preview(this.operation(row, signal));
-        await this.decide(await this.get(row.id), preview, ["previewing"]);
+        const engineMs = Math.round(performance.now() - started);
+        await this.decide(await this.get(row.id), preview, ["previewing"], engineMs);
         return "done";
       }
       // apply

@@ -254,6 +254,8 @@ async function streamEvents(workflow: Workflow, requestId: string, request: Fast
   });
   await new Promise<void>((resolve) => {
     let busy = false;
+    // An event that arrives while a flush runs gets a flush of its own right after.
+    let again = false;
     const finish = () => {
       closed = true;
       clearInterval(poll);
@@ -261,9 +263,14 @@ async function streamEvents(workflow: Workflow, requestId: string, request: Fast
       if (!res.writableEnded) res.end();
       resolve();
     };
-    const flush = async () => {
-      if (busy || closed) return;
+    const flush = async (): Promise<void> => {
+      if (closed) return;
+      if (busy) {
+        again = true;
+        return;
+      }
       busy = true;
+      again = false;
       try {
         for (const e of await workflow.store.eventsAfter(requestId, last)) {
           last = e.id;
@@ -274,7 +281,8 @@ async function streamEvents(workflow: Workflow, requestId: string, request: Fast
       } finally {
         busy = false;
       }
-      if (closed) finish();
+      if (closed) return finish();
+      if (again) return flush();
     };
     // A store that cannot be reached for a moment: the next poll tries again.
     const tryFlush = () => flush().catch(() => undefined);
