@@ -106,6 +106,11 @@ const postgresParams = z
       .min(storageBounds.min)
       .max(storageBounds.max)
       .optional().describe(`Allocated storage in GiB, within the tier's range (${storageRanges}). Default: the tier's default.`),
+    snapshotIdentifier: z
+      .string()
+      .regex(/^(arn:aws[\w-]*:rds:[\w-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/, { message: "must be an RDS snapshot identifier or ARN" })
+      .optional()
+      .describe("Restore from this RDS snapshot (identifier or ARN): the database name and user come from it. Default: a new, empty database."),
   })
   .superRefine((p, ctx) => {
     // Outside every tier's range is already reported by min/max: one error per mistake.

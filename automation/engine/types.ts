@@ -47,10 +47,24 @@ export interface ApplyOptions {
   unprotect?: boolean;
 }
 
+/** What a stack holds, for diagnosis (the recover-stuck-stack runbook). */
+export interface StackInspection {
+  /** Resources in the stack's state (the root stack excluded). */
+  resources: number;
+  /** URNs of operations an interrupted update left pending. */
+  pendingOperations: string[];
+}
+
 export interface Engine {
   readonly name: EngineName;
   preview(op: EngineOperation): Promise<EnginePreview>;
   apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult>;
+  /** The stack's state, read only. */
+  inspect(stack: string): Promise<StackInspection>;
+  /** Reads the resources back into the state and clears pending operations (`pulumi refresh`). */
+  refresh(op: EngineOperation): Promise<{ pendingCleared: number }>;
+  /** Cancels an update in progress on the stack, releasing its lock (`pulumi cancel`). */
+  cancel(stack: string): Promise<{ cancelled: boolean }>;
   close(): Promise<void>;
 }
 

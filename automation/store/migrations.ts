@@ -107,6 +107,47 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create unique index jobs_one_running_per_stack on jobs (stack) where status = 'running'`.execute(db);
       },
     },
+    "0002-runbooks": {
+      async up(db) {
+        await db.schema
+          .createTable("runbook_runs")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("runbook_id", "text", (c) => c.notNull())
+          .addColumn("params", "text", (c) => c.notNull())
+          .addColumn("requested_by", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("current_step", "integer", (c) => c.notNull())
+          .addColumn("dry_run", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("answers", "text", (c) => c.notNull())
+          .addColumn("error", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("runbook_runs_status").on("runbook_runs").column("status").execute();
+        await db.schema
+          .createTable("runbook_steps")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runbook_runs.id"))
+          .addColumn("n", "integer", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("output", "text")
+          .addColumn("digest", "text")
+          .addColumn("approval", "text")
+          .addColumn("awaiting_since", "text")
+          .addColumn("started_at", "text")
+          .addColumn("finished_at", "text")
+          .addPrimaryKeyConstraint("runbook_steps_pk", ["run_id", "n"])
+          .execute();
+        await serial(db, "runbook_approvals")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runbook_runs.id"))
+          .addColumn("n", "integer", (c) => c.notNull())
+          .addColumn("by", "text", (c) => c.notNull())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("digest", "text", (c) => c.notNull())
+          .addColumn("comment", "text")
+          .execute();
+      },
+    },
   };
 }
 

@@ -95,7 +95,53 @@ export interface JobsTable {
   updated_at: string;
 }
 
+export interface RunbookRunsTable {
+  id: string;
+  runbook_id: string;
+  params: string;
+  requested_by: string;
+  /** `running`, `awaiting_answer`, `awaiting_approval`, `succeeded`, `failed`, `rejected`, `cancelled`. */
+  status: string;
+  /** 1-based number of the step the run is at. */
+  current_step: number;
+  dry_run: number;
+  /** Values steps keep for later steps (JSON). */
+  state: string;
+  /** Answers by step number (JSON). */
+  answers: string;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RunbookStepsTable {
+  run_id: string;
+  n: number;
+  /** `running`, `succeeded`, `failed`, `skipped`, `awaiting_answer`, `awaiting_approval`, `interrupted`. */
+  status: string;
+  output: string | null;
+  /** Irreversible actions: the digest of the plan awaiting approval, its risk and requirement (JSON). */
+  digest: string | null;
+  approval: string | null;
+  awaiting_since: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface RunbookApprovalsTable {
+  id: Generated<number>;
+  run_id: string;
+  n: number;
+  by: string;
+  at: string;
+  digest: string;
+  comment: string | null;
+}
+
 export interface Database {
+  runbook_runs: RunbookRunsTable;
+  runbook_steps: RunbookStepsTable;
+  runbook_approvals: RunbookApprovalsTable;
   requests: RequestsTable;
   approvals: ApprovalsTable;
   audit: AuditTable;

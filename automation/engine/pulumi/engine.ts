@@ -247,6 +247,36 @@ export class PulumiEngine implements Engine {
     }
   }
 
+  async inspect(stack: string): Promise<{ resources: number; pendingOperations: string[] }> {
+    const op: EngineOperation = { stack, action: "update", spec: { team: "", environment: "dev", resources: [] } };
+    const { result } = await this.run(op, async (st) => {
+      const deployment = (await st.exportStack()).deployment as { resources?: { type: string }[]; pending_operations?: { resource: { urn: string } }[] };
+      return {
+        resources: (deployment.resources ?? []).filter((r) => r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:")).length,
+        pendingOperations: (deployment.pending_operations ?? []).map((p) => p.resource.urn),
+      };
+    });
+    return result;
+  }
+
+  async refresh(op: EngineOperation): Promise<{ pendingCleared: number }> {
+    const before = await this.inspect(op.stack);
+    await this.run(op, (stack, events, signal) => stack.refresh({ onEvent: this.onEvent(op, events), signal, clearPendingCreates: true }));
+    const after = await this.inspect(op.stack);
+    return { pendingCleared: before.pendingOperations.length - after.pendingOperations.length };
+  }
+
+  async cancel(stack: string): Promise<{ cancelled: boolean }> {
+    const op: EngineOperation = { stack, action: "update", spec: { team: "", environment: "dev", resources: [] } };
+    try {
+      await this.run(op, (st) => st.cancel());
+      return { cancelled: true };
+    } catch (err) {
+      if (/no stack update|not currently being updated|no update/i.test((err as Error).message)) return { cancelled: false };
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     // Work directories are removed after each job; nothing else is held.
   }

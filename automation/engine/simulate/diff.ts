@@ -23,6 +23,8 @@ export interface SimResource {
 export interface SimState {
   resources: SimResource[];
   outputs: Record<string, unknown>;
+  /** URNs an apply was changing when it stopped (as Pulumi's pending operations). */
+  pending?: string[];
 }
 
 export const EMPTY_STATE: SimState = { resources: [], outputs: {} };

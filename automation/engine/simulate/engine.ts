@@ -178,6 +178,12 @@ export class SimulateEngine implements Engine {
     if (digest !== options.digest) throw new PreviewChangedError(options.digest, digest);
     const blocked = protectedViolations(diffStates(current, target.resources));
     if (blocked.length > 0) throw new ProtectedResourceError(blocked.map((s) => s.urn));
+    // Until the apply completes, its changing steps are pending operations, as in Pulumi's
+    // state: a crash mid-apply leaves them for a refresh to clear.
+    const changing = steps.filter((s) => s.op !== "same").map((s) => s.urn);
+    if (changing.length > 0) {
+      await this.options.state.putStackState(op.stack, JSON.stringify({ ...state, pending: changing } satisfies SimState), this.now().toISOString());
+    }
     for (const s of steps) {
       if (op.signal?.aborted) throw new Error("cancelled");
       if (s.op === "same") continue;
@@ -186,6 +192,27 @@ export class SimulateEngine implements Engine {
     }
     await this.options.state.putStackState(op.stack, JSON.stringify({ resources: target.resources, outputs: target.outputs } satisfies SimState), this.now().toISOString());
     return { outputs: target.outputs, changeSummary: summarize(steps) };
+  }
+
+  async inspect(stack: string): Promise<{ resources: number; pendingOperations: string[] }> {
+    const state = await this.current(stack);
+    return { resources: state.resources.length, pendingOperations: state.pending ?? [] };
+  }
+
+  async refresh(op: EngineOperation): Promise<{ pendingCleared: number }> {
+    // Nothing real exists: the simulated state is the truth, only pending operations go.
+    const state = await this.current(op.stack);
+    const pending = state.pending ?? [];
+    op.onProgress?.(`simulate: refresh ${op.stack}: ${state.resources.length} resource(s), ${pending.length} pending operation(s) cleared`);
+    if (pending.length > 0) {
+      await this.options.state.putStackState(op.stack, JSON.stringify({ resources: state.resources, outputs: state.outputs } satisfies SimState), this.now().toISOString());
+    }
+    return { pendingCleared: pending.length };
+  }
+
+  async cancel(_stack: string): Promise<{ cancelled: boolean }> {
+    // A simulated apply holds no lock outside the job that runs it.
+    return { cancelled: false };
   }
 
   async close(): Promise<void> {

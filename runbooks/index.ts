@@ -1,0 +1,15 @@
+/** The runbooks Paved ships, and the pieces to write more. */
+import { decommissionInstance } from "./library/decommissionInstance";
+import { recoverStuckStack } from "./library/recoverStuckStack";
+import { restoreDatabaseFromSnapshot } from "./library/restoreDatabaseFromSnapshot";
+import { rotateCacheCredentials } from "./library/rotateCacheCredentials";
+import { scaleInstance } from "./library/scaleInstance";
+import type { Runbook } from "./model";
+
+export { defineRunbook, text, DEFAULT_STEP_TIMEOUT_MS } from "./model";
+export type { ActionPlan, ActionStep, CheckStep, DecisionStep, ManualStep, Observation, Runbook, RunbookLevel, Step, StepContext, Text } from "./model";
+export { RunbookExecutor, RUN_STATUSES } from "./executor";
+export type { RunStatus, RunView, StepView } from "./executor";
+export { renderRunbook } from "./markdown";
+
+export const runbooks: readonly Runbook[] = [rotateCacheCredentials, scaleInstance, restoreDatabaseFromSnapshot, decommissionInstance, recoverStuckStack];

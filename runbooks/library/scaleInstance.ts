@@ -1,0 +1,63 @@
+/** scale-instance: change an instance's tier; checks, a decision, the update. */
+import { z } from "zod";
+import { TIERS } from "../../components/guardrails";
+import { defineRunbook } from "../model";
+import { applyChange, checkInstance, findInstance, instanceParams, stackOf } from "../instances";
+
+const params = z.strictObject({ ...instanceParams, tier: z.enum(TIERS) });
+
+export const scaleInstance = defineRunbook({
+  id: "scale-instance",
+  title: "Change an instance's tier",
+  summary: "Moves a postgres or redis instance to another tier from the guardrails table. The engine applies it in place; the old tier can be restored the same way.",
+  level: "scripted",
+  params,
+  steps: [
+    {
+      kind: "check",
+      title: "The instance exists and has tiers",
+      description: (p) => `Look up ${stackOf(p)}: a postgres or redis instance, no request in flight.`,
+      expected: "an active postgres or redis instance with no request in flight",
+      onFailure: "Check the instance name, or wait for the request in flight to finish.",
+      run: (ctx) => checkInstance(ctx, ["postgres", "redis"]),
+    },
+    {
+      kind: "check",
+      title: "The tier changes",
+      description: (p) => `Compare the current tier of ${stackOf(p)} with ${p.tier}.`,
+      expected: (p) => `a tier other than ${p.tier}`,
+      onFailure: "Nothing to do: the instance already has this tier.",
+      async run(ctx) {
+        const current = (ctx.state.params as { tier?: string }).tier ?? "small";
+        ctx.state.previousTier = current;
+        return { ok: current !== ctx.params.tier, observed: `current tier ${current}` };
+      },
+    },
+    {
+      kind: "decision",
+      title: "Confirm the maintenance window",
+      question: (p) => `Resizing ${p.name} restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?`,
+      options: ["proceed", "stop"],
+      stopOn: ["stop"],
+      onFailure: "Start the runbook again in the maintenance window.",
+    },
+    {
+      kind: "action",
+      title: "Apply the new tier",
+      description: (p) => `update ${stackOf(p)} to tier ${p.tier}`,
+      reversible: true,
+      onFailure: "The rollback restored the previous tier: read the error before trying again.",
+      async run(ctx) {
+        return applyChange(ctx, { offering: ctx.state.offering as string, params: { ...(ctx.state.params as object), tier: ctx.params.tier }, action: "update" });
+      },
+      async verify(ctx) {
+        const row = await findInstance(ctx);
+        const tier = row ? (JSON.parse(row.params) as { tier?: string }).tier : undefined;
+        return { ok: tier === ctx.params.tier, observed: `tier ${tier ?? "unknown"}` };
+      },
+      async rollback(ctx) {
+        return applyChange(ctx, { offering: ctx.state.offering as string, params: ctx.state.params as Record<string, unknown>, action: "update" });
+      },
+    },
+  ],
+});
