@@ -142,6 +142,7 @@ export class RunbookExecutor {
       .values({
         id,
         runbook_id: runbookId,
+        team: typeof params.team === "string" ? params.team : null,
         params: JSON.stringify(params),
         requested_by: person.name,
         status: "running",
@@ -157,6 +158,12 @@ export class RunbookExecutor {
     await this.workflow.store.audit({ at, actor: person.name, action: options.dryRun ? "runbook.dry-run" : "runbook.start", request_id: id, detail: { runbook: runbookId, params } });
     this.kick(id);
     return this.view(id);
+  }
+
+  /** Waits, at most `graceMs`, for every run's background work to stop (shutdown). */
+  async idle(graceMs = 30_000): Promise<void> {
+    const all = Promise.all([...this.inFlight.values()]);
+    await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
   }
 
   /** Waits until the run's background work stops (finished, or waiting for a person). */

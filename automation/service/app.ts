@@ -14,6 +14,8 @@ import { describeZodIssue, formatPath } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
+import type { RunbookExecutor } from "../../runbooks/executor";
+import { registerRunbookRoutes } from "./runbookRoutes";
 import { TERMINAL_STATUSES, Workflow, WorkflowError } from "../workflow";
 import {
   approveBody,
@@ -40,6 +42,8 @@ declare module "fastify" {
 
 export interface AppOptions {
   workflow: Workflow;
+  /** Serves the runbook routes when given. */
+  runbooks?: RunbookExecutor;
   runner?: Runner;
   /** Pino logger options, or false for none. Default: info level, no request bodies. */
   logger?: boolean | object;
@@ -229,6 +233,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       })),
     };
   });
+
+  if (options.runbooks) registerRunbookRoutes(app, options.runbooks);
 
   return app;
 }

@@ -27,6 +27,8 @@ import { Runner } from "../runner";
 import { Store } from "../store/store";
 import { Workflow } from "../workflow";
 import { buildApp } from "./app";
+import { RunbookExecutor } from "../../runbooks/executor";
+import { runbooks as runbookLibrary } from "../../runbooks";
 
 /** Whether `command` is an executable on PATH. */
 export function onPath(command: string, path = process.env.PATH ?? ""): boolean {
@@ -46,6 +48,7 @@ export function chooseEngine(env: NodeJS.ProcessEnv): EngineName {
 export interface Service {
   app: FastifyInstance;
   workflow: Workflow;
+  runbooks: RunbookExecutor;
   runner: Runner;
   store: Store;
   engine: Engine;
@@ -90,12 +93,18 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
   const workflow = new Workflow({ store, engine, config: options.config, now: options.now });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs });
-  const app = await buildApp({ workflow, runner, logger: options.logger });
-  if (options.startRunner !== false) runner.start();
+  const runbooks = new RunbookExecutor(workflow, runbookLibrary, options.now);
+  const app = await buildApp({ workflow, runner, runbooks, logger: options.logger });
+  if (options.startRunner !== false) {
+    runner.start();
+    // Runs that were going when the service stopped go on (an irreversible step in flight is reported, not re-run).
+    await runbooks.recover();
+  }
   let closed = false;
   return {
     app,
     workflow,
+    runbooks,
     runner,
     store,
     engine,
@@ -105,6 +114,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       closed = true;
       await app.close();
       await runner.stop(graceMs);
+      await runbooks.idle(graceMs);
       await engine.close();
       await store.close();
     },

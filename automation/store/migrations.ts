@@ -113,6 +113,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .createTable("runbook_runs")
           .addColumn("id", "text", (c) => c.primaryKey())
           .addColumn("runbook_id", "text", (c) => c.notNull())
+          .addColumn("team", "text")
           .addColumn("params", "text", (c) => c.notNull())
           .addColumn("requested_by", "text", (c) => c.notNull())
           .addColumn("status", "text", (c) => c.notNull())

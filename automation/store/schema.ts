@@ -98,6 +98,8 @@ export interface JobsTable {
 export interface RunbookRunsTable {
   id: string;
   runbook_id: string;
+  /** The team the run acts for (its `team` param), for who may see it. */
+  team: string | null;
   params: string;
   requested_by: string;
   /** `running`, `awaiting_answer`, `awaiting_approval`, `succeeded`, `failed`, `rejected`, `cancelled`. */

@@ -166,7 +166,12 @@ export class Store {
     if (filter.teams) {
       if (filter.teams.length === 0) return [];
       const teams = filter.teams;
-      q = q.where((eb) => eb("request_id", "in", eb.selectFrom("requests").select("requests.id").where("requests.team", "in", teams)));
+      q = q.where((eb) =>
+        eb.or([
+          eb("request_id", "in", eb.selectFrom("requests").select("requests.id").where("requests.team", "in", teams)),
+          eb("request_id", "in", eb.selectFrom("runbook_runs").select("runbook_runs.id").where("runbook_runs.team", "in", teams)),
+        ]),
+      );
     }
     return q.orderBy("id").limit(filter.limit ?? 1000).execute();
   }
