@@ -74,7 +74,7 @@ function withTimeout<T>(ms: number, controller: AbortController, fn: () => Promi
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => {
       controller.abort();
-      reject(new StepTimeout(`did not finish within ${Math.round(ms / 1000)} s`));
+      reject(new StepTimeout(`did not finish within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`));
     }, ms);
     fn().then(
       (v) => {
