@@ -12,24 +12,15 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { freePort } from "../test/net";
 import startPostgres, { freshDatabase } from "../test/postgres";
 
 const ROOT = join(__dirname, "..");
 const ALICE = { authorization: "Bearer alice-dev-token", "content-type": "application/json" };
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 5);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(env: Record<string, string>): Promise<{ base: string; child: ChildProcess }> {
   const port = await freePort();

@@ -1,18 +1,12 @@
 /** The runbook model: definitions, documented runbooks, timeouts, rollbacks, plans that change after approval. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { RunbookExecutor } from "../../runbooks/executor";
 import { defineRunbook } from "../../runbooks/model";
 import { renderRunbook } from "../../runbooks/markdown";
-import { Harness, startHarness } from "../service/harness";
+import { useHarness } from "../service/harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 const params = z.strictObject({ team: z.string(), environment: z.enum(["dev", "staging", "prod"]) });
 let planVersion = 1;

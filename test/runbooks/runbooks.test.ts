@@ -6,17 +6,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runbookDocs } from "../../runbooks/generateDocs";
-import { Harness, pg, ROOT, startHarness } from "../service/harness";
+import { pg, ROOT, useHarness } from "../service/harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 /** Creates an instance through the API; prod ones are approved by bob. */
 async function instance(body: Record<string, unknown>) {

@@ -1,14 +1,8 @@
 /** Every bad-input and authorization case of the API, with its status and error code. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Harness, pg, startHarness } from "./harness";
+import { describe, expect, it } from "vitest";
+import { pg, useHarness } from "./harness";
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness();
-}, 60_000);
-afterAll(async () => {
-  await h.close();
-});
+const h = useHarness();
 
 describe("authentication", () => {
   it("401 without a token, with a bad one, or a malformed header; health needs none", async () => {

@@ -1,6 +1,7 @@
 /** A service on the simulate engine and an in-memory SQLite store, driven through `app.inject`. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseConfig } from "../../automation/config";
 import { createService, Service } from "../../automation/service/main";
@@ -84,3 +85,21 @@ export const pg = (name: string, environment = "dev", params: Record<string, unk
   name,
   params,
 });
+
+/** One harness for the file, started before its tests and closed after them. */
+export function useHarness(config?: Parameters<typeof startHarness>[0]): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startHarness(config);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.close();
+  });
+  // The harness exists only once the file's tests run: read through to it then.
+  return new Proxy({} as Harness, {
+    get: (_target, key) => {
+      if (!current) throw new Error("the harness is used before the tests run");
+      return current[key as keyof Harness];
+    },
+  });
+}
