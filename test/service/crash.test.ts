@@ -95,3 +95,32 @@ describe("SIGKILL mid-apply", () => {
     }
   }, 90_000);
 });
+
+describe("SIGTERM mid-apply", () => {
+  it("stops claiming, lets the running apply finish within the grace period, then exits 0", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "paved-sigterm-"));
+    try {
+      const env = { PAVED_DATA_DIR: dataDir, PAVED_SIMULATE_STEP_MS: "700", PAVED_SHUTDOWN_GRACE_MS: "20000" };
+      const first = await startService(env);
+      const res = await fetch(`${first.base}/requests`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ team: "payments", environment: "dev", offering: "queue", name: "graceful", params: {} }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      await waitFor(first.base, id, (r) => r.status === "applying");
+      const exited = new Promise<number | null>((r) => first.child.once("exit", (code) => r(code)));
+      first.child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(first.output()).toContain("paved: stopped\n");
+
+      const second = await startService(env);
+      const done = await waitFor(second.base, id, (r) => r.status !== "applying");
+      expect(done.status).toBe("succeeded");
+      second.child.kill("SIGTERM");
+      await new Promise((r) => second.child.once("exit", r));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
