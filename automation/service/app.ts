@@ -3,6 +3,8 @@
  * responses; one error handler turns errors into `{ error: { code, message, issues? } }`
  * and hides the internals of a 5xx. Requests need `Authorization: Bearer <token>`.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -59,6 +61,14 @@ class InputError extends Error {
     super("the request is not valid");
   }
 }
+
+/** The page's files (automation/service/web, copied beside the build by `npm run build`). */
+const WEB_DIR = join(__dirname, "web");
+const WEB_FILES: [string, string, string][] = [
+  ["/", "index.html", "text/html; charset=utf-8"],
+  ["/ui/app.js", "app.js", "text/javascript; charset=utf-8"],
+  ["/ui/app.css", "app.css", "text/css; charset=utf-8"],
+];
 
 const HTTP_CODES: Record<number, string> = {
   400: "bad_request",
@@ -136,10 +146,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
   });
 
-  // Everything but health and the docs needs a bearer token.
+  // Everything but health, the docs and the page's static files needs a bearer token.
   app.addHook("onRequest", async (request, reply) => {
     const url = request.url.split("?")[0];
-    if (url === "/healthz" || url === "/docs" || url.startsWith("/docs/")) return;
+    if (url === "/healthz" || url === "/docs" || url.startsWith("/docs/") || url === "/" || url.startsWith("/ui/")) return;
     const token = bearer(request);
     const person = token ? workflow.config.authenticate(token) : undefined;
     if (!person) {
@@ -155,6 +165,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const me = (request: FastifyRequest): Person => request.person!;
+
+  // The self-service page: static files, the API does the rest (the page sends the token).
+  for (const [route, file, type] of WEB_FILES) {
+    const body = readFileSync(join(WEB_DIR, file));
+    app.get(route, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type(type)
+        .header("content-security-policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'")
+        .header("x-content-type-options", "nosniff")
+        .send(body),
+    );
+  }
 
   app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async () => {
     await workflow.store.ping();
