@@ -246,6 +246,7 @@ export class Workflow {
       outputs: null,
       error: null,
       awaiting_since: null,
+      approval_floor: 0,
       created_at: at,
       updated_at: at,
     };
@@ -306,7 +307,7 @@ export class Workflow {
       throw new WorkflowError(409, "stale_digest", `the preview changed: approve digest ${preview.digest} after reviewing it`);
     }
     const earlier = await this.store.approvals(id);
-    if (earlier.some((a) => a.by === person.name && a.digest === input.digest)) {
+    if (earlier.some((a) => a.id > current.approval_floor && a.by === person.name && a.digest === input.digest)) {
       throw new WorkflowError(409, "already_approved", `${person.name} already approved this preview`);
     }
     const at = this.at();
@@ -320,7 +321,10 @@ export class Workflow {
   private async advanceIfApproved(row: RequestRow): Promise<void> {
     const requirement = this.requirementOf(row)!;
     const preview = JSON.parse(row.preview!) as PreviewView;
-    const check = checkApprovals(requirement, await this.store.approvals(row.id), {
+    // An approval counts for the wait it was given in: after a fresh preview (the engine's
+    // plan guard fired, or the preview changed) everyone approves again.
+    const given = (await this.store.approvals(row.id)).filter((a) => a.id > row.approval_floor);
+    const check = checkApprovals(requirement, given, {
       requester: row.requested_by,
       digest: preview.digest,
       now: this.now(),
@@ -421,9 +425,9 @@ export class Workflow {
       }
       return;
     }
-    if (await this.transition(row, from, "awaiting_approval", { ...patch, awaiting_since: this.at() }, { ...detail, needs: risk.requiredApprovals.description })) {
+    const floor = await this.store.lastApprovalId();
+    if (await this.transition(row, from, "awaiting_approval", { ...patch, awaiting_since: this.at(), approval_floor: floor }, { ...detail, needs: risk.requiredApprovals.description })) {
       await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.awaiting-approval", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { risk: risk.level, needs: risk.requiredApprovals.description } });
-      // Approvals already given for this exact preview (a re-preview that did not change) still count.
       await this.advanceIfApproved(await this.get(row.id));
     }
   }
@@ -440,8 +444,12 @@ export class Workflow {
         await this.decide(await this.get(row.id), preview, ["previewing"], engineMs);
         return "done";
       }
-      // apply
-      if (!(await this.transition(row, ["approved"], "applying"))) return "done";
+      // apply: from approved, or still applying when this is a retry after a busy stack.
+      if (row.status === "approved") {
+        if (!(await this.transition(row, ["approved"], "applying"))) return "done";
+      } else if (row.status !== "applying") {
+        return "done";
+      }
       const approved = JSON.parse(row.preview!) as PreviewView;
       const op = this.operation(row, signal);
       // Preview again: what runs must be what was approved.

@@ -149,6 +149,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0003-approval-floor": {
+      async up(db) {
+        // Approvals with an id at or below the floor were given for an earlier wait.
+        await db.schema.alterTable("requests").addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 

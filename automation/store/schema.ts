@@ -24,6 +24,8 @@ export interface RequestsTable {
   error: string | null;
   /** When the current preview started waiting for approval (for expiry). */
   awaiting_since: string | null;
+  /** Approvals with an id at or below this were given for an earlier wait and count no more. */
+  approval_floor: number;
   created_at: string;
   updated_at: string;
 }

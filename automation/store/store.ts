@@ -139,6 +139,12 @@ export class Store {
     await this.db.insertInto("approvals").values(a).execute();
   }
 
+  /** The highest approval id so far (0 when none). */
+  async lastApprovalId(): Promise<number> {
+    const row = await this.db.selectFrom("approvals").select((eb) => eb.fn.max("id").as("max")).executeTakeFirst();
+    return Number(row?.max ?? 0);
+  }
+
   async approvals(requestId: string) {
     return this.db.selectFrom("approvals").selectAll().where("request_id", "=", requestId).orderBy("id").execute();
   }
