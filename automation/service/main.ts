@@ -159,7 +159,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const host = env.HOST ?? "127.0.0.1";
-  await service.app.listen({ port, host });
+  try {
+    await service.app.listen({ port, host });
+  } catch (err) {
+    process.stderr.write(`paved: cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set PORT to another port)\n`);
+    await service.close(0);
+    process.exit(2);
+  }
   service.app.log.info(
     { engine: service.engine.name, store: service.store.description, config: configFile, demo: config.demo },
     service.engine.name === "simulate" ? "engine simulate: nothing real is provisioned" : "engine pulumi",
