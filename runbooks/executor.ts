@@ -437,6 +437,11 @@ export class RunbookExecutor {
     if (!(await this.canAct(person, run))) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
     if (run.status !== "awaiting_approval" || run.current_step !== n) throw new WorkflowError(409, "invalid_state", `run ${runId} is not waiting for approval of step ${n}`);
     if (person.name === run.requested_by) throw new WorkflowError(403, "self_rejection", "the person who started the run cancels it instead");
+    const step = await this.stepRow(runId, n);
+    const approval = step?.approval ? (JSON.parse(step.approval) as ApprovalRecord) : undefined;
+    if (approval?.requirement.group && !person.groups.includes(approval.requirement.group)) {
+      throw new WorkflowError(403, "not_an_approver", `a ${approval.risk}-risk step is decided by ${approval.requirement.group}, and ${person.name} is not in it`);
+    }
     await this.setStep(runId, n, { status: "failed", output: `rejected by ${person.name}: ${reason}`, finished_at: this.at() });
     await this.workflow.store.audit({ at: this.at(), actor: person.name, action: "runbook.reject", request_id: runId, detail: { step: n, reason } });
     await this.finish(runId, "rejected", `step ${n} rejected by ${person.name}: ${reason}`);

@@ -198,6 +198,9 @@ describe("decommission-instance", () => {
   it("a rejection ends the run and keeps the instance", async () => {
     await instance(pg("keep-db", "prod"));
     const run = await start("decommission-instance", { team: "payments", environment: "prod", name: "keep-db" });
+    const erin = await h.call("erin", "POST", `/runbook-runs/${run.id}/steps/4/reject`, { reason: "no" });
+    expect(erin.status).toBe(403);
+    expect(erin.body.error).toEqual({ code: "not_an_approver", message: "a critical-risk step is decided by platform, and erin is not in it" });
     const res = await h.call("carol", "POST", `/runbook-runs/${run.id}/steps/4/reject`, { reason: "still used by reporting" });
     expect(res.body.status).toBe("rejected");
     expect(res.body.error).toBe("step 4 rejected by carol: still used by reporting");
