@@ -15,7 +15,7 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Environment } from "../components/guardrails";
-import { getOffering } from "../components/catalog";
+import { getOfferingSpec } from "../components/offerings";
 import type { Violation } from "../policy-pack/evaluate";
 import { describeZodIssue, EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
 import type { PavedConfig, Person } from "./config";
@@ -181,7 +181,7 @@ export class Workflow {
     if (!person.teams.includes(input.team)) {
       throw new WorkflowError(403, "not_a_team_member", `${person.name} is not a member of team ${input.team}`);
     }
-    const offering = getOffering(input.offering);
+    const offering = getOfferingSpec(input.offering);
     if (!offering) {
       throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
     }

@@ -36,6 +36,7 @@ export {
   catalogJsonSchemas,
   getOffering,
 } from "./catalog";
+export { OfferingSpec, getOfferingSpec, offerings } from "./offerings";
 export { CommonArgs, PavedArgumentError, ResolvedCommonArgs, resolveCommonArgs } from "./common";
 export {
   ENVIRONMENTS,

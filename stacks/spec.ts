@@ -16,8 +16,12 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Node as YamlNode, Document } from "yaml";
 import { z } from "zod";
-import { catalog } from "../components/catalog";
+import { offerings } from "../components/offerings";
 import { ENVIRONMENTS, Environment, NAME_PATTERN, OFFERINGS, Offering, TEAM_PATTERN } from "../components/guardrails";
+import { formatIssue, SpecIssue } from "./issues";
+
+export { formatIssue };
+export type { SpecIssue };
 
 export interface ResourceSpec {
   offering: Offering;
@@ -33,13 +37,6 @@ export interface EnvironmentSpec {
   resources: ResourceSpec[];
 }
 
-/** One problem in a spec. `line` and `column` are 1-based, when the spec came from YAML. */
-export interface SpecIssue {
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
 
 /** An invalid spec: every issue, and a message listing them as `file:line:column path: message`. */
 export class SpecError extends Error {
@@ -52,11 +49,6 @@ export class SpecError extends Error {
   }
 }
 
-/** `payments-dev.yaml:12:11 resources[2].params.tier: "xlarge" is not one of small, medium, large`. */
-export function formatIssue(issue: SpecIssue, fileName?: string): string {
-  const where = [fileName, issue.line, issue.column].filter((x) => x !== undefined).join(":");
-  return `${where ? `${where} ` : ""}${issue.path ? `${issue.path}: ` : ""}${issue.message}`;
-}
 
 const resourceSchema = z.strictObject({
   offering: z.enum(OFFERINGS),
@@ -143,7 +135,7 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
         if (first !== undefined) issues.push({ path: ["resources", i, "name"], message: `"${r.name}" is already the name of resources[${first}]` });
         else seen.set(r.name, i);
       }
-      const offering = typeof r.offering === "string" ? catalog[r.offering as Offering] : undefined;
+      const offering = typeof r.offering === "string" ? offerings[r.offering as Offering] : undefined;
       if (!offering || !(OFFERINGS as string[]).includes(r.offering)) return;
       const given = r.params && typeof r.params === "object" ? r.params : {};
       // A web service without a namespace runs in the spec's default namespace.

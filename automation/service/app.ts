@@ -11,7 +11,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
 import type { FastifySchemaValidationError } from "fastify/types/schema";
 import { z } from "zod";
-import { catalogJsonSchemas } from "../../components/catalog";
+import { catalogJsonSchemas } from "../../components/offerings";
 import { describeZodIssue, formatPath } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";

@@ -1,6 +1,6 @@
 /** decommission-instance: checks for dependants, a final snapshot where stateful, then the irreversible destroy behind approval. */
 import { z } from "zod";
-import { getOffering } from "../../components/catalog";
+import { getOfferingSpec } from "../../components/offerings";
 import { defineRunbook } from "../model";
 import { applyChange, checkInstance, findInstance, instanceParams, planChange, stackOf } from "../instances";
 
@@ -42,7 +42,7 @@ export const decommissionInstance = defineRunbook({
       expected: "stateless, or a final snapshot configured",
       onFailure: "Take a manual snapshot before going on, or fix the component's final snapshot settings.",
       async run(ctx) {
-        const offering = getOffering(ctx.state.offering as string);
+        const offering = getOfferingSpec(ctx.state.offering as string);
         if (!offering?.stateful) return { ok: true, observed: `${ctx.state.offering} holds no data` };
         const state = JSON.parse((await ctx.store.getStackState(stackOf(ctx.params))) ?? '{"resources":[]}') as { resources: { type: string; inputs: Record<string, unknown> }[] };
         const db = state.resources.find((r) => r.type === "aws:rds/instance:Instance" || r.type === "aws:elasticache/replicationGroup:ReplicationGroup");
