@@ -112,4 +112,24 @@ describe("the npm package", () => {
       ]),
     );
   });
+
+  it("its bin checks a spec from the built files (paved check)", () => {
+    const consumer = join(work, "consumer");
+    writeFileSync(
+      join(consumer, "spec.yaml"),
+      "team: payments\nenvironment: dev\nnetwork: { vpcId: vpc-1, subnetIds: [subnet-a, subnet-b] }\nresources:\n  - { offering: postgres, name: orders-db, params: { tier: small } }\n  - { offering: queue, name: payouts }\n",
+    );
+    const out = sh(join(consumer, "node_modules", ".bin", "paved"), ["check", "spec.yaml"], consumer);
+    expect(out).toContain("  ├─ paved:aws:PostgresDatabase orders-db\n");
+    expect(out).toContain("  │  ├─ aws:rds/instance:Instance orders-db-db\n");
+    expect(out).toContain("Policies: no violations.\n");
+    expect(out).toMatch(/^PASSED: 0 mandatory, 0 advisory violations \(\d+\.\d s\)$/m);
+  }, 60_000);
+
+  it("exports the in-process policy evaluation as paved/policy", () => {
+    const consumer = join(work, "consumer");
+    const script = `require("paved/policy").evaluate([{ type: "aws:s3/bucket:Bucket", name: "logs", props: { acl: "public-read", tags: { "paved:team": "t", "paved:environment": "dev" } } }]).then((v) => console.log(JSON.stringify(v.map((x) => x.policyName))))`;
+    const out = sh(process.execPath, ["-e", script], consumer);
+    expect(JSON.parse(out.trim())).toEqual(expect.arrayContaining(["s3-no-public-acl", "s3-public-access-block"]));
+  });
 });
