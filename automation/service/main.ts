@@ -121,7 +121,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   };
 }
 
-async function main(): Promise<void> {
+/** Starts the service from the environment (see the table above): `npm start` and `paved serve`. */
+export async function main(): Promise<void> {
   const env = process.env;
   const configFile = resolve(env.PAVED_CONFIG ?? "paved.yaml");
   let config: PavedConfig;

@@ -3,11 +3,13 @@
  * project, compile a small stack that imports the components with `tsc`, and run it under
  * Pulumi mocks. Dependencies come from the npm cache that `npm ci` filled (--prefer-offline).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../net";
+import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const repo = resolve(__dirname, "../..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -57,6 +59,8 @@ Promise.all([out.endpoint, out.bucketName, out.service].map((o) => new Promise((
   }, 200);
 });
 `;
+
+if (postgresUnavailable()) console.log(`paved serve from the package skipped: ${postgresUnavailable()}`);
 
 describe("the npm package", () => {
   beforeAll(() => {
@@ -132,4 +136,31 @@ describe("the npm package", () => {
     const out = sh(process.execPath, ["-e", script], consumer);
     expect(JSON.parse(out.trim())).toEqual(expect.arrayContaining(["s3-no-public-acl", "s3-public-access-block"]));
   });
+
+  // The consumer was installed with --ignore-scripts, so better-sqlite3 is not built there:
+  // the service runs on PostgreSQL, when the tests have one.
+  it.skipIf(postgresUnavailable() !== undefined)("its bin serves the API (paved serve) on the simulate engine", async () => {
+    const consumer = join(work, "consumer");
+    writeFileSync(join(consumer, "paved.yaml"), readFileSync(join(repo, "paved.yaml")));
+    const port = await freePort();
+    const child = spawn(join(consumer, "node_modules", ".bin", "paved"), ["serve"], {
+      cwd: consumer,
+      env: { ...process.env, PORT: String(port), PAVED_ENGINE: "simulate", DATABASE_URL: await freshDatabase() },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      let health: unknown;
+      for (let i = 0; i < 150 && !health; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json(), () => undefined);
+        if (!health) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(health).toEqual({ status: "ok", engine: "simulate", store: "postgres" });
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(await page.text()).toContain("<title>Paved self-service</title>");
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }, 60_000);
 });
