@@ -300,6 +300,25 @@ export class Store {
     return undefined;
   }
 
+  /**
+   * Holds `stack` for work outside the queue (a runbook's engine action): a running job
+   * row of kind `lock`, so no request job of the stack is claimed meanwhile, on any
+   * replica. Undefined when a job is running on the stack. Release with `finishJob`.
+   */
+  async lockStack(stack: string, owner: string, ownerRef: string, now: string, leaseUntil: string): Promise<JobRow | undefined> {
+    try {
+      const row = await this.db
+        .insertInto("jobs")
+        .values({ request_id: ownerRef, kind: "lock", stack, status: "running", attempts: 1, lease_owner: owner, lease_until: leaseUntil, run_after: now, created_at: now, updated_at: now })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return row as JobRow;
+    } catch (err) {
+      if (isUniqueViolation(err)) return undefined;
+      throw err;
+    }
+  }
+
   /** Extends a running job's lease; false when the job is no longer ours. */
   async heartbeat(jobId: number, owner: string, leaseUntil: string, now: string): Promise<boolean> {
     const r = await this.db

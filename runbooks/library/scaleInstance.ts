@@ -46,7 +46,7 @@ export const scaleInstance = defineRunbook({
       title: "Apply the new tier",
       description: (p) => `update ${stackOf(p)} to tier ${p.tier}`,
       reversible: true,
-      onFailure: "The rollback restored the previous tier: read the error before trying again.",
+      onFailure: "Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
       async run(ctx) {
         return applyChange(ctx, { offering: ctx.state.offering as string, params: { ...(ctx.state.params as object), tier: ctx.params.tier }, action: "update" });
       },

@@ -114,6 +114,29 @@ describe("scale-instance", () => {
     );
   });
 
+  it("holds the stack while it applies, and will not apply while a job runs on it", async () => {
+    const store = h.service.store;
+    // A request's job running on the stack on some replica.
+    await store.enqueueJob({ request_id: "req-elsewhere", kind: "apply", stack: "payments-dev-scale-db", at: h.clock.now().toISOString() });
+    const job = (await store.claimJob("other-replica", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
+    const run = await start("scale-instance", { team: "payments", environment: "dev", name: "scale-db", tier: "small" });
+    await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "proceed" });
+    const failed = await settle(run.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toBe(
+      "step 4 (Apply the new tier) failed: another operation is running on stack payments-dev-scale-db. Next: Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
+    );
+    await store.finishJob(job.id, "other-replica", "done", h.clock.now().toISOString());
+    // While a runbook holds the stack, no request job of it is claimed.
+    const lock = (await store.lockStack("payments-dev-scale-db", "runbook:x", "x", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
+    await store.enqueueJob({ request_id: "req-later", kind: "preview", stack: "payments-dev-scale-db", at: h.clock.now().toISOString() });
+    expect(await store.claimJob("any", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString())).toBeUndefined();
+    await store.finishJob(lock.id, "runbook:x", "done", h.clock.now().toISOString());
+    const freed = await store.claimJob("any", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString());
+    expect(freed?.request_id).toBe("req-later");
+    await store.finishJob(freed!.id, "any", "done", h.clock.now().toISOString());
+  });
+
   it("a 'stop' decision ends the run there, changing nothing", async () => {
     const run = await start("scale-instance", { team: "payments", environment: "dev", name: "scale-db", tier: "large" });
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "stop" });
