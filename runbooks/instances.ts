@@ -55,6 +55,21 @@ function operation(ctx: StepContext<InstanceRef>, ref: InstanceRef, offering: st
   };
 }
 
+/**
+ * Runs `fn` holding `stack` as a job would (a running `lock` job row): no request's job
+ * runs on the stack meanwhile, on any replica. Fails when something already runs on it.
+ */
+export async function withStackLock<T>(ctx: StepContext<unknown>, stack: string, fn: () => Promise<T>): Promise<T> {
+  const owner = `runbook:${ctx.runId}`;
+  const lock = await ctx.store.lockStack(stack, owner, ctx.runId, ctx.now().toISOString(), new Date(ctx.now().getTime() + 2 * 60 * 60_000).toISOString());
+  if (!lock) throw new Error(`another operation is running on stack ${stack}`);
+  try {
+    return await fn();
+  } finally {
+    await ctx.store.finishJob(lock.id, owner, "done", ctx.now().toISOString());
+  }
+}
+
 /** The engine's preview of a change, as the plan an approval binds to. */
 export async function planChange(
   ctx: StepContext<InstanceRef>,
@@ -86,20 +101,13 @@ export async function applyChange(
   const stack = stackOf(ref);
   const busy = await ctx.store.inFlight(stack, TERMINAL_STATUSES);
   if (busy.length > 0) throw new Error(`request ${busy[0].id} on ${stack} is still ${busy[0].status}`);
-  // Hold the stack, as a job would: no request's job runs on it meanwhile, on any replica.
-  const owner = `runbook:${ctx.runId}`;
-  const lock = await ctx.store.lockStack(stack, owner, ctx.runId, ctx.now().toISOString(), new Date(ctx.now().getTime() + 2 * 60 * 60_000).toISOString());
-  if (!lock) throw new Error(`another operation is running on stack ${stack}`);
-  let result;
-  let plan;
-  try {
-    plan = await planChange(ctx, change);
+  const { plan, result } = await withStackLock(ctx, stack, async () => {
+    const plan = await planChange(ctx, change);
     const blocking = plan.preview.violations.filter((v) => v.enforcementLevel === "mandatory");
     if (blocking.length > 0) throw new Error(`blocked by policy ${blocking.map((v) => `${v.policyName}: ${v.message}`).join("; ")}`);
-    result = await ctx.engine.apply(operation(ctx, ref, change.offering, change.params, change.action), { digest: plan.digest!, unprotect: change.action === "destroy" });
-  } finally {
-    await ctx.store.finishJob(lock.id, owner, "done", ctx.now().toISOString());
-  }
+    const result = await ctx.engine.apply(operation(ctx, ref, change.offering, change.params, change.action), { digest: plan.digest!, unprotect: change.action === "destroy" });
+    return { plan, result };
+  });
   const at = ctx.now().toISOString();
   const existing = await ctx.store.getInstance(stack);
   await ctx.store.upsertInstance({

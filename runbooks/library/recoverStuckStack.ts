@@ -1,7 +1,7 @@
 /** recover-stuck-stack: diagnose a stack left locked or with pending operations, then cancel and refresh, each gated by its risk. */
 import { z } from "zod";
 import { defineRunbook } from "../model";
-import { instanceParams, stackOf } from "../instances";
+import { instanceParams, stackOf, withStackLock } from "../instances";
 
 const params = z.strictObject({ ...instanceParams });
 
@@ -76,13 +76,15 @@ export const recoverStuckStack = defineRunbook({
       async run(ctx) {
         const stack = stackOf(ctx.params);
         const offering = (ctx.state.offering as string | undefined) ?? "queue";
-        const { pendingCleared } = await ctx.engine.refresh({
-          stack,
-          action: "update",
-          spec: ctx.workflow.specFor(ctx.params.team, ctx.params.environment, offering, ctx.params.name, ctx.state.params as Record<string, unknown>),
-          signal: ctx.signal,
-          onProgress: ctx.log,
-        });
+        const { pendingCleared } = await withStackLock(ctx, stack, () =>
+          ctx.engine.refresh({
+            stack,
+            action: "update",
+            spec: ctx.workflow.specFor(ctx.params.team, ctx.params.environment, offering, ctx.params.name, ctx.state.params as Record<string, unknown>),
+            signal: ctx.signal,
+            onProgress: ctx.log,
+          }),
+        );
         if (await ctx.store.getInstance(stack)) await ctx.store.setNeedsRefresh(stack, false, ctx.now().toISOString());
         return `${pendingCleared} pending operation(s) cleared`;
       },
