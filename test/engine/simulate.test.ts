@@ -1,0 +1,107 @@
+/**
+ * The simulate engine: diffs by URN and inputs, replace keys from the guardrails, the
+ * protect rule as Pulumi applies it, the digest guard, deterministic outputs, and pending
+ * operations for a refresh to clear.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { diffStates, protectedViolations, SimResource } from "../../automation/engine/simulate/diff";
+import { ProtectedResourceError, SimulateEngine } from "../../automation/engine/simulate/engine";
+import { PreviewChangedError } from "../../automation/engine/types";
+import type { EnvironmentSpec } from "../../stacks/spec";
+
+const res = (urn: string, type: string, inputs: Record<string, unknown>, protect = false): SimResource => ({ urn, type, name: urn.split("::").pop()!, protect, custom: true, inputs });
+const DB = "aws:rds/instance:Instance";
+
+describe("diffStates", () => {
+  const before = [res("u::db", DB, { instanceClass: "db.t4g.small", engine: "postgres", tags: { a: "1" } }, true), res("u::sg", "aws:ec2/securityGroup:SecurityGroup", { name: "sg" }), res("u::old", "aws:sqs/queue:Queue", {})];
+
+  it("gives create, update, replace, delete and same by URN and inputs", () => {
+    const after = [
+      res("u::db", DB, { instanceClass: "db.m7g.large", engine: "postgres", tags: { a: "1" } }, true),
+      res("u::sg", "aws:ec2/securityGroup:SecurityGroup", { name: "sg2" }),
+      res("u::new", "aws:s3/bucket:Bucket", {}),
+    ];
+    expect(diffStates(before, after).map((s) => [s.op, s.name, s.changedKeys, s.replaceKeys, s.protect])).toEqual([
+      ["update", "db", ["instanceClass"], [], true],
+      ["replace", "sg", ["name"], ["name"], false],
+      ["create", "new", [], [], false],
+      ["delete", "old", [], [], false],
+    ]);
+    expect(diffStates(before, before).every((s) => s.op === "same")).toBe(true);
+  });
+
+  it("replaces a database whose engine changes, and flags the protected delete or replace", () => {
+    const steps = diffStates(before, [res("u::db", DB, { instanceClass: "db.t4g.small", engine: "mysql", tags: { a: "1" } }, true)]);
+    expect(steps[0]).toMatchObject({ op: "replace", replaceKeys: ["engine"], protect: true });
+    expect(protectedViolations(steps).map((s) => s.urn)).toEqual(["u::db"]);
+    expect(protectedViolations(diffStates(before, [])).map((s) => `${s.op} ${s.urn}`)).toEqual(["delete u::db"]);
+  });
+});
+
+describe("SimulateEngine", () => {
+  const states = new Map<string, string>();
+  const engine = new SimulateEngine({ state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) } });
+  const spec: EnvironmentSpec = {
+    team: "payments",
+    environment: "prod",
+    network: { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] },
+    resources: [{ offering: "postgres", name: "orders-db", params: { tier: "small" } }],
+  };
+  const op = { stack: "payments-prod-orders-db", spec, action: "create" as const };
+
+  beforeAll(async () => {
+    const preview = await engine.preview(op);
+    await engine.apply(op, { digest: preview.digest });
+  }, 60_000);
+  afterAll(() => engine.close());
+
+  it("answers with the same outputs and digest for the same program", async () => {
+    const state = JSON.parse(states.get(op.stack)!);
+    expect(state.outputs["orders-db"].port).toBe(5432);
+    const again = await engine.preview({ ...op, action: "update" });
+    expect(again.changeSummary).toEqual({ same: 5 });
+    expect(await engine.preview({ ...op, action: "update" })).toEqual(again);
+  });
+
+  it("refuses to apply anything but the approved preview", async () => {
+    const update = { ...op, action: "update" as const, spec: { ...spec, resources: [{ ...spec.resources[0], params: { tier: "medium" } }] } };
+    const preview = await engine.preview(update);
+    await expect(engine.apply(update, { digest: `sha256:${"0".repeat(64)}` })).rejects.toBeInstanceOf(PreviewChangedError);
+    expect(preview.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.type}`)).toEqual([`update ${DB}`]);
+  });
+
+  it("refuses to destroy a protected prod database unless the approved destroy unprotects it", async () => {
+    const destroy = { ...op, action: "destroy" as const };
+    const preview = await engine.preview(destroy);
+    expect(preview.changeSummary).toEqual({ delete: 5 });
+    const refused = engine.apply(destroy, { digest: preview.digest });
+    await expect(refused).rejects.toBeInstanceOf(ProtectedResourceError);
+    await expect(refused).rejects.toThrow(
+      "refusing to delete or replace a protected resource: urn:pulumi:payments-prod-orders-db::paved::paved:aws:PostgresDatabase$aws:rds/instance:Instance::orders-db-db (unprotect it first: a destroy approved through the service does)",
+    );
+    expect(JSON.parse(states.get(op.stack)!).resources).toHaveLength(5);
+    const progress: string[] = [];
+    await engine.apply({ ...destroy, onProgress: (l) => progress.push(l) }, { digest: preview.digest, unprotect: true });
+    expect(progress[0]).toBe("simulate: unprotecting 1 resource(s) for the approved destroy");
+    expect(await engine.inspect(op.stack)).toEqual({ resources: 0, pendingOperations: [] });
+  });
+
+  it("leaves pending operations when an apply stops midway, and a refresh clears them", async () => {
+    const slow = new SimulateEngine({ state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) }, stepDelayMs: 200 });
+    try {
+      const stack = { ...op, stack: "payments-prod-cut-db" };
+      const preview = await slow.preview(stack);
+      const abort = new AbortController();
+      const applying = slow.apply({ ...stack, signal: abort.signal }, { digest: preview.digest });
+      await new Promise((r) => setTimeout(r, 100));
+      abort.abort();
+      await expect(applying).rejects.toThrow("cancelled");
+      const stuck = await slow.inspect(stack.stack);
+      expect(stuck.pendingOperations).toHaveLength(5);
+      expect(await slow.refresh(stack)).toEqual({ pendingCleared: 5 });
+      expect((await slow.inspect(stack.stack)).pendingOperations).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  }, 60_000);
+});
