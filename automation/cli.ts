@@ -10,6 +10,7 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[], io: 
 export const commands: Record<string, Command> = {
   check: { summary: "check a spec or a Pulumi program against the policy pack, under mocks", load: () => import("./commands/check") },
   serve: { summary: "serve the self-service API and page (configured by the environment)", load: () => import("./commands/serve") },
+  "hash-token": { summary: "print the sha256 of a bearer token (read on stdin) for paved.yaml", load: () => import("./commands/hashToken") },
   runbook: { summary: "list, show and run runbooks (interactive; irreversible steps wait for approval)", load: () => import("./commands/runbook") },
   "pr-comment": { summary: "render `pulumi preview --json` as a pull-request comment (risk, approvals, policies)", load: () => import("./commands/prComment") },
 };

@@ -1,5 +1,7 @@
 /** paved.yaml: the schema, its error positions, token hashing and lookups. */
 import { describe, expect, it } from "vitest";
+import { Readable } from "node:stream";
+import { run as hashTokenCommand } from "../../automation/commands/hashToken";
 import { ConfigError, hashToken, parseConfig, parseDuration } from "../../automation/config";
 import { demoConfig } from "./harness";
 
@@ -98,5 +100,26 @@ describe("parseDuration", () => {
     expect([parseDuration("250ms"), parseDuration("30s"), parseDuration("90m"), parseDuration("24h"), parseDuration("2d")]).toEqual([250, 30_000, 5_400_000, 86_400_000, 172_800_000]);
     expect(parseDuration("1.5h")).toBeUndefined();
     expect(parseDuration("h")).toBeUndefined();
+  });
+});
+
+describe("paved hash-token", () => {
+  async function hash(input: string, args: string[] = []) {
+    let stdout = "";
+    let stderr = "";
+    const code = await hashTokenCommand(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin: Readable.from([input]) });
+    return { code, stdout, stderr };
+  }
+
+  it("prints the hash paved.yaml stores, which authenticates the token", async () => {
+    const res = await hash("s3cret-token\n");
+    expect(res).toEqual({ code: 0, stdout: "sha256:" + hashToken("s3cret-token").slice(7) + "\n", stderr: "" });
+    const c = parseConfig(minimal(`  alice: { token: "${res.stdout.trim()}" }`), "paved.yaml");
+    expect(c.authenticate("s3cret-token")?.name).toBe("alice");
+  });
+
+  it("refuses a token on the command line, and a short one", async () => {
+    expect((await hash("", ["s3cret-token"])).code).toBe(2);
+    expect(await hash("short\n")).toEqual({ code: 2, stdout: "", stderr: "paved hash-token: a token is at least 8 characters, without spaces or line breaks\n" });
   });
 });
