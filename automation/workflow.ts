@@ -501,10 +501,19 @@ export class Workflow {
     }
   }
 
-  /** Marks the request of an interrupted job `failed` (`interrupted`) and flags its stack for a refresh. */
+  /**
+   * A job whose replica died. A preview changes nothing: it simply runs again. An apply may
+   * have changed the stack halfway: its request is `failed` (`interrupted`) and the stack
+   * is flagged for a refresh, never re-applied behind anyone's back.
+   */
   async interrupted(job: JobRow): Promise<void> {
     const row = await this.store.getRequest(job.request_id);
     if (!row) return;
+    if (job.kind === "preview" && row.status === "previewing") {
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-restarted", request_id: row.id, stack: row.stack, detail: { job: job.id } });
+      await this.enqueue(row, "preview");
+      return;
+    }
     if (await this.transition(row, ["previewing", "applying"], "failed", { error: "interrupted" }, { reason: "interrupted" })) {
       const at = this.at();
       if (await this.store.getInstance(row.stack)) await this.store.setNeedsRefresh(row.stack, true, at);

@@ -65,3 +65,21 @@ describe("the engine's guards", () => {
     expect((await h.call("alice", "GET", `/requests/${waiting.id}`)).body.status).toBe("succeeded");
   });
 });
+
+describe("a replica that died", () => {
+  it("mid-preview: the preview simply runs again on another replica", async () => {
+    const res = await h.call("alice", "POST", "/requests", pg("orphan-db"));
+    const store = h.service.store;
+    const now = () => h.clock.now().toISOString();
+    const job = (await store.claimJob("dead-replica", now(), new Date(h.clock.now().getTime() + 1000).toISOString()))!;
+    expect(job.request_id).toBe(res.body.id);
+    h.clock.advance(2000);
+    await h.service.runner.sweep();
+    expect((await store.jobs({ requestId: res.body.id })).map((j) => `${j.kind} ${j.status}`)).toEqual(["preview failed", "preview queued"]);
+    await h.drain();
+    const done = (await h.call("alice", "GET", `/requests/${res.body.id}`)).body;
+    expect(done.status).toBe("succeeded");
+    const audit = (await h.call("alice", "GET", `/audit?requestId=${res.body.id}`)).body.entries.map((e: any) => e.action);
+    expect(audit).toEqual(["request.create", "request.preview-restarted", "request.auto-approved", "engine.up", "request.succeeded"]);
+  });
+});
