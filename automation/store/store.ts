@@ -179,7 +179,8 @@ export class Store {
         ]),
       );
     }
-    return q.orderBy("id").limit(filter.limit ?? 1000).execute();
+    // The latest entries, oldest first.
+    return (await q.orderBy("id", "desc").limit(filter.limit ?? 1000).execute()).reverse();
   }
 
   // Events
