@@ -25,6 +25,8 @@ import {
   auditSchema,
   catalogSchema,
   createRequestBody,
+  decodeCursor,
+  encodeCursor,
   errorSchema,
   healthSchema,
   idParams,
@@ -193,8 +195,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.get("/requests", { schema: { querystring: listQuery, response: { 200: requestListSchema, ...ERRORS } } }, async (request) => {
     const person = me(request);
-    const rows = await workflow.store.listRequests({ status: request.query.status, team: request.query.team, teams: workflow.visibleTeams(person) });
-    return { requests: await Promise.all(rows.map((r) => workflow.view(r))) };
+    const { limit, cursor } = request.query;
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (cursor !== undefined && !after) throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "query.cursor", message: "is not a cursor from a previous page" }]);
+    // One more than the page: whether there is a next page.
+    const rows = await workflow.store.listRequests({ status: request.query.status, team: request.query.team, teams: workflow.visibleTeams(person), limit: limit + 1, after });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      requests: await Promise.all(page.map((r) => workflow.view(r))),
+      ...(rows.length > limit && last ? { next: encodeCursor(last.created_at, last.id) } : {}),
+    };
   });
 
   app.get("/requests/:id", { schema: { params: idParams, response: { 200: requestSchema, ...ERRORS } } }, async (request) =>

@@ -38,7 +38,25 @@ export const idParams = z.strictObject({ id: z.string().regex(/^req_[0-9a-f-]{36
 export const listQuery = z.strictObject({
   status: z.enum(STATUSES).optional(),
   team: z.string().regex(TEAM_PATTERN).optional(),
+  /** Requests per page, newest first. Default 50. */
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** The `next` of the previous page. */
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, { message: "is not a cursor from a previous page" }).optional(),
 });
+
+/** A page cursor: the last request's creation time and id, opaque to callers. */
+export function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): { createdAt: string; id: string } | undefined {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [unknown, unknown];
+    return typeof createdAt === "string" && typeof id === "string" ? { createdAt, id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const approveBody = z.strictObject({
   digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "must be the sha256:<hex> digest of the preview" }),
@@ -103,7 +121,11 @@ export const requestSchema = z
   })
   .meta({ id: "Request" });
 
-export const requestListSchema = z.object({ requests: z.array(requestSchema) });
+export const requestListSchema = z.object({
+  requests: z.array(requestSchema),
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next: z.string().optional(),
+});
 
 export const instancesQuery = z.strictObject({ team: z.string().regex(TEAM_PATTERN).optional() });
 

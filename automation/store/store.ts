@@ -96,8 +96,16 @@ export class Store {
     return this.db.selectFrom("requests").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  async listRequests(filter: { status?: string; teams?: string[]; team?: string; limit?: number }): Promise<RequestRow[]> {
+  /**
+   * Requests, newest first. `after` continues a listing after the given request (its
+   * `created_at` and `id`), so pages hold still while new requests arrive.
+   */
+  async listRequests(filter: { status?: string; teams?: string[]; team?: string; limit?: number; after?: { createdAt: string; id: string } }): Promise<RequestRow[]> {
     let q = this.db.selectFrom("requests").selectAll();
+    if (filter.after) {
+      const { createdAt, id } = filter.after;
+      q = q.where((eb) => eb.or([eb("created_at", "<", createdAt), eb.and([eb("created_at", "=", createdAt), eb("id", ">", id)])]));
+    }
     if (filter.status) q = q.where("status", "=", filter.status);
     if (filter.team) q = q.where("team", "=", filter.team);
     if (filter.teams) {

@@ -149,6 +149,27 @@ describe("request routes", () => {
     expect(bob.body.requests.length).toBe((await h.call("alice", "GET", "/requests?team=payments")).body.requests.length);
   });
 
+  it("pages through requests, newest first, with a stable cursor", async () => {
+    const all = (await h.call("bob", "GET", "/requests?limit=200")).body.requests.map((r: any) => r.id);
+    expect(all.length).toBeGreaterThan(2);
+    const seen: string[] = [];
+    let url = "/requests?limit=2";
+    for (;;) {
+      const page = await h.call("bob", "GET", url);
+      expect(page.status).toBe(200);
+      expect(page.body.requests.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.requests.map((r: any) => r.id));
+      if (!page.body.next) break;
+      url = `/requests?limit=2&cursor=${page.body.next}`;
+    }
+    expect(seen).toEqual(all);
+    const bad = await h.call("bob", "GET", "/requests?cursor=bm90LWEtY3Vyc29y");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues).toEqual([{ path: "query.cursor", message: "is not a cursor from a previous page" }]);
+    const tooMany = await h.call("bob", "GET", "/requests?limit=500");
+    expect(tooMany.body.error.issues).toEqual([{ path: "query.limit", message: "500 is more than the maximum 200" }]);
+  });
+
   it("a 5xx hides its internals", async () => {
     const original = h.service.store.listInstances.bind(h.service.store);
     h.service.store.listInstances = async () => {
