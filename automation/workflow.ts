@@ -250,7 +250,10 @@ export class Workflow {
       created_at: at,
       updated_at: at,
     };
-    await this.store.insertRequest(row);
+    if (!(await this.store.insertRequest(row))) {
+      const other = (await this.store.inFlight(stack, TERMINAL_STATUSES))[0];
+      throw new WorkflowError(409, "request_in_flight", `request ${other?.id ?? "(another)"} on ${stack} is still ${other?.status ?? "in flight"}`);
+    }
     await this.store.audit({ at, actor: person.name, action: `request.${input.action}`, request_id: row.id, stack, detail: { offering: input.offering, params } });
     await this.emit(row.id, "status", { status: "previewing" });
     await this.enqueue(row, "preview");

@@ -155,6 +155,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("requests").addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    "0004-one-request-in-flight": {
+      async up(db) {
+        // Two requests on one stack at once would race: the database refuses the second.
+        await sql`create unique index requests_one_in_flight on requests (stack) where status in ('previewing', 'awaiting_approval', 'approved', 'applying')`.execute(db);
+      },
+    },
   };
 }
 

@@ -88,8 +88,15 @@ export class Store {
 
   // Requests
 
-  async insertRequest(row: RequestRow): Promise<void> {
-    await this.db.insertInto("requests").values(row).execute();
+  /** Inserts a request; false when another request on its stack is in flight (whatever the replica). */
+  async insertRequest(row: RequestRow): Promise<boolean> {
+    try {
+      await this.db.insertInto("requests").values(row).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
   }
 
   async getRequest(id: string): Promise<RequestRow | undefined> {

@@ -118,6 +118,18 @@ describe("POST /requests: authorization and conflicts", () => {
   });
 });
 
+describe("concurrent requests on one instance", () => {
+  it("exactly one of five simultaneous creates is accepted; the others get 409", async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, () => h.call("alice", "POST", "/requests", pg("race-db", "prod"))));
+    expect(results.map((r) => r.status).sort()).toEqual([202, 409, 409, 409, 409]);
+    const accepted = results.find((r) => r.status === 202)!.body.id;
+    for (const r of results.filter((x) => x.status === 409)) {
+      expect(r.body.error).toEqual({ code: "request_in_flight", message: `request ${accepted} on payments-prod-race-db is still previewing` });
+    }
+    await h.call("alice", "POST", `/requests/${accepted}/cancel`);
+  });
+});
+
 describe("request routes", () => {
   it("404 for an unknown request, 400 for a malformed id, 400 for a bad approval body", async () => {
     const unknown = await h.call("alice", "GET", "/requests/req_00000000-0000-4000-8000-000000000000");

@@ -32,7 +32,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(await again.ping()).toBe(true);
       await again.close();
       const tables = (await store.db.selectFrom("paved_migrations" as never).select("name" as never).execute()) as { name: string }[];
-      expect(tables.map((t) => t.name)).toEqual(["0001-initial", "0002-runbooks", "0003-approval-floor"]);
+      expect(tables.map((t) => t.name)).toEqual(["0001-initial", "0002-runbooks", "0003-approval-floor", "0004-one-request-in-flight"]);
     });
 
     it("claims each job once, oldest first, never two running jobs of one stack", async () => {
@@ -87,6 +87,17 @@ for (const kind of ["sqlite", "postgres"] as const) {
       await store.requeueJob(job.id, "w", at(60), at(51));
       expect(await store.claimJob("w", at(55), at(115))).toBeUndefined();
       expect((await store.claimJob("w", at(60), at(120)))?.request_id).toBe("q1");
+    });
+
+    it("refuses a second request in flight on one stack, allows one once the first ended", async () => {
+      const row = (id: string, status: string) => ({
+        id, action: "create", team: "t", environment: "dev", offering: "queue", name: "q", stack: "t-dev-q", params: "{}", requested_by: "alice", status,
+        engine: "simulate", risk: null, preview: null, violations: null, outputs: null, error: null, awaiting_since: null, approval_floor: 0, created_at: at(80), updated_at: at(80),
+      });
+      expect(await store.insertRequest(row("r-a", "previewing"))).toBe(true);
+      expect(await store.insertRequest(row("r-b", "previewing"))).toBe(false);
+      expect(await store.updateRequest("r-a", { status: "succeeded" })).toBe(true);
+      expect(await store.insertRequest(row("r-c", "previewing"))).toBe(true);
     });
 
     it("keeps the audit trail in order, with its details", async () => {
