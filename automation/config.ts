@@ -135,7 +135,7 @@ export interface PavedConfig {
   autonomy(team: string, environment: Environment): Autonomy;
   /** Network and Kubernetes settings of a team's environment. */
   environment(team: string, environment: Environment): z.output<typeof teamEnvironmentSchema>;
-  /** Whether `name` may approve anything (a member of some approver group or of some team). */
+  /** The approver groups `name` belongs to. */
   groupsOf(name: string): string[];
 }
 

@@ -26,7 +26,6 @@ import { ActionPlan, DEFAULT_STEP_TIMEOUT_MS, Runbook, Step, StepContext, text }
 
 export const RUN_STATUSES = ["running", "awaiting_answer", "awaiting_approval", "succeeded", "failed", "rejected", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-const TERMINAL: RunStatus[] = ["succeeded", "failed", "rejected", "cancelled"];
 
 export interface StepView {
   n: number;
@@ -376,7 +375,8 @@ export class RunbookExecutor {
     }
   }
 
-  private async canAct(person: Person, run: { requested_by: string; params: string }): Promise<boolean> {
+  /** Who may see a run and answer it: who started it, the team it acts for, any approver. */
+  canSee(person: Person, run: { requested_by: string; params: string }): boolean {
     const team = (JSON.parse(run.params) as { team?: string }).team;
     return person.name === run.requested_by || person.groups.length > 0 || (team !== undefined && person.teams.includes(team));
   }
@@ -384,7 +384,7 @@ export class RunbookExecutor {
   /** Answers the manual step or decision the run waits on. */
   async answer(person: Person, runId: string, n: number, answer: string): Promise<RunView> {
     const run = await this.row(runId);
-    if (!(await this.canAct(person, run))) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    if (!this.canSee(person, run)) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
     const step = this.runbook(run.runbook_id).steps[n - 1];
     if (run.status !== "awaiting_answer" || run.current_step !== n || !step) {
       throw new WorkflowError(409, "invalid_state", `run ${runId} is ${run.status} at step ${run.current_step}, not waiting for an answer to step ${n}`);
@@ -404,7 +404,7 @@ export class RunbookExecutor {
   /** Approves the irreversible action the run waits on, for the plan digest shown. */
   async approve(person: Person, runId: string, n: number, input: { digest: string; comment?: string }): Promise<RunView> {
     const run = await this.row(runId);
-    if (!(await this.canAct(person, run))) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    if (!this.canSee(person, run)) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
     const step = await this.stepRow(runId, n);
     if (run.status !== "awaiting_approval" || run.current_step !== n || step?.status !== "awaiting_approval") {
       throw new WorkflowError(409, "invalid_state", `run ${runId} is ${run.status} at step ${run.current_step}, not waiting for approval of step ${n}`);
@@ -434,7 +434,7 @@ export class RunbookExecutor {
 
   async reject(person: Person, runId: string, n: number, reason: string): Promise<RunView> {
     const run = await this.row(runId);
-    if (!(await this.canAct(person, run))) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    if (!this.canSee(person, run)) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
     if (run.status !== "awaiting_approval" || run.current_step !== n) throw new WorkflowError(409, "invalid_state", `run ${runId} is not waiting for approval of step ${n}`);
     if (person.name === run.requested_by) throw new WorkflowError(403, "self_rejection", "the person who started the run cancels it instead");
     const step = await this.stepRow(runId, n);
@@ -486,6 +486,12 @@ export class RunbookExecutor {
     return { resumed, interrupted };
   }
 
+  /** The run, for someone who may see it (anyone else learns nothing, not even that it exists). */
+  async viewFor(person: Person, runId: string): Promise<RunView> {
+    if (!this.canSee(person, await this.row(runId))) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    return this.view(runId);
+  }
+
   async view(runId: string): Promise<RunView> {
     const run = await this.row(runId);
     const runbook = this.runbook(run.runbook_id);
@@ -531,9 +537,5 @@ export class RunbookExecutor {
       createdAt: run.created_at,
       updatedAt: run.updated_at,
     };
-  }
-
-  isTerminal(status: RunStatus): boolean {
-    return TERMINAL.includes(status);
   }
 }

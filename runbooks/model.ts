@@ -126,7 +126,8 @@ export interface Runbook<P = any> {
   steps: readonly Step<P>[];
 }
 
-const ID = /^[a-z][a-z0-9-]{2,62}$/;
+/** What a runbook id looks like. */
+export const RUNBOOK_ID = /^[a-z][a-z0-9-]{2,62}$/;
 
 /** Validates a definition (ids, step titles, decision options) and returns it typed. */
 export function defineRunbook<S extends z.ZodType>(definition: {
@@ -137,7 +138,7 @@ export function defineRunbook<S extends z.ZodType>(definition: {
   params: S;
   steps: readonly Step<z.output<S>>[];
 }): Runbook<z.output<S>> {
-  if (!ID.test(definition.id)) throw new Error(`runbook id "${definition.id}" must match ${ID.source}`);
+  if (!RUNBOOK_ID.test(definition.id)) throw new Error(`runbook id "${definition.id}" must match ${RUNBOOK_ID.source}`);
   if (definition.steps.length === 0) throw new Error(`runbook ${definition.id} has no steps`);
   definition.steps.forEach((s, i) => {
     if (!s.title.trim()) throw new Error(`runbook ${definition.id} step ${i + 1} has no title`);

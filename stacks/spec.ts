@@ -18,10 +18,7 @@ import type { Node as YamlNode, Document } from "yaml";
 import { z } from "zod";
 import { offerings } from "../components/offerings";
 import { ENVIRONMENTS, Environment, NAME_PATTERN, OFFERINGS, Offering, TEAM_PATTERN } from "../components/guardrails";
-import { formatIssue, SpecIssue } from "./issues";
 
-export { formatIssue };
-export type { SpecIssue };
 
 export interface ResourceSpec {
   offering: Offering;
@@ -37,6 +34,20 @@ export interface EnvironmentSpec {
   resources: ResourceSpec[];
 }
 
+
+/** One problem in a spec. `line` and `column` are 1-based, when the spec came from YAML. */
+export interface SpecIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** `payments-dev.yaml:12:11 resources[2].params.tier: "xlarge" is not one of small, medium, large`. */
+export function formatIssue(issue: SpecIssue, fileName?: string): string {
+  const where = [fileName, issue.line, issue.column].filter((x) => x !== undefined).join(":");
+  return `${where ? `${where} ` : ""}${issue.path ? `${issue.path}: ` : ""}${issue.message}`;
+}
 
 /** An invalid spec: every issue, and a message listing them as `file:line:column path: message`. */
 export class SpecError extends Error {

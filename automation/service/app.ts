@@ -27,6 +27,7 @@ import {
   createRequestBody,
   decodeCursor,
   encodeCursor,
+  errorResponses,
   errorSchema,
   healthSchema,
   idParams,
@@ -84,7 +85,7 @@ const HTTP_CODES: Record<number, string> = {
   429: "too_many_requests",
 };
 
-const ERRORS = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 503: errorSchema };
+const ERRORS = errorResponses;
 
 /** The bearer token of a request, or undefined. */
 function bearer(request: FastifyRequest): string | undefined {

@@ -4,11 +4,12 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Person } from "../config";
 import { RUN_STATUSES, RunbookExecutor } from "../../runbooks/executor";
-import { errorSchema } from "./schemas";
+import { RUNBOOK_ID } from "../../runbooks/model";
+import { errorResponses } from "./schemas";
 
-const ERRORS = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 500: errorSchema, 503: errorSchema };
+const ERRORS = errorResponses;
 
-const runbookId = z.strictObject({ id: z.string().regex(/^[a-z][a-z0-9-]{2,62}$/, { message: "is not a runbook id" }) });
+const runbookId = z.strictObject({ id: z.string().regex(RUNBOOK_ID, { message: "is not a runbook id" }) });
 const runId = z.strictObject({ id: z.string().regex(/^run_[0-9a-f-]{36}$/, { message: "is not a run id" }) });
 const runStep = z.strictObject({ id: runId.shape.id, n: z.coerce.number().int().min(1).max(100) });
 
@@ -80,15 +81,7 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     },
   );
 
-  r.get("/runbook-runs/:id", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) => {
-    const run = await executor.view(request.params.id);
-    const person = me(request);
-    const team = (run.params as { team?: string }).team;
-    if (!(person.name === run.requestedBy || person.groups.length > 0 || (team && person.teams.includes(team)))) {
-      return Promise.reject(Object.assign(new Error(`there is no runbook run ${request.params.id}`), { statusCode: 404 }));
-    }
-    return run;
-  });
+  r.get("/runbook-runs/:id", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) => executor.viewFor(me(request), request.params.id));
 
   r.post(
     "/runbook-runs/:id/steps/:n/answer",

@@ -6,6 +6,7 @@
 import { createServer, Server, Socket, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createService, Service } from "../../automation/service/main";
+import { freePort } from "../net";
 import { freshDatabase, postgresUnavailable } from "../postgres";
 import { testConfig } from "./harness";
 
@@ -20,10 +21,7 @@ class Proxy {
     readonly port: number,
   ) {}
   static async start(target: { host: string; port: number }): Promise<Proxy> {
-    const probe = createServer();
-    const port = await new Promise<number>((resolve) => probe.listen(0, "127.0.0.1", () => resolve((probe.address() as { port: number }).port)));
-    await new Promise((r) => probe.close(r));
-    const proxy = new Proxy(target, port);
+    const proxy = new Proxy(target, await freePort());
     await proxy.open();
     return proxy;
   }

@@ -17,7 +17,9 @@ import { policies as pavedPolicies } from "../../../policy-pack/policies";
 import type { Violation } from "../../../policy-pack/evaluate";
 import { deploy } from "../../../stacks/deploy";
 import { previewDigest, summarize } from "../../digest";
+import { maskSecrets } from "../secrets";
 import { parseEventLog } from "../../preview/parse";
+import { stripColors } from "../../preview/text";
 import type { PlannedStep } from "../../steps";
 import type { ApplyOptions, Engine, EngineApplyResult, EngineOperation, EnginePreview } from "../types";
 import { ConcurrentOperationError, PreviewChangedError } from "../types";
@@ -50,8 +52,7 @@ export function progressLine(event: EngineEvent): string | undefined {
     return m.op === "same" ? undefined : `${m.op} ${m.type} ${m.urn.split("::").pop()}`;
   }
   if (event.diagnosticEvent && !event.diagnosticEvent.ephemeral && (event.diagnosticEvent.severity === "error" || event.diagnosticEvent.severity === "warning")) {
-    // eslint-disable-next-line no-control-regex
-    return `${event.diagnosticEvent.severity}: ${event.diagnosticEvent.message.replace(/\u001b\[[0-9;]*m/g, "").trim()}`;
+    return `${event.diagnosticEvent.severity}: ${stripColors(event.diagnosticEvent.message).trim()}`;
   }
   if (event.policyEvent) {
     return `policy ${event.policyEvent.policyName} (${event.policyEvent.enforcementLevel}): ${event.policyEvent.message.trim()}`;
@@ -72,19 +73,8 @@ export function previewFromEvents(events: EngineEvent[]): { steps: PlannedStep[]
     ...(v.resourceName ? { resourceName: v.resourceName } : {}),
     ...(v.urn ? { urn: v.urn, resourceType: v.urn.split("::")[2]?.split("$").pop() } : {}),
   }));
-  const steps: PlannedStep[] = parsed.steps
-    .filter((s) => s.type !== "pulumi:pulumi:Stack")
-    .map((s) => ({
-      op: s.op,
-      urn: s.urn,
-      type: s.type,
-      name: s.name,
-      changedKeys: s.changedKeys,
-      replaceKeys: s.replaceKeys,
-      ...(s.parentUrn ? { parentUrn: s.parentUrn } : {}),
-      ...(s.protect !== undefined ? { protect: s.protect } : {}),
-      ...(s.environment ? { environment: s.environment } : {}),
-    }));
+  // A parsed step is a PlannedStep plus its detailed diff, which the service does not keep.
+  const steps: PlannedStep[] = parsed.steps.filter((s) => s.type !== "pulumi:pulumi:Stack").map(({ diff: _diff, ...step }) => step);
   return { steps, violations, errors: parsed.diagnostics.filter((d) => d.severity === "error").map((d) => d.message) };
 }
 
@@ -231,7 +221,7 @@ export class PulumiEngine implements Engine {
         await stack.up({ onEvent: this.onEvent(op, events), policyPacks: [this.policyPackDir], signal, ...(plan ? { plan } : {}) });
         const outputs = await stack.outputs();
         const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(outputs)) out[k] = v.secret ? "[secret]" : hideNestedSecrets(v.value);
+        for (const [k, v] of Object.entries(outputs)) out[k] = v.secret ? "[secret]" : maskSecrets(v.value, "hide");
         return out;
       });
       const steps = previewFromEvents(events).steps;
@@ -280,14 +270,4 @@ export class PulumiEngine implements Engine {
   async close(): Promise<void> {
     // Work directories are removed after each job; nothing else is held.
   }
-}
-
-/** Stack outputs keep secrets nested inside objects as wire-form secrets: hide them. */
-function hideNestedSecrets(value: unknown): unknown {
-  if (value && typeof value === "object") {
-    if ((value as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return "[secret]";
-    if (Array.isArray(value)) return value.map(hideNestedSecrets);
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideNestedSecrets(v)]));
-  }
-  return value;
 }

@@ -5,11 +5,11 @@
  * secret inputs become a hash marker (so a changed secret still shows as a change) and
  * secret outputs become `"[secret]"`. Whatever the program prints goes to stderr.
  */
-import { createHash } from "node:crypto";
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { evaluate } from "../../../policy-pack/evaluate";
-import { isSecretValue, runUnderMocks } from "../../../policy-pack/mocks";
+import { runUnderMocks } from "../../../policy-pack/mocks";
+import { maskSecrets } from "../secrets";
 import type { SimResource } from "./diff";
 import type { SimulateAnswer, SimulateRequest } from "./protocol";
 
@@ -20,19 +20,6 @@ process.setSourceMapsEnabled(false);
 console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
 console.info = console.log;
 
-/** Secret values replaced: inputs by `{ "[secret]": <hash> }`, outputs by `"[secret]"`. */
-export function maskSecrets(value: unknown, mode: "hash" | "hide"): unknown {
-  if (isSecretValue(value)) {
-    if (mode === "hide") return "[secret]";
-    const hash = createHash("sha256").update(JSON.stringify(value.value ?? null)).digest("hex").slice(0, 16);
-    return { "[secret]": `sha256:${hash}` };
-  }
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, mode));
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, mode)]));
-  }
-  return value;
-}
 
 function answer(a: SimulateAnswer): void {
   writeSync(3, JSON.stringify(a) + "\n");
