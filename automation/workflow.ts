@@ -21,16 +21,13 @@ import { describeZodIssue, EnvironmentSpec, formatPath, validateSpec } from "../
 import type { PavedConfig, Person } from "./config";
 import type { Engine, EngineOperation, EnginePreview } from "./engine/types";
 import { ConcurrentOperationError, PreviewChangedError } from "./engine/types";
-import {
-  ApprovalRequirement,
-  ClassifiedStep,
-  checkApprovals,
-  classifyPreview,
-  describeRequirement,
-  requiredApprovals,
-  RiskLevel,
-} from "./risk";
+import { ExtraRisk, Gate, GateSubject } from "./gate";
+import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
+import { finalSnapshotIdentifier } from "../components/aws/naming";
 import type { JobRow, RequestRow, Store } from "./store/store";
+import { WorkflowError } from "./errors";
+
+export { WorkflowError };
 
 export const STATUSES = [
   "previewing",
@@ -48,19 +45,6 @@ export type Status = (typeof STATUSES)[number];
 export const TERMINAL_STATUSES: readonly Status[] = ["succeeded", "failed", "blocked", "rejected", "cancelled", "expired"];
 
 export type Action = "create" | "update" | "destroy";
-
-/** An error the API turns into `{ error: { code, message, issues? } }` with `status`. */
-export class WorkflowError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly issues?: { path: string; message: string }[],
-  ) {
-    super(message);
-    this.name = "WorkflowError";
-  }
-}
 
 export interface SubmitInput {
   action: Action;
@@ -116,9 +100,15 @@ export interface WorkflowOptions {
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-/** `<team>-<environment>-<name>`: one Pulumi stack per instance. */
+/**
+ * `<team>.<environment>.<name>`: the Pulumi stack of a new instance. Teams, environments
+ * and names never contain a `.`, so no two instances share a stack (with `-` as the
+ * separator, team `payments-dev`'s prod `ledger` and team `payments`'s dev `prod-ledger`
+ * did). Instances made before keep their stack; the store finds every instance by its
+ * (team, environment, name), never by its stack name.
+ */
 export function stackName(team: string, environment: string, name: string): string {
-  return `${team}-${environment}-${name}`;
+  return `${team}.${environment}.${name}`;
 }
 
 const SYSTEM = "paved";
@@ -127,6 +117,8 @@ export class Workflow {
   readonly store: Store;
   readonly engine: Engine;
   readonly config: PavedConfig;
+  /** The one approval gate, shared with the runbook executor and every other door. */
+  readonly gate: Gate;
   /** Emits `event` (requestId) after every stored event, and `job` when a job is queued. */
   readonly bus = new EventEmitter();
   private readonly now: () => Date;
@@ -137,6 +129,7 @@ export class Workflow {
     this.engine = options.engine;
     this.config = options.config;
     this.now = options.now ?? (() => new Date());
+    this.gate = new Gate(options.config, this.now);
     const quiet = () => undefined;
     this.log = options.log ?? { info: quiet, warn: quiet, error: quiet };
     this.bus.setMaxListeners(0);
@@ -185,9 +178,11 @@ export class Workflow {
     if (!offering) {
       throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
     }
-    const stack = stackName(input.team, input.environment, input.name);
-    const instance = await this.store.getInstance(stack);
+    // Found by (team, environment, name): only the requesting team's own instance ever matches.
+    const instance = await this.store.findInstance(input.team, input.environment, input.name);
+    const stack = instance?.stack ?? stackName(input.team, input.environment, input.name);
     const exists = instance?.status === "active";
+    if (instance && instance.team !== input.team) throw new Error(`instance ${instance.stack} does not belong to team ${input.team}`);
     if (input.action === "create" && exists) {
       throw new WorkflowError(409, "instance_exists", `${input.offering} ${input.name} already exists in ${input.team}/${input.environment}`);
     }
@@ -268,12 +263,12 @@ export class Workflow {
 
   /** Whether `person` may see requests of `team`: its members and every approver. */
   canSee(person: Person, team: string): boolean {
-    return person.teams.includes(team) || person.groups.length > 0;
+    return this.gate.canSee(person, team);
   }
 
   /** Teams whose requests `person` may list (undefined: all). */
   visibleTeams(person: Person): string[] | undefined {
-    return person.groups.length > 0 ? undefined : person.teams;
+    return this.gate.visibleTeams(person);
   }
 
   async getFor(person: Person, id: string): Promise<RequestRow> {
@@ -288,6 +283,23 @@ export class Workflow {
     return risk?.requiredApprovals;
   }
 
+  /** A request waiting for approval, as the gate sees it. */
+  private subject(row: RequestRow): GateSubject {
+    return {
+      noun: "request",
+      team: row.team,
+      requestedBy: row.requested_by,
+      requirement: this.requirementOf(row)!,
+      digest: (JSON.parse(row.preview!) as PreviewView).digest,
+      awaitingSince: row.awaiting_since ?? row.updated_at,
+    };
+  }
+
+  /** Approvals given in the request's current wait (an approval counts for the wait it was given in). */
+  private async given(row: RequestRow) {
+    return (await this.store.approvals(row.id)).filter((a) => a.id > row.approval_floor);
+  }
+
   async approve(person: Person, id: string, input: { digest: string; comment?: string }): Promise<RequestView> {
     const row = await this.getFor(person, id);
     await this.expireIfStale(row);
@@ -295,24 +307,7 @@ export class Workflow {
     if (current.status !== "awaiting_approval") {
       throw new WorkflowError(409, "invalid_state", `request ${id} is ${current.status}, not awaiting_approval`);
     }
-    if (current.requested_by === person.name) {
-      throw new WorkflowError(403, "self_approval", "the requester cannot approve their own request");
-    }
-    const requirement = this.requirementOf(current)!;
-    if (requirement.group && !person.groups.includes(requirement.group)) {
-      throw new WorkflowError(403, "not_an_approver", `a ${requirement.level}-risk change needs approval from ${requirement.group}, and ${person.name} is not in it`);
-    }
-    if (!requirement.group && person.groups.length === 0 && !person.teams.includes(current.team)) {
-      throw new WorkflowError(403, "not_an_approver", `${person.name} may not approve requests of team ${current.team}`);
-    }
-    const preview = JSON.parse(current.preview!) as PreviewView;
-    if (input.digest !== preview.digest) {
-      throw new WorkflowError(409, "stale_digest", `the preview changed: approve digest ${preview.digest} after reviewing it`);
-    }
-    const earlier = await this.store.approvals(id);
-    if (earlier.some((a) => a.id > current.approval_floor && a.by === person.name && a.digest === input.digest)) {
-      throw new WorkflowError(409, "already_approved", `${person.name} already approved this preview`);
-    }
+    this.gate.checkApprover(person, this.subject(current), input.digest, await this.given(current));
     const at = this.at();
     await this.store.addApproval({ request_id: id, by: person.name, at, digest: input.digest, comment: input.comment ?? null });
     await this.store.audit({ at, actor: person.name, action: "request.approve", request_id: id, stack: current.stack, digest: input.digest, detail: input.comment ? { comment: input.comment } : undefined });
@@ -322,33 +317,21 @@ export class Workflow {
   }
 
   private async advanceIfApproved(row: RequestRow): Promise<void> {
-    const requirement = this.requirementOf(row)!;
-    const preview = JSON.parse(row.preview!) as PreviewView;
-    // An approval counts for the wait it was given in: after a fresh preview (the engine's
-    // plan guard fired, or the preview changed) everyone approves again.
-    const given = (await this.store.approvals(row.id)).filter((a) => a.id > row.approval_floor);
-    const check = checkApprovals(requirement, given, {
-      requester: row.requested_by,
-      digest: preview.digest,
-      now: this.now(),
-      expiryMs: this.config.expiryMs,
-      groupsOf: (p) => this.config.groupsOf(p),
-    });
+    const subject = this.subject(row);
+    // After a fresh preview (the engine's plan guard fired, or the preview changed) everyone approves again.
+    const check = this.gate.count(subject, await this.given(row));
     if (!check.satisfied) return;
     if (await this.transition(row, ["awaiting_approval"], "approved", {}, { approvedBy: check.counted })) {
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.approved", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { approvers: check.counted } });
+      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.approved", request_id: row.id, stack: row.stack, digest: subject.digest, detail: { approvers: check.counted } });
       await this.enqueue(row, "apply");
     }
   }
 
   async reject(person: Person, id: string, reason: string): Promise<RequestView> {
     const row = await this.getFor(person, id);
-    if (row.requested_by === person.name) {
-      throw new WorkflowError(403, "self_rejection", "the requester cancels their own request instead of rejecting it");
-    }
     const requirement = this.requirementOf(row);
-    const eligible = requirement?.group ? person.groups.includes(requirement.group) : person.groups.length > 0 || person.teams.includes(row.team);
-    if (!eligible) throw new WorkflowError(403, "not_an_approver", `${person.name} may not reject this request`);
+    if (!requirement) throw new WorkflowError(409, "invalid_state", `request ${id} is ${row.status}, not awaiting_approval`);
+    this.gate.checkRejecter(person, { noun: "request", team: row.team, requestedBy: row.requested_by, requirement });
     if (!(await this.transition(row, ["awaiting_approval"], "rejected", { error: `rejected by ${person.name}: ${reason}` }, { by: person.name }))) {
       throw new WorkflowError(409, "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
     }
@@ -376,7 +359,7 @@ export class Workflow {
 
   private async expireIfStale(row: RequestRow): Promise<boolean> {
     if (row.status !== "awaiting_approval" || !row.awaiting_since) return false;
-    if (this.now().getTime() - new Date(row.awaiting_since).getTime() <= this.config.expiryMs) return false;
+    if (!this.gate.expired({ awaitingSince: row.awaiting_since })) return false;
     if (!(await this.transition(row, ["awaiting_approval"], "expired", { error: "no sufficient approval within the approval expiry" }))) return false;
     await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.expired", request_id: row.id, stack: row.stack });
     return true;
@@ -396,22 +379,36 @@ export class Workflow {
     };
   }
 
+  /**
+   * A restore from a snapshot the team does not own: at least high. The team owns the
+   * final snapshots of its own instances (`finalSnapshotIdentifier` names them after the
+   * team, environment and name); any other snapshot may hold another team's data.
+   */
+  async snapshotRisk(team: string, offering: string, params: Record<string, unknown>): Promise<ExtraRisk[]> {
+    const snapshot = params.snapshotIdentifier;
+    if (typeof snapshot !== "string") return [];
+    const id = snapshot.replace(/^arn:aws[\w-]*:rds:[\w-]+:\d{12}:snapshot:/, "");
+    const own = (await this.store.teamInstances(team)).map((i) => finalSnapshotIdentifier(i.name, { team: i.team, environment: i.environment }));
+    if (own.includes(id)) return [];
+    return [{ atLeast: "high", reason: `restores ${offering} from snapshot ${id}, which is not a final snapshot of team ${team}'s instances: it may hold another team's data` }];
+  }
+
   /** Risk, requirement and view of an engine preview, for `row`. */
-  private assess(row: RequestRow, preview: EnginePreview): { risk: RiskView; view: PreviewView; blocked: boolean } {
+  private async assess(row: RequestRow, preview: EnginePreview): Promise<{ risk: RiskView; view: PreviewView; blocked: boolean }> {
     const environment = row.environment as Environment;
-    const classified = classifyPreview(preview.steps, environment, preview.violations);
-    const requirement = requiredApprovals(classified.level, { autonomy: this.config.autonomy(row.team, environment), rules: this.config.rules });
-    const steps = classified.steps.map((s: ClassifiedStep) => ({ op: s.op, urn: s.urn, type: s.type, risk: s.risk, reasons: s.reasons, changedKeys: s.changedKeys }));
+    const extra = await this.snapshotRisk(row.team, row.offering, JSON.parse(row.params) as Record<string, unknown>);
+    const a = this.gate.assess({ team: row.team, environment, steps: preview.steps, violations: preview.violations, extra });
+    const steps = a.steps.map((s: ClassifiedStep) => ({ op: s.op, urn: s.urn, type: s.type, risk: s.risk, reasons: s.reasons, changedKeys: s.changedKeys }));
     return {
-      blocked: classified.blocked,
-      risk: { level: classified.level, blocked: classified.blocked, reasons: classified.reasons, requiredApprovals: { ...requirement, description: describeRequirement(requirement) } },
+      blocked: a.blocked,
+      risk: { level: a.level, blocked: a.blocked, reasons: a.reasons, requiredApprovals: a.requirement },
       view: { digest: preview.digest, steps, changeSummary: preview.changeSummary },
     };
   }
 
   /** Records a preview on `row` and moves it on: blocked, approved (auto) or awaiting approval. */
   private async decide(row: RequestRow, preview: EnginePreview, from: Status[], engineMs?: number): Promise<void> {
-    const { risk, view, blocked } = this.assess(row, preview);
+    const { risk, view, blocked } = await this.assess(row, preview);
     const patch: Partial<RequestRow> = { risk: JSON.stringify(risk), preview: JSON.stringify(view), violations: JSON.stringify(preview.violations) };
     // engineMs: how long the engine's preview took, so the service's own overhead can be told apart.
     const detail = { digest: preview.digest, risk: risk.level, ...(engineMs !== undefined ? { engineMs } : {}) };

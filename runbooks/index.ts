@@ -7,9 +7,23 @@ import { scaleInstance } from "./library/scaleInstance";
 import type { Runbook } from "./model";
 
 export { defineRunbook, text, DEFAULT_STEP_TIMEOUT_MS } from "./model";
-export type { ActionPlan, ActionStep, CheckStep, DecisionStep, ManualStep, Observation, Runbook, RunbookLevel, Step, StepContext, Text } from "./model";
-export { RunbookExecutor, RUN_STATUSES } from "./executor";
-export type { RunStatus, RunView, StepView } from "./executor";
+export type {
+  ActionPlan,
+  ActionStep,
+  Change,
+  CheckStep,
+  DecisionStep,
+  Instance,
+  InstanceRef,
+  ManualStep,
+  Observation,
+  Runbook,
+  RunbookLevel,
+  Step,
+  StepContext,
+  StepServices,
+  Text,
+} from "./model";
 export { renderRunbook } from "./markdown";
 
 export const runbooks: readonly Runbook[] = [rotateCacheCredentials, scaleInstance, restoreDatabaseFromSnapshot, decommissionInstance, recoverStuckStack];

@@ -20,7 +20,14 @@ function kindLine(step: Step<unknown>): string {
     case "decision":
       return `decision: a person answers (${step.options.join(" / ")})`;
     case "action":
-      return step.reversible ? "action: reversible, runs on its own" : "action: **irreversible**, waits for approval of its plan";
+      if (step.change) {
+        return step.reversible
+          ? "action: changes the instance through the engine, gated like the same request: within the team's autonomy it runs on its own, above it waits for approval of its preview"
+          : "action: **irreversible** change through the engine: always waits for approval of its preview, by the approvers the same request would need";
+      }
+      return step.reversible
+        ? `action: changes no resource; gated by its declared ${step.risk ?? "high"} risk (one level higher in prod) against the team's autonomy`
+        : `action: **irreversible**, changes no resource; always waits for approval of its plan (${step.risk ?? "high"} risk, one level higher in prod)`;
   }
 }
 
@@ -72,7 +79,7 @@ export function renderRunbook(runbook: Runbook): string {
       case "action":
         lines.push(`It will ${text(step.description, p)}.`);
         if (step.command) lines.push(...fence(text(step.command, p)!));
-        if (step.rollback) lines.push("", "If it fails, its rollback undoes it.");
+        if (step.rollback) lines.push("", "If it fails, its rollback undoes it: applied on its own when its preview needs no approval, otherwise the run says what to request.");
         break;
     }
     lines.push("", `If it fails: ${text(step.onFailure, p)}`);

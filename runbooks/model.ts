@@ -10,19 +10,81 @@
  * (read-only, compared with the expected result), `action` (changes something through the
  * engine or the store, `reversible` or not, with a `verify` and an optional `rollback`),
  * `decision` (a question only a human answers).
+ *
+ * This folder holds the runbooks as code and the interface their steps may call; the
+ * machinery that runs them (executor, gate, engines, store) is in `automation/`.
  */
 import { z } from "zod";
-import type { PavedConfig } from "../automation/config";
-import type { Engine } from "../automation/engine/types";
-import type { RiskLevel } from "../automation/risk";
-import type { PlannedStep } from "../automation/steps";
-import type { Store } from "../automation/store/store";
-import type { Workflow } from "../automation/workflow";
+import type { Environment } from "../components/guardrails";
 
 export type RunbookLevel = "documented" | "scripted";
 
 /** Text that may depend on the params. */
 export type Text<P> = string | ((params: P) => string);
+
+/** A risk level, as the gate's classifier names them. */
+export type RiskLevel = "low" | "medium" | "high" | "critical";
+
+/** An instance, as a team names it. */
+export interface InstanceRef {
+  team: string;
+  environment: Environment;
+  name: string;
+}
+
+/** A live instance of the team. */
+export interface Instance extends InstanceRef {
+  /** Its Pulumi stack. */
+  stack: string;
+  offering: string;
+  params: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  /** `active`, or `interrupted`: a create cut off mid-apply, to be refreshed. */
+  status: "active" | "interrupted";
+  /** An interrupted operation left it to be refreshed. */
+  needsRefresh: boolean;
+}
+
+/**
+ * A change to an instance, as a request would make it. A step never applies it itself:
+ * the executor previews it, gates it by its risk exactly as it gates a request with the
+ * same preview, and applies what was approved.
+ */
+export interface Change {
+  ref: InstanceRef;
+  offering: string;
+  params: Record<string, unknown>;
+  action: "create" | "update" | "destroy";
+}
+
+/**
+ * What step code may call: reads of the team's own instances and stacks, and the few
+ * operations that change no resource (cancel a stuck update, refresh the state), which run
+ * only from an action's `run`, behind the action's gate. Nothing here changes a resource:
+ * that takes a `Change`.
+ */
+export interface StepServices {
+  /** The engine's name (`simulate` or `pulumi`). */
+  readonly engine: string;
+  /** The team's live (active or interrupted) instance `ref`; undefined when there is none (another team's never matches). */
+  instance(ref: InstanceRef): Promise<Instance | undefined>;
+  /** The team's live instances, in one environment when given. */
+  instances(team: string, environment?: Environment): Promise<Instance[]>;
+  /** The request still in flight on the instance, if any. */
+  requestInFlight(ref: InstanceRef): Promise<{ id: string; status: string } | undefined>;
+  /** The resources in the instance's state, when the engine keeps it in the store (simulate); else undefined. */
+  stateResources(ref: InstanceRef): Promise<{ type: string; inputs: Record<string, unknown> }[] | undefined>;
+  /** The instance stack's state, read only. */
+  inspect(ref: InstanceRef): Promise<{ resources: number; pendingOperations: string[] }>;
+  /** Jobs running on the instance's stack, and whether their lease ran out (their replica died). */
+  stackJobs(ref: InstanceRef): Promise<{ id: number; expired: boolean }[]>;
+  /** Marks jobs whose replica died as interrupted (requests `failed`, stacks flagged); how many. */
+  interruptDeadJobs(): Promise<number>;
+  /** Cancels an update still holding the stack's lock (`pulumi cancel`). */
+  cancelUpdate(ref: InstanceRef): Promise<{ cancelled: boolean }>;
+  /** Reads the resources back into the state and clears the refresh flag (`pulumi refresh`). */
+  refresh(ref: InstanceRef): Promise<{ pendingCleared: number }>;
+}
 
 /** What a step's code gets. */
 export interface StepContext<P> {
@@ -32,10 +94,8 @@ export interface StepContext<P> {
   answers: Record<number, string>;
   /** Values earlier steps kept for later ones (persisted with the run). */
   state: Record<string, unknown>;
-  workflow: Workflow;
-  store: Store;
-  engine: Engine;
-  config: PavedConfig;
+  /** Reads, and the operations that change no resource. */
+  paved: StepServices;
   /** The person who started the run. */
   actor: string;
   now(): Date;
@@ -77,33 +137,48 @@ export interface CheckStep<P> extends StepBase<P> {
   run(ctx: StepContext<P>): Promise<Observation>;
 }
 
-/** What an action will do, for the approval of an irreversible one. */
+/** What a `run` action will do, for its approval. */
 export interface ActionPlan {
   /** Lines a reviewer reads. */
   description: string[];
-  /** The engine's planned steps, when the action goes through the engine. */
-  steps?: PlannedStep[];
-  /** The engine's digest, when there is one. */
-  digest?: string;
 }
 
+/**
+ * An action changes something. Two kinds:
+ *
+ * - `change`: a change to an instance through the engine. The executor previews it and
+ *   gates it by the preview's risk, the team's autonomy and `approvals.rules`, exactly as a
+ *   request with the same preview; it applies only the approved preview (a different one
+ *   goes back for approval) and records the instance. A runbook can do nothing with it that
+ *   a request could not.
+ * - `run` with a `plan`: work that changes no resource (cancel a stuck update, refresh the
+ *   state), gated by the declared `risk` the same way.
+ *
+ * `reversible: false` raises the gate (a person always approves, whatever the team's
+ * autonomy); nothing lowers it.
+ */
 export interface ActionStep<P> extends StepBase<P> {
   kind: "action";
   description: Text<P>;
-  /** False: the step cannot be undone, so it waits for approval before it runs. */
+  /** False: the step cannot be undone, so a person approves it even within the team's autonomy. */
   reversible: boolean;
   /** For a documented runbook, the command a human runs instead. */
   command?: Text<P>;
-  /**
-   * What the action will do. Irreversible actions are approved against its digest, and
-   * planned again right before they run: a different plan needs a fresh approval.
-   */
+  /** The change to an instance this action makes (exclusive with `run`). */
+  change?(ctx: StepContext<P>): Promise<Change>;
+  /** What a `run` action will do: approvals bind to its digest; it is planned again before it runs. */
   plan?(ctx: StepContext<P>): Promise<ActionPlan>;
-  /** The risk when the plan has no engine steps. Default `high`. */
+  /** The risk of a `run` action (prod raises it one level, as for any change). Default `high`. */
   risk?: RiskLevel;
-  run(ctx: StepContext<P>): Promise<string>;
+  /** Work that changes no resource (exclusive with `change`). */
+  run?(ctx: StepContext<P>): Promise<string>;
   verify(ctx: StepContext<P>): Promise<Observation>;
-  rollback?(ctx: StepContext<P>): Promise<string>;
+  /**
+   * Undoes the step when its verify fails. A `Change` is previewed and gated like the step:
+   * applied only when its preview needs no approval; otherwise the run says what to
+   * request. A `run` action may instead undo its own work and describe it (a string).
+   */
+  rollback?(ctx: StepContext<P>): Promise<Change | string>;
 }
 
 export interface DecisionStep<P> extends StepBase<P> {
@@ -143,8 +218,14 @@ export function defineRunbook<S extends z.ZodType>(definition: {
   definition.steps.forEach((s, i) => {
     if (!s.title.trim()) throw new Error(`runbook ${definition.id} step ${i + 1} has no title`);
     if (s.kind === "decision" && s.options.length < 2) throw new Error(`runbook ${definition.id} step ${i + 1}: a decision needs at least two options`);
-    if (definition.level === "scripted" && s.kind === "action" && !s.reversible && !s.plan) {
-      throw new Error(`runbook ${definition.id} step ${i + 1}: an irreversible action needs a plan to be approved against`);
+    if (s.kind === "action" && Boolean(s.change) === Boolean(s.run)) {
+      throw new Error(`runbook ${definition.id} step ${i + 1}: an action has either a change or a run`);
+    }
+    if (s.kind === "action" && s.run && !s.plan) {
+      throw new Error(`runbook ${definition.id} step ${i + 1}: a run action needs a plan to be approved against`);
+    }
+    if (s.kind === "action" && s.change && s.risk) {
+      throw new Error(`runbook ${definition.id} step ${i + 1}: a change's risk comes from its preview, not from the runbook`);
     }
   });
   return definition as Runbook<z.output<S>>;

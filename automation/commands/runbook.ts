@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { ConfigError, loadConfig, Person } from "../config";
 import { runbooks } from "../../runbooks";
 import { renderRunbook } from "../../runbooks/markdown";
-import type { RunView } from "../../runbooks/executor";
+import type { RunView } from "../runbooks/executor";
 import { WorkflowError } from "../workflow";
 import { chooseEngine, createService, Service } from "../service/main";
 import type { CommandIO } from "./io";
@@ -116,12 +116,15 @@ async function follow(service: Service, person: Person, runId: string, io: Comma
       return 1;
     }
     const step = run.steps[run.currentStep - 1];
-    const awaiting = step.awaiting as { answer?: { question: string; options: string[] }; approval?: { digest: string; risk: string; requiredApprovals: { description: string }; plan: string[] } } | undefined;
+    const awaiting = step.awaiting as
+      | { answer?: { question: string; options: string[] }; approval?: { digest: string; risk: string; reasons: string[]; requiredApprovals: { description: string }; progress: string; plan: string[] } }
+      | undefined;
     if (run.status === "awaiting_approval" && awaiting?.approval) {
       const a = awaiting.approval;
       io.stdout.write(
         [
-          `⏸ ${step.n}. ${step.title}: irreversible, waiting for approval (${a.risk} risk: ${a.requiredApprovals.description}; not from ${run.requestedBy})`,
+          `⏸ ${step.n}. ${step.title}: ${step.reversible ? "" : "irreversible, "}waiting for approval (${a.risk} risk: ${a.requiredApprovals.description}; not from ${run.requestedBy}; so far ${a.progress})`,
+          ...a.reasons.map((l) => `    why: ${l}`),
           ...a.plan.map((l) => `    ${l}`),
           `    digest ${a.digest}`,
           `Approve: PAVED_TOKEN=<approver token> paved runbook approve ${run.id} ${step.n} --digest ${a.digest}`,
@@ -218,7 +221,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       if (args.command === "resume") {
         const runId = args.positional[0];
         if (!runId) throw new WorkflowError(400, "usage", "paved runbook resume <run-id>");
-        await service.runbooks.recover();
+        await service.runbooks.resume(person, runId);
         return await follow(service, person, runId, io);
       }
       const [runId, n] = args.positional;

@@ -16,7 +16,7 @@ import { describeZodIssue, formatPath } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
-import type { RunbookExecutor } from "../../runbooks/executor";
+import type { RunbookExecutor } from "../runbooks/executor";
 import { registerRunbookRoutes } from "./runbookRoutes";
 import { TERMINAL_STATUSES, Workflow, WorkflowError } from "../workflow";
 import {

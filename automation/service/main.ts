@@ -27,7 +27,7 @@ import { Runner } from "../runner";
 import { Store } from "../store/store";
 import { Workflow } from "../workflow";
 import { buildApp } from "./app";
-import { RunbookExecutor } from "../../runbooks/executor";
+import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 
 /** Whether `command` is an executable on PATH. */
@@ -93,12 +93,16 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
   const workflow = new Workflow({ store, engine, config: options.config, now: options.now });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs });
-  const runbooks = new RunbookExecutor(workflow, runbookLibrary, options.now);
+  const runbooks = new RunbookExecutor(workflow, runbookLibrary, { now: options.now, leaseMs: options.leaseMs });
   const app = await buildApp({ workflow, runner, runbooks, logger: options.logger });
+  let recovery: NodeJS.Timeout | undefined;
   if (options.startRunner !== false) {
     runner.start();
-    // Runs that were going when the service stopped go on (an irreversible step in flight is reported, not re-run).
+    // Runs whose replica died go on here (an irreversible step in flight is reported, not
+    // re-run); runs a live replica holds are left to it. At start, then once a lease.
     await runbooks.recover();
+    recovery = setInterval(() => void runbooks.recover().catch(() => undefined), options.leaseMs ?? 60_000);
+    recovery.unref();
   }
   let closed = false;
   return {
@@ -112,6 +116,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     async close(graceMs = 30_000) {
       if (closed) return;
       closed = true;
+      clearInterval(recovery);
       await app.close();
       await runner.stop(graceMs);
       await runbooks.idle(graceMs);

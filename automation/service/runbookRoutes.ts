@@ -1,9 +1,9 @@
-/** Runbook routes: list, start a run, read it, answer a step, approve or reject an irreversible one, cancel. */
+/** Runbook routes: list, start a run, read it, answer a step, approve or reject a gated action, resume, cancel. */
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Person } from "../config";
-import { RUN_STATUSES, RunbookExecutor } from "../../runbooks/executor";
+import { RUN_STATUSES, RunbookExecutor } from "../runbooks/executor";
 import { RUNBOOK_ID } from "../../runbooks/model";
 import { errorResponses } from "./schemas";
 
@@ -105,6 +105,12 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     "/runbook-runs/:id/steps/:n/reject",
     { schema: { params: runStep, body: z.strictObject({ reason: z.string().min(1).max(2000) }), response: { 200: runSchema, ...ERRORS } } },
     async (request) => executor.reject(me(request), request.params.id, request.params.n, request.body.reason),
+  );
+
+  r.post(
+    "/runbook-runs/:id/resume",
+    { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } },
+    async (request) => executor.resume(me(request), request.params.id),
   );
 
   r.post("/runbook-runs/:id/cancel", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) => executor.cancel(me(request), request.params.id));

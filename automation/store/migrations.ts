@@ -161,6 +161,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create unique index requests_one_in_flight on requests (stack) where status in ('previewing', 'awaiting_approval', 'approved', 'applying')`.execute(db);
       },
     },
+    "0005-gate-for-every-door": {
+      async up(db) {
+        // An instance is found by (team, environment, name), never by a stack name another
+        // team's look-alike could produce; one live instance per triple. Existing stacks keep
+        // their names (the engine's backend knows them by it), new ones get `team.env.name`.
+        await sql`create unique index instances_identity on instances (team, environment, name) where status <> 'destroyed'`.execute(db);
+        // Runbook runs are claimed like jobs: an owner and a lease, so a replica starting up
+        // never takes a run another live replica is advancing.
+        await db.schema.alterTable("runbook_runs").addColumn("lease_owner", "text").execute();
+        await db.schema.alterTable("runbook_runs").addColumn("lease_until", "text").execute();
+        // Approvals of a runbook step count for the wait they were given in, as for requests.
+        await db.schema.alterTable("runbook_steps").addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.createIndex("runbook_approvals_step").on("runbook_approvals").columns(["run_id", "n"]).execute();
+      },
+    },
   };
 }
 

@@ -11,7 +11,7 @@ export interface RequestsTable {
   environment: string;
   offering: string;
   name: string;
-  /** `<team>-<environment>-<name>`. */
+  /** The instance's Pulumi stack: `<team>.<environment>.<name>` (instances made before 0.2: `<team>-<environment>-<name>`). */
   stack: string;
   params: string;
   requested_by: string;
@@ -114,6 +114,9 @@ export interface RunbookRunsTable {
   /** Answers by step number (JSON). */
   answers: string;
   error: string | null;
+  /** The replica advancing the run, until `lease_until` (null while it waits for a person). */
+  lease_owner: string | null;
+  lease_until: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -128,6 +131,8 @@ export interface RunbookStepsTable {
   digest: string | null;
   approval: string | null;
   awaiting_since: string | null;
+  /** Approvals with an id at or below this were given for an earlier wait and count no more. */
+  approval_floor: number;
   started_at: string | null;
   finished_at: string | null;
 }

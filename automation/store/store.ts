@@ -6,12 +6,14 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
-import type { Database, InstancesTable, JobsTable, RequestsTable } from "./schema";
+import type { Database, InstancesTable, JobsTable, RequestsTable, RunbookRunsTable, RunbookStepsTable } from "./schema";
 import { Dialect, migrate } from "./migrations";
 
 export type RequestRow = RequestsTable;
 export type InstanceRow = InstancesTable;
 export type JobRow = Omit<JobsTable, "id"> & { id: number };
+export type RunRow = RunbookRunsTable;
+export type RunStepRow = RunbookStepsTable;
 
 export interface StoreOptions {
   /** `postgres://...`: use PostgreSQL. Otherwise SQLite. */
@@ -214,6 +216,26 @@ export class Store {
     return this.db.selectFrom("instances").selectAll().where("stack", "=", stack).executeTakeFirst();
   }
 
+  /**
+   * The live (not destroyed) instance `name` of `team` in `environment`. Instances are found
+   * by this triple, never by a stack name, so another team's look-alike never matches.
+   */
+  async findInstance(team: string, environment: string, name: string): Promise<InstanceRow | undefined> {
+    return this.db
+      .selectFrom("instances")
+      .selectAll()
+      .where("team", "=", team)
+      .where("environment", "=", environment)
+      .where("name", "=", name)
+      .where("status", "<>", "destroyed")
+      .executeTakeFirst();
+  }
+
+  /** Every instance `team` ever had, destroyed ones included (whose final snapshots it owns). */
+  async teamInstances(team: string): Promise<InstanceRow[]> {
+    return this.db.selectFrom("instances").selectAll().where("team", "=", team).orderBy("stack").execute();
+  }
+
   async upsertInstance(row: InstanceRow): Promise<void> {
     await this.db
       .insertInto("instances")
@@ -376,6 +398,114 @@ export class Store {
     let q = this.db.selectFrom("jobs").selectAll();
     if (filter.requestId) q = q.where("request_id", "=", filter.requestId);
     return (await q.orderBy("id").execute()) as JobRow[];
+  }
+
+  // Runbook runs: claimed by one replica at a time (owner + lease), every change a compare-and-set.
+
+  async insertRun(row: RunRow): Promise<void> {
+    await this.db.insertInto("runbook_runs").values(row).execute();
+  }
+
+  async getRun(id: string): Promise<RunRow | undefined> {
+    return this.db.selectFrom("runbook_runs").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /**
+   * Updates a run when its status is one of `from` and, with `owner`, while `owner` holds
+   * it. Returns whether it was updated.
+   */
+  async updateRun(id: string, patch: Partial<RunRow>, guard: { from?: string[]; owner?: string } = {}): Promise<boolean> {
+    let q = this.db.updateTable("runbook_runs").set(patch).where("id", "=", id);
+    if (guard.from) q = q.where("status", "in", guard.from);
+    if (guard.owner) q = q.where("lease_owner", "=", guard.owner);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Takes a `running` run for `owner` until `leaseUntil`: when nobody holds it, its holder's
+   * lease ran out, or `owner` holds it already. False when a live replica holds it.
+   */
+  async claimRun(id: string, owner: string, now: string, leaseUntil: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable("runbook_runs")
+      .set({ lease_owner: owner, lease_until: leaseUntil })
+      .where("id", "=", id)
+      .where("status", "=", "running")
+      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_until", "<", now), eb("lease_owner", "=", owner)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Extends `owner`'s lease on a run; false when it is no longer theirs. */
+  async heartbeatRun(id: string, owner: string, leaseUntil: string): Promise<boolean> {
+    const r = await this.db.updateTable("runbook_runs").set({ lease_until: leaseUntil }).where("id", "=", id).where("lease_owner", "=", owner).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Lets go of a run (it waits for a person, or it ended). */
+  async releaseRun(id: string, owner: string): Promise<void> {
+    await this.db.updateTable("runbook_runs").set({ lease_owner: null, lease_until: null }).where("id", "=", id).where("lease_owner", "=", owner).execute();
+  }
+
+  /** Runs that are `running` with no live holder: their replica died, or never claimed them. */
+  async orphanedRuns(now: string): Promise<RunRow[]> {
+    return this.db
+      .selectFrom("runbook_runs")
+      .selectAll()
+      .where("status", "=", "running")
+      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_until", "<", now)]))
+      .orderBy("created_at")
+      .execute();
+  }
+
+  async getRunStep(runId: string, n: number): Promise<RunStepRow | undefined> {
+    return this.db.selectFrom("runbook_steps").selectAll().where("run_id", "=", runId).where("n", "=", n).executeTakeFirst();
+  }
+
+  async runSteps(runId: string): Promise<RunStepRow[]> {
+    return this.db.selectFrom("runbook_steps").selectAll().where("run_id", "=", runId).orderBy("n").execute();
+  }
+
+  /** Writes a step's fields, creating its row on first write. */
+  async setRunStep(runId: string, n: number, patch: Partial<Omit<RunStepRow, "run_id" | "n">>): Promise<void> {
+    const r = await this.db.updateTable("runbook_steps").set(patch).where("run_id", "=", runId).where("n", "=", n).executeTakeFirst();
+    if (Number(r.numUpdatedRows) > 0) return;
+    try {
+      await this.db
+        .insertInto("runbook_steps")
+        .values({
+          run_id: runId,
+          n,
+          status: "pending",
+          output: null,
+          digest: null,
+          approval: null,
+          awaiting_since: null,
+          approval_floor: 0,
+          started_at: null,
+          finished_at: null,
+          ...patch,
+        })
+        .execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.db.updateTable("runbook_steps").set(patch).where("run_id", "=", runId).where("n", "=", n).execute();
+    }
+  }
+
+  async addRunApproval(a: { run_id: string; n: number; by: string; at: string; digest: string; comment: string | null }): Promise<void> {
+    await this.db.insertInto("runbook_approvals").values(a).execute();
+  }
+
+  async runApprovals(runId: string) {
+    return this.db.selectFrom("runbook_approvals").selectAll().where("run_id", "=", runId).orderBy("id").execute();
+  }
+
+  /** The highest runbook approval id so far (0 when none). */
+  async lastRunApprovalId(): Promise<number> {
+    const row = await this.db.selectFrom("runbook_approvals").select((eb) => eb.fn.max("id").as("max")).executeTakeFirst();
+    return Number(row?.max ?? 0);
   }
 
   /** Whether the database answers. */

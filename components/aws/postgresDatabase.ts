@@ -164,7 +164,7 @@ export class PostgresDatabase extends pulumi.ComponentResource {
         multiAz: settings.multiAz,
         deletionProtection: settings.deletionProtection,
         skipFinalSnapshot: settings.skipFinalSnapshot,
-        finalSnapshotIdentifier: settings.skipFinalSnapshot ? undefined : finalSnapshotIdentifier(name),
+        finalSnapshotIdentifier: settings.skipFinalSnapshot ? undefined : finalSnapshotIdentifier(name, { team: common.team, environment: common.environment }),
         copyTagsToSnapshot: true,
         autoMinorVersionUpgrade: true,
         iamDatabaseAuthenticationEnabled: true,

@@ -147,7 +147,7 @@ export class RedisCache extends pulumi.ComponentResource {
         subnetGroupName: subnetGroup.name,
         securityGroupIds: [securityGroup.id],
         snapshotRetentionLimit: settings.snapshotRetentionLimit,
-        finalSnapshotIdentifier: settings.finalSnapshot ? finalSnapshotIdentifier(name) : undefined,
+        finalSnapshotIdentifier: settings.finalSnapshot ? finalSnapshotIdentifier(name, { team: common.team, environment: common.environment }) : undefined,
         autoMinorVersionUpgrade: true,
         applyImmediately: true,
         tags,

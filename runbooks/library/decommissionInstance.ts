@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { getOfferingSpec } from "../../components/offerings";
 import { defineRunbook } from "../model";
-import { applyChange, checkInstance, findInstance, instanceParams, planChange, stackOf } from "../instances";
+import { changeOf, checkInstance, describeRef, findInstance, instanceParams } from "../instances";
 
 const params = z.strictObject({ ...instanceParams });
 
@@ -17,7 +17,7 @@ export const decommissionInstance = defineRunbook({
     {
       kind: "check",
       title: "The instance exists and nothing else is changing it",
-      description: (p) => `Look up ${stackOf(p)} and any request in flight on it.`,
+      description: (p) => `Look up ${describeRef(p)} and any request in flight on it.`,
       expected: "an active instance with no request in flight",
       onFailure: "Check the instance name, or wait for the request in flight to finish.",
       run: (ctx) => checkInstance(ctx),
@@ -29,10 +29,10 @@ export const decommissionInstance = defineRunbook({
       expected: "no other instance refers to it",
       onFailure: "Decommission or repoint the dependants first.",
       async run(ctx) {
-        const others = (await ctx.store.listInstances({ team: ctx.params.team })).filter(
-          (i) => i.environment === ctx.params.environment && i.name !== ctx.params.name && new RegExp(`\\b${ctx.params.name}\\b`).test(i.params),
+        const others = (await ctx.paved.instances(ctx.params.team, ctx.params.environment)).filter(
+          (i) => i.name !== ctx.params.name && new RegExp(`\\b${ctx.params.name}\\b`).test(JSON.stringify(i.params)),
         );
-        return { ok: others.length === 0, observed: others.length === 0 ? "no dependants" : `referred to by ${others.map((o) => o.stack).join(", ")}` };
+        return { ok: others.length === 0, observed: others.length === 0 ? "no dependants" : `referred to by ${others.map((o) => describeRef(o)).join(", ")}` };
       },
     },
     {
@@ -44,8 +44,8 @@ export const decommissionInstance = defineRunbook({
       async run(ctx) {
         const offering = getOfferingSpec(ctx.state.offering as string);
         if (!offering?.stateful) return { ok: true, observed: `${ctx.state.offering} holds no data` };
-        const state = JSON.parse((await ctx.store.getStackState(stackOf(ctx.params))) ?? '{"resources":[]}') as { resources: { type: string; inputs: Record<string, unknown> }[] };
-        const db = state.resources.find((r) => r.type === "aws:rds/instance:Instance" || r.type === "aws:elasticache/replicationGroup:ReplicationGroup");
+        const resources = (await ctx.paved.stateResources(ctx.params)) ?? [];
+        const db = resources.find((r) => r.type === "aws:rds/instance:Instance" || r.type === "aws:elasticache/replicationGroup:ReplicationGroup");
         if (!db) {
           // The pulumi engine keeps its state in the backend: the component's settings decide.
           return { ok: true, observed: `stateful ${ctx.state.offering}: its component keeps a final snapshot in ${ctx.params.environment === "prod" ? "prod" : "staging and prod"}` };
@@ -60,15 +60,14 @@ export const decommissionInstance = defineRunbook({
     {
       kind: "action",
       title: "Destroy the instance",
-      description: (p) => `destroy ${stackOf(p)} and every resource in it`,
+      description: (p) => `destroy ${describeRef(p)} and every resource in it`,
       reversible: false,
       timeoutMs: 60 * 60_000,
       onFailure: "Run recover-stuck-stack on this instance, then start this runbook again.",
-      plan: (ctx) => planChange(ctx, { offering: ctx.state.offering as string, params: ctx.state.params as Record<string, unknown>, action: "destroy" }),
-      run: (ctx) => applyChange(ctx, { offering: ctx.state.offering as string, params: ctx.state.params as Record<string, unknown>, action: "destroy" }),
+      change: async (ctx) => changeOf(ctx, { params: ctx.state.params as Record<string, unknown>, action: "destroy" }),
       async verify(ctx) {
         const row = await findInstance(ctx);
-        const left = (await ctx.engine.inspect(stackOf(ctx.params))).resources;
+        const left = (await ctx.paved.inspect(ctx.params)).resources;
         return { ok: row === undefined && left === 0, observed: `${left} resource(s) left; instance ${row ? "still active" : "destroyed"}` };
       },
     },

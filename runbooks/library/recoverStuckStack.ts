@@ -1,7 +1,7 @@
 /** recover-stuck-stack: diagnose a stack left locked or with pending operations, then cancel and refresh, each gated by its risk. */
 import { z } from "zod";
 import { defineRunbook } from "../model";
-import { instanceParams, stackOf, withStackLock } from "../instances";
+import { describeRef, instanceParams } from "../instances";
 
 const params = z.strictObject({ ...instanceParams });
 
@@ -16,85 +16,71 @@ export const recoverStuckStack = defineRunbook({
     {
       kind: "check",
       title: "Diagnose",
-      description: (p) => `Read ${stackOf(p)}: running jobs and their leases, requests in flight, pending operations, the refresh flag.`,
+      description: (p) => `Read ${describeRef(p)}: running jobs and their leases, requests in flight, pending operations, the refresh flag.`,
       expected: "the stack is stuck: a dead job, pending operations, or a refresh flag",
       onFailure: "Nothing is stuck: no recovery needed.",
       async run(ctx) {
-        const stack = stackOf(ctx.params);
-        const now = ctx.now().toISOString();
-        const running = (await ctx.store.jobs()).filter((j) => j.stack === stack && j.status === "running");
-        const dead = running.filter((j) => (j.lease_until ?? "") < now);
-        const inspection = await ctx.engine.inspect(stack);
-        const instance = await ctx.store.getInstance(stack);
+        const running = await ctx.paved.stackJobs(ctx.params);
+        const dead = running.filter((j) => j.expired);
+        const inspection = await ctx.paved.inspect(ctx.params);
+        const instance = await ctx.paved.instance(ctx.params);
         ctx.state.deadJobs = dead.map((j) => j.id);
-        ctx.state.offering = instance?.offering;
-        ctx.state.params = instance ? JSON.parse(instance.params) : {};
         const facts = [
           `${running.length} running job(s), ${dead.length} with an expired lease`,
           `${inspection.pendingOperations.length} pending operation(s)`,
-          `refresh flag ${instance?.needs_refresh ? "set" : "clear"}`,
+          `refresh flag ${instance?.needsRefresh ? "set" : "clear"}`,
           `${inspection.resources} resource(s) in state`,
         ];
         const alive = running.length - dead.length;
         if (alive > 0) return { ok: false, observed: `${facts.join("; ")}: a live operation holds the stack, wait for it` };
-        const stuck = dead.length > 0 || inspection.pendingOperations.length > 0 || instance?.needs_refresh === 1;
+        const stuck = dead.length > 0 || inspection.pendingOperations.length > 0 || instance?.needsRefresh === true;
         return { ok: stuck, observed: facts.join("; ") };
       },
     },
     {
       kind: "action",
       title: "Cancel the interrupted operation",
-      description: (p) => `fail the interrupted jobs of ${stackOf(p)} and cancel any update still holding its lock`,
+      description: (p) => `fail the interrupted jobs of ${describeRef(p)} and cancel any update still holding its lock`,
       // Cancelling an update cuts it off where it is: it cannot be resumed.
       reversible: false,
       risk: "medium",
       onFailure: "Check the backend's lock by hand (pulumi cancel -s <stack>), then run again.",
       async plan(ctx) {
         const ids = (ctx.state.deadJobs as number[]) ?? [];
-        return { description: [`mark ${ids.length} job(s) with an expired lease as interrupted (${ids.join(", ") || "none"})`, `pulumi cancel on ${stackOf(ctx.params)}`] };
+        return { description: [`mark ${ids.length} job(s) with an expired lease as interrupted (${ids.join(", ") || "none"})`, `pulumi cancel on ${describeRef(ctx.params)}`] };
       },
       async run(ctx) {
-        const reaped = await ctx.store.reapExpiredJobs(ctx.now().toISOString());
-        for (const job of reaped) await ctx.workflow.interrupted(job);
-        const { cancelled } = await ctx.engine.cancel(stackOf(ctx.params));
-        return `${reaped.length} job(s) marked interrupted; ${cancelled ? "an update was cancelled" : "no update held the lock"}`;
+        const reaped = await ctx.paved.interruptDeadJobs();
+        const { cancelled } = await ctx.paved.cancelUpdate(ctx.params);
+        return `${reaped} job(s) marked interrupted; ${cancelled ? "an update was cancelled" : "no update held the lock"}`;
       },
       async verify(ctx) {
-        const stack = stackOf(ctx.params);
-        const running = (await ctx.store.jobs()).filter((j) => j.stack === stack && j.status === "running");
+        const running = await ctx.paved.stackJobs(ctx.params);
         return { ok: running.length === 0, observed: `${running.length} running job(s)` };
       },
     },
     {
       kind: "action",
       title: "Refresh the stack",
-      description: (p) => `refresh ${stackOf(p)} from the real resources and clear pending operations`,
+      description: (p) => `refresh ${describeRef(p)} from the real resources and clear pending operations`,
       // A refresh only reads the resources back into the state.
       reversible: true,
+      risk: "low",
       timeoutMs: 30 * 60_000,
       onFailure: "Look at the pending operations in `pulumi stack export` and resolve them by hand.",
+      async plan(ctx) {
+        return { description: [`pulumi refresh on ${describeRef(ctx.params)}: read the resources back into the state, clear pending operations`] };
+      },
       async run(ctx) {
-        const stack = stackOf(ctx.params);
-        const offering = (ctx.state.offering as string | undefined) ?? "queue";
-        const { pendingCleared } = await withStackLock(ctx, stack, () =>
-          ctx.engine.refresh({
-            stack,
-            action: "update",
-            spec: ctx.workflow.specFor(ctx.params.team, ctx.params.environment, offering, ctx.params.name, ctx.state.params as Record<string, unknown>),
-            signal: ctx.signal,
-            onProgress: ctx.log,
-          }),
-        );
-        if (await ctx.store.getInstance(stack)) await ctx.store.setNeedsRefresh(stack, false, ctx.now().toISOString());
+        const { pendingCleared } = await ctx.paved.refresh(ctx.params);
         return `${pendingCleared} pending operation(s) cleared`;
       },
       async verify(ctx) {
-        const stack = stackOf(ctx.params);
-        const inspection = await ctx.engine.inspect(stack);
-        const instance = await ctx.store.getInstance(stack);
+        const inspection = await ctx.paved.inspect(ctx.params);
+        const instance = await ctx.paved.instance(ctx.params);
         return {
-          ok: inspection.pendingOperations.length === 0 && instance?.needs_refresh !== 1,
-          observed: `${inspection.pendingOperations.length} pending operation(s); refresh flag ${instance?.needs_refresh ? "set" : "clear"}`,
+          ok: inspection.pendingOperations.length === 0 && instance?.needsRefresh !== true,
+          observed: `${inspection.pendingOperations.length} pending operation(s); refresh flag ${instance?.needsRefresh ? "set" : "clear"}`,
         };
       },
     },

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../../components/guardrails";
 import { defineRunbook } from "../model";
-import { applyChange, checkInstance, findInstance, instanceParams, stackOf } from "../instances";
+import { changeOf, checkInstance, describeRef, findInstance, instanceParams } from "../instances";
 
 const params = z.strictObject({
   ...instanceParams,
@@ -23,7 +23,7 @@ export const restoreDatabaseFromSnapshot = defineRunbook({
     {
       kind: "check",
       title: "The original database exists",
-      description: (p) => `Look up the postgres instance ${stackOf(p)}.`,
+      description: (p) => `Look up the postgres instance ${describeRef(p)}.`,
       expected: "an active postgres instance",
       onFailure: "Check the team, environment and name of the original database.",
       run: (ctx) => checkInstance(ctx, ["postgres"]),
@@ -31,36 +31,36 @@ export const restoreDatabaseFromSnapshot = defineRunbook({
     {
       kind: "check",
       title: "The new name is free",
-      description: (p) => `Make sure no instance ${stackOf(restored(p))} exists.`,
+      description: (p) => `Make sure no instance ${describeRef(restored(p))} exists.`,
       expected: "no instance with the new name",
       onFailure: "Pick another newName.",
       async run(ctx) {
         const row = await findInstance(ctx, restored(ctx.params));
-        return { ok: row === undefined, observed: row ? `${row.stack} exists` : `${stackOf(restored(ctx.params))} is free` };
+        return { ok: row === undefined, observed: row ? `${row.stack} exists` : `${describeRef(restored(ctx.params))} is free` };
       },
     },
     {
       kind: "action",
       title: "Create the restored database",
-      description: (p) => `create postgres ${stackOf(restored(p))} from snapshot ${p.snapshotIdentifier}`,
-      // A new database beside the original: deleting it undoes the step.
+      description: (p) => `create postgres ${describeRef(restored(p))} from snapshot ${p.snapshotIdentifier}`,
+      // A new database beside the original: deleting it undoes the step. Its gate is the
+      // create's risk; a snapshot the team does not own raises it to at least high.
       reversible: true,
       timeoutMs: 60 * 60_000,
       onFailure: "Nothing was switched: check the snapshot identifier and the error, then run again.",
-      async run(ctx) {
+      async change(ctx) {
         const source = ctx.state.params as { tier?: string; engineVersion?: string };
         const p = { ...(source.tier ? { tier: source.tier } : {}), ...(source.engineVersion ? { engineVersion: source.engineVersion } : {}), snapshotIdentifier: ctx.params.snapshotIdentifier };
-        return applyChange(ctx, { ref: restored(ctx.params), offering: "postgres", params: p, action: "create" });
+        return changeOf(ctx, { ref: restored(ctx.params), offering: "postgres", params: p, action: "create" });
       },
       async verify(ctx) {
         const row = await findInstance(ctx, restored(ctx.params));
-        const outputs = row ? (JSON.parse(row.outputs) as { endpoint?: string }) : {};
+        const outputs = (row?.outputs ?? {}) as { endpoint?: string };
         return { ok: typeof outputs.endpoint === "string", observed: row ? `endpoint ${outputs.endpoint}` : "no restored instance" };
       },
       async rollback(ctx) {
         const row = await findInstance(ctx, restored(ctx.params));
-        if (!row) return "nothing to remove";
-        return applyChange(ctx, { ref: restored(ctx.params), offering: "postgres", params: JSON.parse(row.params), action: "destroy" });
+        return changeOf(ctx, { ref: restored(ctx.params), offering: "postgres", params: row?.params ?? {}, action: "destroy" });
       },
     },
     {

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { redisAuthTokenDefaults } from "../../components/guardrails";
 import { defineRunbook } from "../model";
-import { applyChange, checkInstance, findInstance, instanceParams, stackOf } from "../instances";
+import { changeOf, checkInstance, describeRef, findInstance, instanceParams } from "../instances";
 
 const params = z.strictObject({ ...instanceParams });
 
@@ -17,7 +17,7 @@ export const rotateCacheCredentials = defineRunbook({
     {
       kind: "check",
       title: "The cache exists and nothing else is changing it",
-      description: (p) => `Look up the redis instance ${stackOf(p)} and any request in flight on it.`,
+      description: (p) => `Look up the redis instance ${describeRef(p)} and any request in flight on it.`,
       expected: "an active redis instance with no request in flight",
       onFailure: "Check the instance name, or wait for the request in flight to finish.",
       run: (ctx) => checkInstance(ctx, ["redis"]),
@@ -25,20 +25,21 @@ export const rotateCacheCredentials = defineRunbook({
     {
       kind: "action",
       title: "Apply a new token version",
-      description: (p) => `raise authTokenVersion of ${stackOf(p)} by one and apply it`,
-      // A new token can be rotated again, and the old one stays valid meanwhile.
+      description: (p) => `raise authTokenVersion of ${describeRef(p)} by one and apply it`,
+      // A new token can be rotated again, and the old one stays valid meanwhile. Its gate is
+      // the update's risk (the secret and the cache's AUTH token change).
       reversible: true,
       onFailure: "The old token is still valid: read the error, fix it, and run the runbook again.",
-      async run(ctx) {
+      async change(ctx) {
         const current = ctx.state.params as { authTokenVersion?: number };
         const version = (current.authTokenVersion ?? redisAuthTokenDefaults.initialVersion) + 1;
         ctx.state.newVersion = version;
-        return applyChange(ctx, { offering: "redis", params: { ...current, authTokenVersion: version }, action: "update" });
+        return changeOf(ctx, { offering: "redis", params: { ...current, authTokenVersion: version }, action: "update" });
       },
       async verify(ctx) {
         const row = await findInstance(ctx);
-        const version = row ? (JSON.parse(row.params) as { authTokenVersion?: number }).authTokenVersion : undefined;
-        return { ok: version === ctx.state.newVersion, observed: `authTokenVersion ${version ?? "unset"} on ${stackOf(ctx.params)}` };
+        const version = row?.params.authTokenVersion as number | undefined;
+        return { ok: version === ctx.state.newVersion, observed: `authTokenVersion ${version ?? "unset"} on ${describeRef(ctx.params)}` };
       },
     },
     {

@@ -2,21 +2,22 @@
 import { z } from "zod";
 import { TIERS } from "../../components/guardrails";
 import { defineRunbook } from "../model";
-import { applyChange, checkInstance, findInstance, instanceParams, stackOf } from "../instances";
+import { changeOf, checkInstance, describeRef, findInstance, instanceParams } from "../instances";
 
 const params = z.strictObject({ ...instanceParams, tier: z.enum(TIERS) });
 
 export const scaleInstance = defineRunbook({
   id: "scale-instance",
   title: "Change an instance's tier",
-  summary: "Moves a postgres or redis instance to another tier from the guardrails table. The engine applies it in place; the old tier can be restored the same way.",
+  summary:
+    "Moves a postgres or redis instance to another tier from the guardrails table. The engine applies it in place, with the approvals the same update would need as a request; the old tier can be restored the same way.",
   level: "scripted",
   params,
   steps: [
     {
       kind: "check",
       title: "The instance exists and has tiers",
-      description: (p) => `Look up ${stackOf(p)}: a postgres or redis instance, no request in flight.`,
+      description: (p) => `Look up ${describeRef(p)}: a postgres or redis instance, no request in flight.`,
       expected: "an active postgres or redis instance with no request in flight",
       onFailure: "Check the instance name, or wait for the request in flight to finish.",
       run: (ctx) => checkInstance(ctx, ["postgres", "redis"]),
@@ -24,7 +25,7 @@ export const scaleInstance = defineRunbook({
     {
       kind: "check",
       title: "The tier changes",
-      description: (p) => `Compare the current tier of ${stackOf(p)} with ${p.tier}.`,
+      description: (p) => `Compare the current tier of ${describeRef(p)} with ${p.tier}.`,
       expected: (p) => `a tier other than ${p.tier}`,
       onFailure: "Nothing to do: the instance already has this tier.",
       async run(ctx) {
@@ -44,19 +45,19 @@ export const scaleInstance = defineRunbook({
     {
       kind: "action",
       title: "Apply the new tier",
-      description: (p) => `update ${stackOf(p)} to tier ${p.tier}`,
+      description: (p) => `update ${describeRef(p)} to tier ${p.tier}`,
       reversible: true,
       onFailure: "Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
-      async run(ctx) {
-        return applyChange(ctx, { offering: ctx.state.offering as string, params: { ...(ctx.state.params as object), tier: ctx.params.tier }, action: "update" });
+      async change(ctx) {
+        return changeOf(ctx, { action: "update", params: { ...(ctx.state.params as object), tier: ctx.params.tier } });
       },
       async verify(ctx) {
         const row = await findInstance(ctx);
-        const tier = row ? (JSON.parse(row.params) as { tier?: string }).tier : undefined;
+        const tier = row?.params.tier as string | undefined;
         return { ok: tier === ctx.params.tier, observed: `tier ${tier ?? "unknown"}` };
       },
       async rollback(ctx) {
-        return applyChange(ctx, { offering: ctx.state.offering as string, params: ctx.state.params as Record<string, unknown>, action: "update" });
+        return changeOf(ctx, { action: "update", params: ctx.state.params as Record<string, unknown> });
       },
     },
   ],

@@ -1,7 +1,7 @@
 /** The runbook model: definitions, documented runbooks, timeouts, rollbacks, plans that change after approval. */
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { RunbookExecutor } from "../../runbooks/executor";
+import { RunbookExecutor } from "../../automation/runbooks/executor";
 import { defineRunbook } from "../../runbooks/model";
 import { renderRunbook } from "../../runbooks/markdown";
 import { useHarness } from "../service/harness";
@@ -48,7 +48,9 @@ const scripted = defineRunbook({
       title: "Reversible change",
       description: "change a thing",
       reversible: true,
+      risk: "low",
       onFailure: "It was rolled back.",
+      plan: async () => ({ description: ["change a thing"] }),
       run: async () => {
         events.push("run");
         return "changed";
@@ -77,7 +79,7 @@ const scripted = defineRunbook({
 });
 
 describe("defineRunbook", () => {
-  it("rejects bad ids, empty runbooks, one-option decisions and unplanned irreversible actions", () => {
+  it("rejects bad ids, empty runbooks, one-option decisions, unplanned run actions and changes with a declared risk", () => {
     const base = { title: "T", summary: "S", level: "scripted" as const, params: z.strictObject({}) };
     expect(() => defineRunbook({ ...base, id: "Bad_Id", steps: documented.steps as never })).toThrow('runbook id "Bad_Id" must match ^[a-z][a-z0-9-]{2,62}$');
     expect(() => defineRunbook({ ...base, id: "empty", steps: [] })).toThrow("runbook empty has no steps");
@@ -86,7 +88,15 @@ describe("defineRunbook", () => {
     );
     expect(() =>
       defineRunbook({ ...base, id: "no-plan", steps: [{ kind: "action", title: "A", description: "d", reversible: false, onFailure: "-", run: async () => "", verify: async () => ({ ok: true, observed: "" }) }] }),
-    ).toThrow("runbook no-plan step 1: an irreversible action needs a plan to be approved against");
+    ).toThrow("runbook no-plan step 1: a run action needs a plan to be approved against");
+    const verify = async () => ({ ok: true, observed: "" });
+    expect(() => defineRunbook({ ...base, id: "neither", steps: [{ kind: "action", title: "A", description: "d", reversible: true, onFailure: "-", verify }] })).toThrow(
+      "runbook neither step 1: an action has either a change or a run",
+    );
+    const change = async () => ({ ref: { team: "t", environment: "dev" as const, name: "n" }, offering: "queue", params: {}, action: "update" as const });
+    expect(() => defineRunbook({ ...base, id: "lowered", steps: [{ kind: "action", title: "A", description: "d", reversible: true, risk: "low", onFailure: "-", change, verify }] })).toThrow(
+      "runbook lowered step 1: a change's risk comes from its preview, not from the runbook",
+    );
   });
 });
 
