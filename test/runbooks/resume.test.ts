@@ -46,10 +46,13 @@ describe("runbook runs across a restart", () => {
     const second = await open();
     try {
       await second.runbooks.answer(person(second, "alice"), started.id, 3, "proceed");
+      const gated = await second.runbooks.settle(started.id);
+      expect(gated.status).toBe("awaiting_approval");
+      await second.runbooks.approve(person(second, "bob"), started.id, 4, { digest: (gated.steps[3].awaiting as any).approval.digest });
       const done = await second.runbooks.settle(started.id);
       expect(done.status).toBe("succeeded");
       expect(done.steps.map((s) => s.status)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
-      expect(JSON.parse((await second.store.getInstance("payments-dev-resume-db"))!.params).tier).toBe("large");
+      expect(JSON.parse((await second.store.getInstance("payments.dev.resume-db"))!.params).tier).toBe("large");
     } finally {
       await second.close(2000);
     }
@@ -83,7 +86,7 @@ describe("runbook runs across a restart", () => {
         "step 4 (Destroy the instance) was in flight when the service stopped; it is irreversible, so it is not run again: check what it did (the recover-stuck-stack runbook diagnoses the stack) before starting a new run",
       );
       // The instance was not destroyed a second time behind anyone's back.
-      expect((await second.store.getInstance("payments-prod-gone-db"))!.status).toBe("active");
+      expect((await second.store.getInstance("payments.prod.gone-db"))!.status).toBe("active");
     } finally {
       await second.close(2000);
     }

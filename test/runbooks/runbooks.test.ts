@@ -77,7 +77,7 @@ describe("scale-instance", () => {
     expect(statuses(run)).toEqual(["succeeded", "succeeded", "skipped", "skipped"]);
     expect(run.steps[1].output).toBe("expected: a tier other than medium\nobserved: current tier small");
     expect(run.steps[2].output).toBe("dry run: would ask: Resizing scale-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?");
-    expect(run.steps[3].output).toBe("dry run: would update payments-dev-scale-db to tier medium");
+    expect(run.steps[3].output).toBe("dry run: would update payments/dev/scale-db to tier medium: medium risk, 1 approval");
     const instances = (await h.call("alice", "GET", "/instances")).body.instances;
     expect(instances.find((i: any) => i.name === "scale-db").params.tier).toBe("small");
   });
@@ -94,15 +94,33 @@ describe("scale-instance", () => {
     expect(early.status).toBe(409);
     const ok = await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "proceed" });
     expect(ok.status).toBe(200);
+    // The resize is gated as the same update request would be: medium, above the team's
+    // autonomy (low), so one approval from someone other than alice.
+    const waiting = await settle(run.id);
+    expect(waiting.status).toBe("awaiting_approval");
+    const approval = (waiting.steps[3].awaiting as any).approval;
+    expect(approval).toMatchObject({ risk: "medium", requiredApprovals: { level: "medium", auto: false, count: 1, description: "1 approval" }, progress: "0 of 1" });
+    expect(approval.reasons).toEqual(["updates aws:rds/instance:Instance scale-db-db (allocatedStorage, instanceClass, maxAllocatedStorage)"]);
+    const self = await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: approval.digest });
+    expect(self.body.error).toEqual({ code: "self_approval", message: "the requester cannot approve their own runbook step" });
+    expect((await h.call("bob", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: approval.digest })).status).toBe(200);
     const done = await settle(run.id);
     expect(done.status).toBe("succeeded");
     expect(statuses(done)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
-    expect(done.steps[3].output).toContain("update payments-dev-scale-db: same 4, update 1");
+    expect(done.steps[3].output).toContain("update payments/dev/scale-db: same 4, update 1");
     expect(done.steps[3].output).toContain("verify: tier medium");
     const instances = (await h.call("alice", "GET", "/instances")).body.instances;
     expect(instances.find((i: any) => i.name === "scale-db").params.tier).toBe("medium");
     const audit = (await h.call("alice", "GET", "/audit")).body.entries.filter((e: any) => e.requestId === run.id).map((e: any) => `${e.actor} ${e.action}`);
-    expect(audit).toEqual(["alice runbook.start", "alice runbook.answer", "alice runbook.engine.up", "paved runbook.action", "paved runbook.succeeded"]);
+    expect(audit).toEqual([
+      "alice runbook.start",
+      "alice runbook.answer",
+      "paved runbook.awaiting-approval",
+      "bob runbook.approve",
+      "alice runbook.engine.up",
+      "paved runbook.action",
+      "paved runbook.succeeded",
+    ]);
   });
 
   it("a failing check stops the run and says what to do next", async () => {
@@ -117,19 +135,21 @@ describe("scale-instance", () => {
   it("holds the stack while it applies, and will not apply while a job runs on it", async () => {
     const store = h.service.store;
     // A request's job running on the stack on some replica.
-    await store.enqueueJob({ request_id: "req-elsewhere", kind: "apply", stack: "payments-dev-scale-db", at: h.clock.now().toISOString() });
+    await store.enqueueJob({ request_id: "req-elsewhere", kind: "apply", stack: "payments.dev.scale-db", at: h.clock.now().toISOString() });
     const job = (await store.claimJob("other-replica", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
     const run = await start("scale-instance", { team: "payments", environment: "dev", name: "scale-db", tier: "small" });
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "proceed" });
+    const approval = ((await settle(run.id)).steps[3].awaiting as any).approval;
+    await h.call("bob", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: approval.digest });
     const failed = await settle(run.id);
     expect(failed.status).toBe("failed");
     expect(failed.error).toBe(
-      "step 4 (Apply the new tier) failed: another operation is running on stack payments-dev-scale-db. Next: Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
+      "step 4 (Apply the new tier) failed: another operation is running on stack payments.dev.scale-db. Next: Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
     );
     await store.finishJob(job.id, "other-replica", "done", h.clock.now().toISOString());
     // While a runbook holds the stack, no request job of it is claimed.
-    const lock = (await store.lockStack("payments-dev-scale-db", "runbook:x", "x", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
-    await store.enqueueJob({ request_id: "req-later", kind: "preview", stack: "payments-dev-scale-db", at: h.clock.now().toISOString() });
+    const lock = (await store.lockStack("payments.dev.scale-db", "runbook:x", "x", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
+    await store.enqueueJob({ request_id: "req-later", kind: "preview", stack: "payments.dev.scale-db", at: h.clock.now().toISOString() });
     expect(await store.claimJob("any", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString())).toBeUndefined();
     await store.finishJob(lock.id, "runbook:x", "done", h.clock.now().toISOString());
     const freed = await store.claimJob("any", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString());
@@ -150,21 +170,31 @@ describe("scale-instance", () => {
 describe("rotate-cache-credentials", () => {
   it("applies a new token version, verifies it, and waits for the clients' restart", async () => {
     await instance({ team: "payments", environment: "dev", offering: "redis", name: "sessions-cache", params: { tier: "small" } });
-    const before = JSON.parse((await h.service.store.getStackState("payments-dev-sessions-cache"))!);
-    const run = await start("rotate-cache-credentials", { team: "payments", environment: "dev", name: "sessions-cache" });
+    const before = JSON.parse((await h.service.store.getStackState("payments.dev.sessions-cache"))!);
+    const waiting = await start("rotate-cache-credentials", { team: "payments", environment: "dev", name: "sessions-cache" });
+    // A new token replaces the password and updates the secret holding it: the secret
+    // controls access, so high, as the same update request would be: a platform approver.
+    expect(waiting.status).toBe("awaiting_approval");
+    const approval = (waiting.steps[1].awaiting as any).approval;
+    expect(approval.risk).toBe("high");
+    expect(approval.requiredApprovals.description).toBe("1 approval from platform");
+    await h.call("bob", "POST", `/runbook-runs/${waiting.id}/steps/2/approve`, { digest: approval.digest });
+    const run = await settle(waiting.id);
     expect(run.status).toBe("awaiting_answer");
-    expect(run.steps[1].output).toContain("verify: authTokenVersion 2 on payments-dev-sessions-cache");
+    expect(run.steps[1].output).toContain("verify: authTokenVersion 2 on payments/dev/sessions-cache");
     expect(run.steps[2].awaiting).toEqual({ answer: { question: "Restart the services that use sessions-cache, so they read the new token from its secret.", options: ["done", "failed"] } });
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "done" });
     expect((await settle(run.id)).status).toBe("succeeded");
-    const after = JSON.parse((await h.service.store.getStackState("payments-dev-sessions-cache"))!);
+    const after = JSON.parse((await h.service.store.getStackState("payments.dev.sessions-cache"))!);
     const token = (s: any) => s.resources.find((r: any) => r.type === "random:index/randomPassword:RandomPassword");
     expect(token(after).inputs).not.toEqual(token(before).inputs);
     expect(JSON.stringify(after)).not.toMatch(/"result":"[^[]/);
   });
 
   it("a manual step reported as failed fails the run with its next step", async () => {
-    const run = await start("rotate-cache-credentials", { team: "payments", environment: "dev", name: "sessions-cache" });
+    const waiting = await start("rotate-cache-credentials", { team: "payments", environment: "dev", name: "sessions-cache" });
+    await h.call("bob", "POST", `/runbook-runs/${waiting.id}/steps/2/approve`, { digest: (waiting.steps[1].awaiting as any).approval.digest });
+    const run = await settle(waiting.id);
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "failed" });
     const done = await settle(run.id);
     expect(done.status).toBe("failed");
@@ -175,12 +205,22 @@ describe("rotate-cache-credentials", () => {
 describe("restore-database-from-snapshot", () => {
   it("creates the restored database beside the original, then stops when both are kept", async () => {
     await instance(pg("billing-db"));
-    const run = await start("restore-database-from-snapshot", { team: "payments", environment: "dev", name: "billing-db", snapshotIdentifier: "billing-db-2026-11-24", newName: "billing-db-restored" });
+    const waiting = await start("restore-database-from-snapshot", { team: "payments", environment: "dev", name: "billing-db", snapshotIdentifier: "billing-db-2026-11-24", newName: "billing-db-restored" });
+    // Not one of the team's own final snapshots: it may hold another team's data, so at least high.
+    expect(waiting.status).toBe("awaiting_approval");
+    const approval = (waiting.steps[2].awaiting as any).approval;
+    expect(approval.risk).toBe("high");
+    expect(approval.requiredApprovals.description).toBe("1 approval from platform");
+    expect(approval.reasons[0]).toBe(
+      "restores postgres from snapshot billing-db-2026-11-24, which is not a final snapshot of team payments's instances: it may hold another team's data",
+    );
+    await h.call("bob", "POST", `/runbook-runs/${waiting.id}/steps/3/approve`, { digest: approval.digest });
+    const run = await settle(waiting.id);
     expect(run.status).toBe("awaiting_answer");
     expect(run.currentStep).toBe(4);
     const restored = (await h.call("alice", "GET", "/instances")).body.instances.find((i: any) => i.name === "billing-db-restored");
     expect(restored.params).toEqual({ tier: "small", snapshotIdentifier: "billing-db-2026-11-24" });
-    const state = JSON.parse((await h.service.store.getStackState("payments-dev-billing-db-restored"))!);
+    const state = JSON.parse((await h.service.store.getStackState("payments.dev.billing-db-restored"))!);
     expect(state.resources.find((r: any) => r.type === "aws:rds/instance:Instance").inputs.snapshotIdentifier).toBe("billing-db-2026-11-24");
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/4/answer`, { answer: "keep-both" });
     const done = await settle(run.id);
@@ -198,12 +238,12 @@ describe("decommission-instance", () => {
     const awaiting = (run.steps[3].awaiting as any).approval;
     expect(awaiting.risk).toBe("critical");
     expect(awaiting.requiredApprovals).toEqual({ level: "critical", auto: false, count: 2, group: "platform", description: "2 approvals from platform" });
-    expect(awaiting.plan[0]).toBe('destroy postgres payments-prod-legacy-db with params {"tier":"small"} (engine simulate)');
+    expect(awaiting.plan[0]).toBe('destroy postgres payments/prod/legacy-db with params {"tier":"small"} (engine simulate)');
     expect(awaiting.plan).toContain("delete aws:rds/instance:Instance legacy-db-db");
 
     const self = await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: awaiting.digest });
     expect(self.status).toBe(403);
-    expect(self.body.error).toEqual({ code: "self_approval", message: "the person who started the run cannot approve its steps" });
+    expect(self.body.error).toEqual({ code: "self_approval", message: "the requester cannot approve their own runbook step" });
     const stale = await h.call("bob", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: `sha256:${"1".repeat(64)}` });
     expect(stale.status).toBe(409);
     expect(stale.body.error.code).toBe("stale_digest");
@@ -223,7 +263,7 @@ describe("decommission-instance", () => {
     const run = await start("decommission-instance", { team: "payments", environment: "prod", name: "keep-db" });
     const erin = await h.call("erin", "POST", `/runbook-runs/${run.id}/steps/4/reject`, { reason: "no" });
     expect(erin.status).toBe(403);
-    expect(erin.body.error).toEqual({ code: "not_an_approver", message: "a critical-risk step is decided by platform, and erin is not in it" });
+    expect(erin.body.error).toEqual({ code: "not_an_approver", message: "a critical-risk runbook step is decided by platform, and erin is not in it" });
     const res = await h.call("carol", "POST", `/runbook-runs/${run.id}/steps/4/reject`, { reason: "still used by reporting" });
     expect(res.body.status).toBe("rejected");
     expect(res.body.error).toBe("step 4 rejected by carol: still used by reporting");
@@ -249,8 +289,8 @@ describe("recover-stuck-stack", () => {
     const store = h.service.store;
     const job = (await store.claimJob("dead-replica", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 1000).toISOString()))!;
     await store.updateRequest(req.body.id, { status: "applying" });
-    const state = JSON.parse((await store.getStackState("payments-dev-stuck-db"))!);
-    await store.putStackState("payments-dev-stuck-db", JSON.stringify({ ...state, pending: [state.resources[4].urn] }), h.clock.now().toISOString());
+    const state = JSON.parse((await store.getStackState("payments.dev.stuck-db"))!);
+    await store.putStackState("payments.dev.stuck-db", JSON.stringify({ ...state, pending: [state.resources[4].urn] }), h.clock.now().toISOString());
     h.clock.advance(5000);
 
     const run = await start("recover-stuck-stack", { team: "payments", environment: "dev", name: "stuck-db" });
@@ -261,14 +301,14 @@ describe("recover-stuck-stack", () => {
     const awaiting = (run.steps[1].awaiting as any).approval;
     expect(awaiting.risk).toBe("medium");
     expect(awaiting.requiredApprovals.description).toBe("1 approval");
-    expect(awaiting.plan).toEqual([`mark 1 job(s) with an expired lease as interrupted (${job.id})`, "pulumi cancel on payments-dev-stuck-db"]);
+    expect(awaiting.plan).toEqual([`mark 1 job(s) with an expired lease as interrupted (${job.id})`, "pulumi cancel on payments/dev/stuck-db"]);
     await h.call("bob", "POST", `/runbook-runs/${run.id}/steps/2/approve`, { digest: awaiting.digest });
     const done = await settle(run.id);
     expect(done.status).toBe("succeeded");
     expect(done.steps[1].output).toContain("1 job(s) marked interrupted; no update held the lock");
     expect(done.steps[2].output).toContain("1 pending operation(s) cleared");
     expect((await h.call("alice", "GET", `/requests/${req.body.id}`)).body).toMatchObject({ status: "failed", error: "interrupted" });
-    expect(await h.service.engine.inspect("payments-dev-stuck-db")).toEqual({ resources: 5, pendingOperations: [] });
+    expect(await h.service.engine.inspect("payments.dev.stuck-db")).toEqual({ resources: 5, pendingOperations: [] });
     const inst = (await h.call("alice", "GET", "/instances")).body.instances.find((i: any) => i.name === "stuck-db");
     expect(inst.needsRefresh).toBe(false);
   });
@@ -288,7 +328,8 @@ describe("dry runs", () => {
       expect(`${id} ${run.status} ${statuses(run).join(",")}`).toBe(`${id} succeeded ${expected.join(",")}`);
     }
     const decommission = await start("decommission-instance", { team: "payments", environment: "dev", name: "dry-queue" }, true);
-    expect(decommission.steps[3].output).toBe("dry run: would destroy payments-dev-dry-queue and every resource in it (irreversible: waits for approval)");
+    // The queue's access policy goes with it: high, as the same destroy request would be.
+    expect(decommission.steps[3].output).toBe("dry run: would destroy payments/dev/dry-queue and every resource in it: high risk, 1 approval from platform");
     expect((await h.call("alice", "GET", "/instances")).body.instances.map((i: any) => i.name)).toContain("dry-queue");
   });
 });
