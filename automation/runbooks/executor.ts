@@ -369,7 +369,8 @@ export class RunbookExecutor {
     }
     // A new wait: first time, a different plan, or the earlier wait expired. Approvals given
     // before it count no more.
-    const reason = !current?.digest || current.status !== "awaiting_approval" ? "first" : current.digest !== gated.digest ? "changed" : "expired";
+    // `pending` with a digest: the engine's guard refused the admitted plan at apply time.
+    const reason = !current?.digest ? "first" : current.digest !== gated.digest || current.status !== "awaiting_approval" ? "changed" : "expired";
     const record: ApprovalRecord = { risk: gated.assessment.level, reasons: gated.assessment.reasons, requirement: gated.assessment.requirement, plan: gated.plan };
     await this.store.setRunStep(run.id, n, {
       status: "awaiting_approval",
