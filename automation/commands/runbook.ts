@@ -226,8 +226,13 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       }
       const [runId, n] = args.positional;
       if (!runId || !n || !args.digest) throw new WorkflowError(400, "usage", "paved runbook approve <run-id> <step> --digest sha256:...");
-      const view = await service.runbooks.approve(person, runId, Number(n), { digest: args.digest, comment: args.comment });
+      let view = await service.runbooks.approve(person, runId, Number(n), { digest: args.digest, comment: args.comment });
       io.stdout.write(`run ${runId}: step ${n} approved by ${person.name}; the run is ${view.status}\n`);
+      if (view.status === "running") {
+        // The last approval lets the run go on here: it runs until it ends or waits again.
+        view = await service.runbooks.settle(runId);
+        io.stdout.write(`run ${runId}: ${view.status}\n`);
+      }
       return 0;
     } catch (err) {
       if (err instanceof WorkflowError) {

@@ -226,10 +226,15 @@ export class RunbookExecutor {
     return this.view(id);
   }
 
-  /** Waits, at most `graceMs`, for every run's background work to stop (shutdown). */
+  /**
+   * Waits, at most `graceMs`, for every run's background work to stop (shutdown). Runs
+   * still going then are let go of at once, so another replica takes them over without
+   * waiting for the lease (an irreversible step in flight is reported there, not re-run).
+   */
   async idle(graceMs = 30_000): Promise<void> {
     const all = Promise.all([...this.inFlight.values()]);
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    for (const runId of this.inFlight.keys()) await this.store.releaseRun(runId, this.owner).catch(() => undefined);
   }
 
   /** Waits until this replica's background work on the run stops (finished, or waiting for a person). */

@@ -76,29 +76,35 @@ describe("paved runbook", () => {
       "- 3. Confirm the maintenance window [decision]: skipped",
       "- 4. Apply the new tier [action, reversible]: skipped",
     ]);
-    expect(res.stdout).toContain("    dry run: would update payments-dev-cli-db to tier medium\n");
+    expect(res.stdout).toContain("    dry run: would update payments/dev/cli-db to tier medium: medium risk, 1 approval\n");
     expect(res.stdout).toMatch(/run run_[0-9a-f-]+: succeeded \(dry run: nothing changed\)\n$/);
   });
 
-  it("asks at the decision and applies on 'proceed'", async () => {
+  it("asks at the decision, waits for the approval the same request would need, then applies", async () => {
     const res = await paved(["run", "scale-instance", "--param", "team=payments", "--param", "environment=dev", "--param", "name=cli-db", "--param", "tier=large"], "proceed\n");
-    expect(res.code).toBe(0);
+    expect(res.code).toBe(3);
     expect(res.stdout).toContain("? 3. Confirm the maintenance window\n    Resizing cli-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?\n    [proceed/stop] > ");
-    expect(res.stdout).toContain("✓ 4. Apply the new tier [action, reversible]: succeeded\n");
+    expect(res.stdout).toContain("⏸ 4. Apply the new tier: waiting for approval (medium risk: 1 approval; not from alice; so far 0 of 1)\n");
     expect(res.stdout).toContain("engine simulate: nothing real is changed\n");
-  });
+    const runId = /run (run_[0-9a-f-]+):/.exec(res.stdout)![1];
+    const digest = /digest (sha256:[0-9a-f]{64})/.exec(res.stdout)![1];
+    expect((await paved(["approve", runId, "4", "--digest", digest], "", "bob-dev-token")).code).toBe(0);
+    const resumed = await paved(["resume", runId]);
+    expect(resumed.stdout).toContain("✓ 4. Apply the new tier [action, reversible]: succeeded\n");
+    expect(resumed.code).toBe(0);
+  }, 60_000);
 
   it("pauses an irreversible step (exit 3) until another person approves; then resume finishes", async () => {
     const started = await paved(["run", "decommission-instance", "--param", "team=payments", "--param", "environment=prod", "--param", "name=old-db"]);
     expect(started.code).toBe(3);
     const runId = /run (run_[0-9a-f-]+):/.exec(started.stdout)![1];
     const digest = /digest (sha256:[0-9a-f]{64})/.exec(started.stdout)![1];
-    expect(started.stdout).toContain("⏸ 4. Destroy the instance: irreversible, waiting for approval (critical risk: 2 approvals from platform; not from alice)\n");
+    expect(started.stdout).toContain("⏸ 4. Destroy the instance: irreversible, waiting for approval (critical risk: 2 approvals from platform; not from alice; so far 0 of 2 from platform)\n");
     expect(started.stdout).toContain(`Approve: PAVED_TOKEN=<approver token> paved runbook approve ${runId} 4 --digest ${digest}\n`);
 
     const self = await paved(["approve", runId, "4", "--digest", digest]);
     expect(self.code).toBe(1);
-    expect(self.stderr).toBe("paved runbook: the person who started the run cannot approve its steps\n");
+    expect(self.stderr).toBe("paved runbook: the requester cannot approve their own runbook step\n");
     const bob = await paved(["approve", runId, "4", "--digest", digest], "", "bob-dev-token");
     expect(bob.stdout).toBe(`run ${runId}: step 4 approved by bob; the run is awaiting_approval\n`);
     const carol = await paved(["approve", runId, "4", "--digest", digest], "", "carol-dev-token");

@@ -98,7 +98,7 @@ describe("POST /requests: authorization and conflicts", () => {
     expect(first.status).toBe(202);
     const inFlight = await h.call("alice", "POST", "/requests", pg("conflict-db", "prod"));
     expect(inFlight.status).toBe(409);
-    expect(inFlight.body.error).toEqual({ code: "request_in_flight", message: `request ${first.body.id} on payments-prod-conflict-db is still previewing` });
+    expect(inFlight.body.error).toEqual({ code: "request_in_flight", message: `request ${first.body.id} on payments.prod.conflict-db is still previewing` });
 
     const none = await h.call("alice", "POST", "/requests", { ...pg("ghost-db"), action: "update" });
     expect(none.status).toBe(409);
@@ -124,7 +124,7 @@ describe("concurrent requests on one instance", () => {
     expect(results.map((r) => r.status).sort()).toEqual([202, 409, 409, 409, 409]);
     const accepted = results.find((r) => r.status === 202)!.body.id;
     for (const r of results.filter((x) => x.status === 409)) {
-      expect(r.body.error).toEqual({ code: "request_in_flight", message: `request ${accepted} on payments-prod-race-db is still previewing` });
+      expect(r.body.error).toEqual({ code: "request_in_flight", message: `request ${accepted} on payments.prod.race-db is still previewing` });
     }
     await h.call("alice", "POST", `/requests/${accepted}/cancel`);
   });
@@ -219,7 +219,7 @@ describe("secrets", () => {
     await h.drain();
     const done = (await h.call("alice", "GET", `/requests/${res.body.id}`)).body;
     expect(done.status).toBe("succeeded");
-    const state = JSON.parse((await h.service.store.getStackState("payments-dev-sessions"))!);
+    const state = JSON.parse((await h.service.store.getStackState("payments.dev.sessions"))!);
     const password = state.resources.find((r: any) => r.type === "random:index/randomPassword:RandomPassword");
     expect(password).toBeDefined();
     // The auth token's inputs and outputs never leave the worker in plain text.

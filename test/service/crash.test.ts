@@ -76,7 +76,7 @@ describe("SIGKILL mid-apply", () => {
       expect(failed.preview.digest).toMatch(/^sha256:/);
 
       const instances = (await (await fetch(`${second.base}/instances`, { headers })).json()) as any;
-      expect(instances.instances.find((i: any) => i.stack === "payments-dev-exports")).toMatchObject({ status: "interrupted", needsRefresh: true });
+      expect(instances.instances.find((i: any) => i.stack === "payments.dev.exports")).toMatchObject({ status: "interrupted", needsRefresh: true });
 
       const audit = (await (await fetch(`${second.base}/audit?requestId=${id}`, { headers })).json()) as any;
       expect(audit.entries.map((e: any) => e.action)).toEqual(["request.create", "request.auto-approved", "engine.up", "request.interrupted"]);

@@ -49,7 +49,7 @@ function suite(store: StoreKind) {
   describe("a dev create within the team's autonomy", () => {
     it("is previewed, auto-approved and applied with no human, and says it was simulated", async () => {
       const accepted = await submit(pg("orders-db"));
-      expect(accepted).toMatchObject({ action: "create", status: "previewing", engine: "simulate", requestedBy: "alice", stack: "payments-dev-orders-db", params: { tier: "small" } });
+      expect(accepted).toMatchObject({ action: "create", status: "previewing", engine: "simulate", requestedBy: "alice", stack: "payments.dev.orders-db", params: { tier: "small" } });
       const done = await settle(accepted.id);
       expect(done.status).toBe("succeeded");
       expect(done.risk).toEqual({
@@ -75,7 +75,7 @@ function suite(store: StoreKind) {
 
       const instances = await h.call("alice", "GET", "/instances?team=payments");
       expect(instances.body.engine).toBe("simulate");
-      expect(instances.body.instances.find((i: any) => i.stack === "payments-dev-orders-db")).toMatchObject({ offering: "postgres", outputs: done.outputs, needsRefresh: false });
+      expect(instances.body.instances.find((i: any) => i.stack === "payments.dev.orders-db")).toMatchObject({ offering: "postgres", outputs: done.outputs, needsRefresh: false });
 
       const audit = await h.call("alice", "GET", `/audit?requestId=${done.id}`);
       expect(audit.body.entries.map((e: any) => `${e.actor} ${e.action}`)).toEqual([
@@ -168,7 +168,7 @@ function suite(store: StoreKind) {
 
       const erin = await h.call("erin", "POST", `/requests/${destroy.id}/approve`, { digest: destroy.preview.digest });
       expect(erin.status).toBe(403);
-      expect(erin.body.error).toEqual({ code: "not_an_approver", message: "a critical-risk change needs approval from platform, and erin is not in it" });
+      expect(erin.body.error).toEqual({ code: "not_an_approver", message: "a critical-risk request needs approval from platform, and erin is not in it" });
 
       const bob = await h.call("bob", "POST", `/requests/${destroy.id}/approve`, { digest: destroy.preview.digest });
       expect(bob.body.status).toBe("awaiting_approval");
@@ -182,7 +182,7 @@ function suite(store: StoreKind) {
       expect(done.status).toBe("succeeded");
       expect(done.outputs).toEqual({});
       const instances = await h.call("alice", "GET", "/instances");
-      expect(instances.body.instances.map((i: any) => i.stack)).not.toContain("payments-prod-billing-db");
+      expect(instances.body.instances.map((i: any) => i.stack)).not.toContain("payments.prod.billing-db");
       const events = await h.service.store.eventsAfter(destroy.id, 0);
       expect(events.map((e) => JSON.parse(e.data).line).filter(Boolean)).toContain("simulate: unprotecting 1 resource(s) for the approved destroy");
       const audit = (await h.call("bob", "GET", `/audit?requestId=${destroy.id}`)).body.entries;
@@ -217,10 +217,10 @@ function suite(store: StoreKind) {
       expect(approved.body.status).toBe("approved");
 
       // Before the apply runs, the stack moves: someone changed the database outside the service.
-      const state = JSON.parse((await h.service.store.getStackState("payments-prod-audit-db"))!);
+      const state = JSON.parse((await h.service.store.getStackState("payments.prod.audit-db"))!);
       const db = state.resources.find((r: any) => r.type === "aws:rds/instance:Instance");
       db.inputs.backupRetentionPeriod = 1;
-      await h.service.store.putStackState("payments-prod-audit-db", JSON.stringify(state), "2026-11-25T10:00:00.000Z");
+      await h.service.store.putStackState("payments.prod.audit-db", JSON.stringify(state), "2026-11-25T10:00:00.000Z");
 
       const back = await settle(update.id);
       expect(back.status).toBe("awaiting_approval");
@@ -291,7 +291,7 @@ function suite(store: StoreKind) {
       const done = await settle(accepted.id);
       expect(done.status).toBe("cancelled");
       expect(done.preview).toBeNull();
-      expect((await h.service.store.getInstance("payments-dev-quick-db"))).toBeUndefined();
+      expect((await h.service.store.getInstance("payments.dev.quick-db"))).toBeUndefined();
     });
 
     it("a rejection ends the request", async () => {
@@ -322,7 +322,7 @@ function suite(store: StoreKind) {
         expect(done.violations[0]).toMatchObject({ policyName: "rds-instance-class", enforcementLevel: "mandatory", resourceName: "blocked-db-db" });
         expect(done.violations[0].message).toMatch(/^instanceClass "db\.t4g\.\w+" is not one of db\.r6g\.xlarge$/);
         expect(done.risk.reasons.at(-1)).toBe(`policy rds-instance-class (mandatory) on blocked-db-db: ${done.violations[0].message}`);
-        expect(await strict.service.store.getInstance("payments-dev-blocked-db")).toBeUndefined();
+        expect(await strict.service.store.getInstance("payments.dev.blocked-db")).toBeUndefined();
       } finally {
         await strict.close();
       }

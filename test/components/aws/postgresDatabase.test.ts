@@ -96,7 +96,7 @@ describe("PostgresDatabase", () => {
       multiAz: true,
       deletionProtection: true,
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: "orders-db-final",
+      finalSnapshotIdentifier: "payments-prod-orders-db-51371d6f-final",
     });
     expect(b.get("orders-db-db").protect).toBe(true);
   });
@@ -150,7 +150,7 @@ describe("PostgresDatabase", () => {
       multiAz: false,
       deletionProtection: false,
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: "orders-db-final",
+      finalSnapshotIdentifier: "payments-staging-orders-db-ecee7686-final",
     });
     expect(instance.snapshotIdentifier).toBeUndefined();
     expect(b.get("orders-db-db").protect).toBe(false);

@@ -93,7 +93,7 @@ describe("RedisCache", () => {
       automaticFailoverEnabled: true,
       multiAzEnabled: true,
       snapshotRetentionLimit: 14,
-      finalSnapshotIdentifier: "sessions-final",
+      finalSnapshotIdentifier: "payments-prod-sessions-d5f196d7-final",
     });
     expect(b.get("sessions-redis").protect).toBe(true);
     expect(b.get("sessions-auth-secret").protect).toBe(true);
@@ -138,7 +138,7 @@ describe("RedisCache", () => {
       automaticFailoverEnabled: false,
       multiAzEnabled: false,
       snapshotRetentionLimit: 7,
-      finalSnapshotIdentifier: "sessions-final",
+      finalSnapshotIdentifier: "payments-staging-sessions-1fdf800a-final",
     });
     expect(b.get("sessions-redis").protect).toBe(false);
     expect(b.get("sessions-auth-secret").protect).toBe(false);
