@@ -3,12 +3,14 @@ import { PavedArgumentError } from "../common";
 /** Kubernetes object names: DNS-1123 labels (lowercase alphanumerics and '-', at most 63). */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** Why `value` cannot name a Kubernetes object (`is not a DNS label (...)`), or undefined when it can. */
+export function dnsLabelProblem(value: unknown): string | undefined {
+  if (typeof value === "string" && DNS_LABEL.test(value)) return undefined;
+  return "is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+}
+
 /** Throws unless `value` can name a Kubernetes object. */
 export function assertDnsLabel(argument: string, value: unknown): asserts value is string {
-  if (typeof value !== "string" || !DNS_LABEL.test(value)) {
-    throw new PavedArgumentError(
-      argument,
-      `${argument} ${JSON.stringify(value)} is not a DNS label (lowercase letters, digits and '-', at most 63 characters)`,
-    );
-  }
+  const problem = dnsLabelProblem(value);
+  if (problem) throw new PavedArgumentError(argument, `${argument} ${JSON.stringify(value)} ${problem}`);
 }
