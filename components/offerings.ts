@@ -21,7 +21,7 @@ import {
   statefulOfferings,
   tiers,
 } from "./guardrails";
-import { DNS_LABEL, dnsLabelProblem } from "./kubernetes/naming";
+import { DNS_LABEL, NOT_A_DNS_LABEL, dnsLabelProblem } from "./kubernetes/naming";
 import { CONTAINER_PORT, REPLICAS_ANY_ENVIRONMENT, imageReferenceProblem, replicasRange } from "./kubernetes/rules";
 import { IssuePath, describeZodIssue } from "./zodIssues";
 
@@ -112,7 +112,7 @@ const namespaceParams = z.strictObject({
 
 const webServiceParams = z.strictObject({
   tier: tierSchema,
-  namespace: z.string().regex(DNS_LABEL, "must be a DNS label").describe("Namespace to run in."),
+  namespace: z.string().regex(DNS_LABEL, NOT_A_DNS_LABEL).describe("Namespace to run in."),
   image: z
     .string()
     .superRefine((image, ctx) => {
@@ -222,10 +222,12 @@ function nameIssues(offering: Offering, name: string): OfferingIssue[] {
 
 /** Issues that depend on the environment as well as the params. */
 function environmentIssues(offering: Offering, environment: Environment, params: Record<string, unknown>): OfferingIssue[] {
-  if (offering === "web-service" && typeof params.replicas === "number") {
+  // A value outside every environment's range is already reported by the schema: one error per mistake.
+  const replicas = params.replicas;
+  if (offering === "web-service" && typeof replicas === "number" && Number.isInteger(replicas) && replicas >= REPLICAS_ANY_ENVIRONMENT.min) {
     const range = replicasRange(environment);
-    if (params.replicas < range.min) {
-      return [{ path: ["params", "replicas"], message: `${params.replicas} is less than the minimum ${range.min} in ${environment}` }];
+    if (replicas < range.min) {
+      return [{ path: ["params", "replicas"], message: `${replicas} is less than the minimum ${range.min} in ${environment}` }];
     }
   }
   return [];
@@ -256,8 +258,9 @@ export function validateOfferingInstance(instance: OfferingInstance): OfferingIn
   const parsed = spec.params.safeParse(instance.params ?? {}, { reportInput: true });
   if (!parsed.success) {
     issues.push(...parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: ["params", ...i.path], message: i.message })));
-  } else if (environment) {
-    issues.push(...environmentIssues(spec.name, environment, parsed.data as Record<string, unknown>));
+  }
+  if (environment && instance.params && typeof instance.params === "object") {
+    issues.push(...environmentIssues(spec.name, environment, instance.params as Record<string, unknown>));
   }
   return issues.length > 0 ? { ok: false, issues } : { ok: true, params: parsed.data as Record<string, unknown> };
 }

@@ -90,7 +90,7 @@ export function awsIdentifierProblem(offering: string, name: string): string | u
       why = "use lowercase letters, digits, hyphens and dots, starting with a letter or digit";
     } else if (id.rules === "s3") {
       const reserved = S3_RESERVED_PREFIXES.find((p) => prefix.startsWith(p));
-      if (reserved) why = `it may not start with ${S3_RESERVED_PREFIXES.join(", ")}`;
+      if (reserved) why = `it may not start with ${S3_RESERVED_PREFIXES.slice(0, -1).join(", ")} or ${S3_RESERVED_PREFIXES[S3_RESERVED_PREFIXES.length - 1]}`;
     }
     if (why) return `would make the ${id.service} ${id.kind} "${prefix}<random>", which ${id.service} refuses: ${why}`;
   }
