@@ -15,9 +15,9 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { Environment } from "../components/guardrails";
-import { getOfferingSpec } from "../components/offerings";
+import { getOfferingSpec, validateOfferingInstance } from "../components/offerings";
 import type { Violation } from "../policy-pack/evaluate";
-import { describeZodIssue, EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
+import { EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
 import type { PavedConfig, Person } from "./config";
 import type { Engine, EngineOperation, EnginePreview } from "./engine/types";
 import { ConcurrentOperationError, PreviewChangedError } from "./engine/types";
@@ -199,14 +199,9 @@ export class Workflow {
         : input.action === "update"
           ? { ...(JSON.parse(instance!.params) as Record<string, unknown>), ...input.params }
           : (JSON.parse(instance!.params) as Record<string, unknown>);
-    const parsed = offering.params.safeParse(params, { reportInput: true });
-    if (!parsed.success) {
-      throw new WorkflowError(
-        400,
-        "invalid_params",
-        `the params are not valid for ${input.offering}`,
-        parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath(["params", ...i.path]), message: i.message })),
-      );
+    const parsed = validateOfferingInstance({ offering: input.offering, team: input.team, environment: input.environment, name: input.name, params });
+    if (!parsed.ok) {
+      throw new WorkflowError(400, "invalid_params", `the params are not valid for ${input.offering}`, parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     }
     const spec = this.specFor(input.team, input.environment, input.offering, input.name, params);
     const checked = validateSpec(spec);

@@ -36,7 +36,15 @@ export {
   catalogJsonSchemas,
   getOffering,
 } from "./catalog";
-export { OfferingSpec, getOfferingSpec, offerings } from "./offerings";
+export {
+  OfferingInstance,
+  OfferingInstanceResult,
+  OfferingIssue,
+  OfferingSpec,
+  getOfferingSpec,
+  offerings,
+  validateOfferingInstance,
+} from "./offerings";
 export { CommonArgs, PavedArgumentError, ResolvedCommonArgs, resolveCommonArgs } from "./common";
 export {
   ENVIRONMENTS,

@@ -5,7 +5,25 @@
  * does not load any provider. `catalog.ts` adds the factories that build the components.
  */
 import { z } from "zod";
-import { OFFERINGS, Offering, TIERS, componentTypes, engineVersions, queueDefaults, statefulOfferings, tiers, webServiceDefaults } from "./guardrails";
+import { awsIdentifierProblem } from "./aws/naming";
+import {
+  ENVIRONMENTS,
+  Environment,
+  NAME_PATTERN,
+  OFFERINGS,
+  Offering,
+  TEAM_PATTERN,
+  TIERS,
+  componentTypes,
+  engineVersions,
+  queueDefaults,
+  redisAuthTokenDefaults,
+  statefulOfferings,
+  tiers,
+} from "./guardrails";
+import { DNS_LABEL, NOT_A_DNS_LABEL, dnsLabelProblem } from "./kubernetes/naming";
+import { CONTAINER_PORT, REPLICAS_ANY_ENVIRONMENT, imageReferenceProblem, replicasRange } from "./kubernetes/rules";
+import { IssuePath, describeZodIssue } from "./zodIssues";
 
 /** An offering, without its factory. */
 export interface OfferingSpec<P = unknown> {
@@ -66,7 +84,13 @@ const postgresParams = z
 const redisParams = z.strictObject({
   tier: tierSchema,
   engineVersion: z.enum(engineVersions.redis.allowed).optional().describe(`Redis version. Default ${engineVersions.redis.default}.`),
-  authTokenVersion: z.number().int().min(1).optional().describe("Version of the AUTH token; raise it to rotate the token. Default 1."),
+  authTokenVersion: z
+    .number()
+    .int()
+    .min(redisAuthTokenDefaults.initialVersion)
+    .max(redisAuthTokenDefaults.maxVersion)
+    .optional()
+    .describe(`Version of the AUTH token; raise it to rotate the token. Default ${redisAuthTokenDefaults.initialVersion}.`),
 });
 
 const queueParams = z.strictObject({
@@ -88,16 +112,23 @@ const namespaceParams = z.strictObject({
 
 const webServiceParams = z.strictObject({
   tier: tierSchema,
-  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS label").describe("Namespace to run in."),
-  image: z.string().min(1).describe("Container image pinned to a digest or a tag other than latest."),
-  port: z.number().int().min(1).max(65535).describe("Port the container listens on."),
+  namespace: z.string().regex(DNS_LABEL, NOT_A_DNS_LABEL).describe("Namespace to run in."),
+  image: z
+    .string()
+    .superRefine((image, ctx) => {
+      const problem = imageReferenceProblem(image);
+      if (problem) ctx.addIssue({ code: "custom", input: image, message: `${JSON.stringify(image)} ${problem}` });
+    })
+    .describe("Container image pinned to a digest or a tag other than latest."),
+  port: z.number().int().min(CONTAINER_PORT.min).max(CONTAINER_PORT.max).describe("Port the container listens on."),
   replicas: z
     .number()
     .int()
-    .min(1)
-    .max(webServiceDefaults.maxReplicas)
+    // The environment's own minimum (prod 2) is checked by validateOfferingInstance.
+    .min(REPLICAS_ANY_ENVIRONMENT.min)
+    .max(REPLICAS_ANY_ENVIRONMENT.max)
     .optional()
-    .describe("Pod replicas. Default: the environment's minimum (prod 2)."),
+    .describe("Pod replicas, up to the maximum. Default and minimum: the environment's minimum (prod 2)."),
 });
 
 export const offerings: Readonly<Record<Offering, OfferingSpec<any>>> = {
@@ -160,6 +191,78 @@ export const offerings: Readonly<Record<Offering, OfferingSpec<any>>> = {
 /** The offering called `name`, or undefined. */
 export function getOfferingSpec(name: string): OfferingSpec<any> | undefined {
   return (OFFERINGS as string[]).includes(name) ? offerings[name as Offering] : undefined;
+}
+
+/** One instance of an offering as a door receives it: who owns it, where, its name and its params. */
+export interface OfferingInstance {
+  offering: string;
+  team: string;
+  environment: string;
+  name: string;
+  params: unknown;
+}
+
+/** A problem with an instance: `path` is `["params", "image"]`, `["name"]`, ...; the message names the value and what is allowed. */
+export interface OfferingIssue {
+  path: IssuePath;
+  message: string;
+}
+
+/** What `validateOfferingInstance` finds: the params with defaults applied, or every issue. */
+export type OfferingInstanceResult = { ok: true; params: Record<string, unknown> } | { ok: false; issues: OfferingIssue[] };
+
+/** Issues with the name, beyond NAME_PATTERN: what the offering's component derives from it must be valid. */
+function nameIssues(offering: Offering, name: string): OfferingIssue[] {
+  // Kubernetes objects are named after the component (a namespace offering's namespace is its name).
+  const label = offering === "namespace" || offering === "web-service" ? dnsLabelProblem(name) : undefined;
+  if (label) return [{ path: ["name"], message: `${JSON.stringify(name)} ${label}` }];
+  const problem = awsIdentifierProblem(offering, name);
+  return problem ? [{ path: ["name"], message: `${JSON.stringify(name)} ${problem}` }] : [];
+}
+
+/** Issues that depend on the environment as well as the params. */
+function environmentIssues(offering: Offering, environment: Environment, params: Record<string, unknown>): OfferingIssue[] {
+  // A value outside every environment's range is already reported by the schema: one error per mistake.
+  const replicas = params.replicas;
+  if (offering === "web-service" && typeof replicas === "number" && Number.isInteger(replicas) && replicas >= REPLICAS_ANY_ENVIRONMENT.min) {
+    const range = replicasRange(environment);
+    if (replicas < range.min) {
+      return [{ path: ["params", "replicas"], message: `${replicas} is less than the minimum ${range.min} in ${environment}` }];
+    }
+  }
+  return [];
+}
+
+/**
+ * Validates one instance of an offering everywhere it enters Paved (a request, a spec, a
+ * runbook's change), with every constraint its component enforces: the params against the
+ * offering's schema, and what depends on the team, environment and name as well (the AWS
+ * identifiers derived from the name, DNS labels, the environment's minimum replicas). The
+ * components check their arguments with the same pure functions, so an instance accepted
+ * here is one its component builds.
+ */
+export function validateOfferingInstance(instance: OfferingInstance): OfferingInstanceResult {
+  const spec = getOfferingSpec(instance.offering);
+  if (!spec) return { ok: false, issues: [{ path: ["offering"], message: `${JSON.stringify(instance.offering)} is not an offering` }] };
+  const issues: OfferingIssue[] = [];
+  if (typeof instance.team !== "string" || !TEAM_PATTERN.test(instance.team)) {
+    issues.push({ path: ["team"], message: `${JSON.stringify(instance.team)} must be a DNS label` });
+  }
+  const environment = (ENVIRONMENTS as readonly string[]).includes(instance.environment) ? (instance.environment as Environment) : undefined;
+  if (!environment) issues.push({ path: ["environment"], message: `${JSON.stringify(instance.environment)} is not one of ${ENVIRONMENTS.join(", ")}` });
+  if (typeof instance.name !== "string" || !NAME_PATTERN.test(instance.name)) {
+    issues.push({ path: ["name"], message: `${JSON.stringify(instance.name)} must match ${NAME_PATTERN.source}` });
+  } else {
+    issues.push(...nameIssues(spec.name, instance.name));
+  }
+  const parsed = spec.params.safeParse(instance.params ?? {}, { reportInput: true });
+  if (!parsed.success) {
+    issues.push(...parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: ["params", ...i.path], message: i.message })));
+  }
+  if (environment && instance.params && typeof instance.params === "object") {
+    issues.push(...environmentIssues(spec.name, environment, instance.params as Record<string, unknown>));
+  }
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, params: parsed.data as Record<string, unknown> };
 }
 
 /** The catalog as the service publishes it: each offering with its parameters' JSON Schema. */

@@ -16,7 +16,8 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Node as YamlNode, Document } from "yaml";
 import { z } from "zod";
-import { offerings } from "../components/offerings";
+import { offerings, validateOfferingInstance } from "../components/offerings";
+import { IssuePath, describeZodIssue, formatPath } from "../components/zodIssues";
 import { ENVIRONMENTS, Environment, NAME_PATTERN, OFFERINGS, Offering, TEAM_PATTERN } from "../components/guardrails";
 
 
@@ -86,41 +87,9 @@ export const environmentSpecSchema = z.strictObject({
   resources: z.array(resourceSchema),
 });
 
-type Path = (string | number)[];
+type Path = IssuePath;
 
-/** `resources[2].params.tier` from `["resources", 2, "params", "tier"]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
-    .join("");
-}
-
-function show(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : value === undefined ? "nothing" : JSON.stringify(value);
-}
-
-/** A zod issue in the words of this project: the value given and what is allowed. */
-export function describeZodIssue(issue: z.core.$ZodIssue): { path: Path; message: string }[] {
-  const path = issue.path as Path;
-  const input = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case "invalid_value":
-      if (input === undefined) return [{ path, message: "is required" }];
-      return [{ path, message: `${show(input)} is not one of ${issue.values.map((v) => String(v)).join(", ")}` }];
-    case "unrecognized_keys":
-      return issue.keys.map((k) => ({ path: [...path, k], message: `unknown key "${k}"` }));
-    case "invalid_type":
-      return [{ path, message: input === undefined ? "is required" : `expected ${issue.expected}, got ${show(input)}` }];
-    case "too_small":
-      return [{ path, message: `${show(input)} is less than the minimum ${String(issue.minimum)}${issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""}` }];
-    case "too_big":
-      return [{ path, message: `${show(input)} is more than the maximum ${String(issue.maximum)}` }];
-    case "invalid_format":
-      return [{ path, message: `${show(input)} ${issue.message}` }];
-    default:
-      return [{ path, message: issue.message }];
-  }
-}
+export { describeZodIssue, formatPath };
 
 /**
  * Validates a spec object: the schema, then each resource's params against its offering,
@@ -151,11 +120,14 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
       const given = r.params && typeof r.params === "object" ? r.params : {};
       // A web service without a namespace runs in the spec's default namespace.
       const withDefaults = r.offering === "web-service" && spec.kubernetes?.namespace && given.namespace === undefined ? { namespace: spec.kubernetes.namespace, ...given } : given;
-      const params = offering.params.safeParse(withDefaults, { reportInput: true });
-      if (!params.success) {
-        issues.push(...params.error.issues.flatMap(describeZodIssue).map((x) => ({ path: ["resources", i, "params", ...x.path], message: x.message })));
+      // Everything the component enforces, including what depends on the name and environment. The
+      // team, the environment and a name that is not NAME_PATTERN are reported by the schema above.
+      const checked = validateOfferingInstance({ offering: r.offering, team: spec.team, environment: spec.environment, name: r.name, params: withDefaults });
+      if (!checked.ok) {
+        const own = checked.issues.filter((x) => x.path[0] === "params" || (x.path[0] === "name" && typeof r.name === "string" && NAME_PATTERN.test(r.name)));
+        issues.push(...own.map((x) => ({ path: ["resources", i, ...x.path], message: x.message })));
       } else {
-        resources.push({ offering: r.offering, name: r.name, params: params.data as Record<string, unknown> });
+        resources.push({ offering: r.offering, name: r.name, params: checked.params });
       }
       if (offering.needs.includes("network") && !spec.network) {
         issues.push({ path: ["resources", i, "offering"], message: `"${r.offering}" needs network (vpcId, subnetIds) in the spec` });

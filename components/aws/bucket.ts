@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CommonArgs, pavedTags, resolveCommonArgs } from "../common";
 import { Environment, bucketDefaults, componentTypes, environments } from "../guardrails";
+import { assertAwsIdentifiers } from "./naming";
 import { denyInsecureTransportPolicy } from "./network";
 
 /** Arguments of a `Bucket`. `tier` has no effect on a bucket. */
@@ -38,6 +39,8 @@ export class Bucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: BucketArgs, opts?: pulumi.ComponentResourceOptions) {
     const common = resolveCommonArgs(args);
+    // The bucket is auto-named from `name`: S3 must accept that name.
+    assertAwsIdentifiers("bucket", name);
     const settings = bucketSettings(common.environment);
     super(componentTypes.bucket, name, {}, opts);
 

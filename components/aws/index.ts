@@ -10,7 +10,16 @@ export {
   validateClientAccess,
   validateNetwork,
 } from "./network";
-export { finalSnapshotIdentifier } from "./naming";
+export {
+  AUTONAME_RANDOM_LENGTH,
+  DerivedAwsIdentifier,
+  S3_RESERVED_PREFIXES,
+  assertAwsIdentifiers,
+  awsIdentifierProblem,
+  derivedAwsIdentifiers,
+  finalSnapshotIdentifier,
+  maxNameLength,
+} from "./naming";
 export {
   PostgresDatabase,
   PostgresDatabaseArgs,

@@ -18,7 +18,7 @@ import {
   tiers,
 } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
-import { finalSnapshotIdentifier } from "./naming";
+import { assertAwsIdentifiers, finalSnapshotIdentifier } from "./naming";
 
 /** Arguments of a `PostgresDatabase`. */
 export interface PostgresDatabaseArgs extends CommonArgs, ClientAccessArgs {
@@ -103,6 +103,8 @@ export class PostgresDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PostgresDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate everything before the component or any child is registered.
     const common = resolveCommonArgs(args);
+    // The instance and parameter group are auto-named from `name`: RDS must accept those names.
+    assertAwsIdentifiers("postgres", name);
     // An RDS subnet group must cover at least two availability zones.
     validateNetwork(args.network, 2);
     validateClientAccess(args);

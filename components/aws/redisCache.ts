@@ -11,7 +11,7 @@ import {
 } from "../common";
 import { componentTypes, dataStoreDefaults, engineVersions, environments, redisAuthTokenDefaults, tiers } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
-import { finalSnapshotIdentifier } from "./naming";
+import { assertAwsIdentifiers, finalSnapshotIdentifier } from "./naming";
 
 /** Arguments of a `RedisCache`. */
 export interface RedisCacheArgs extends CommonArgs, ClientAccessArgs {
@@ -86,6 +86,8 @@ export class RedisCache extends pulumi.ComponentResource {
 
   constructor(name: string, args: RedisCacheArgs, opts?: pulumi.ComponentResourceOptions) {
     const common = resolveCommonArgs(args);
+    // The replication group is auto-named from `name`: ElastiCache must accept that name.
+    assertAwsIdentifiers("redis", name);
     const settings = redisSettings(common, args);
     // Multi-AZ places the replica in a second availability zone: it needs a subnet there.
     validateNetwork(args.network, settings.multiAzEnabled ? 2 : 1);

@@ -10,6 +10,9 @@ import {
 } from "../common";
 import { componentTypes, environments, tiers, webServiceDefaults } from "../guardrails";
 import { assertDnsLabel } from "./naming";
+import { CONTAINER_PORT, ImageReference, parseImageReference, replicasRange } from "./rules";
+
+export { ImageReference, parseImageReference };
 
 /** Arguments of a `WebService`. */
 export interface WebServiceArgs extends CommonArgs {
@@ -27,43 +30,7 @@ export interface WebServiceArgs extends CommonArgs {
   healthPath?: string;
 }
 
-/** A parsed image reference. */
-export interface ImageReference {
-  repository: string;
-  tag?: string;
-  digest?: string;
-}
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Parses `image` and throws unless it is pinned to a digest or to a tag other than `latest`. */
-export function parseImageReference(image: unknown): ImageReference {
-  const pinned = `use a digest (repo@sha256:<64 hex>) or a tag other than latest (repo:1.2.3)`;
-  if (typeof image !== "string" || image.length === 0 || /\s/.test(image)) {
-    throw new PavedArgumentError("image", `image ${JSON.stringify(image)} is not an image reference: ${pinned}`);
-  }
-  const at = image.indexOf("@");
-  if (at >= 0) {
-    const digest = image.slice(at + 1);
-    if (!DIGEST.test(digest)) {
-      throw new PavedArgumentError("image", `image ${JSON.stringify(image)} has an invalid digest: ${pinned}`);
-    }
-    const named = image.slice(0, at);
-    const colon = named.lastIndexOf(":");
-    const hasTag = colon > named.lastIndexOf("/");
-    return { repository: hasTag ? named.slice(0, colon) : named, tag: hasTag ? named.slice(colon + 1) : undefined, digest };
-  }
-  const colon = image.lastIndexOf(":");
-  if (colon <= image.lastIndexOf("/")) {
-    throw new PavedArgumentError("image", `image ${JSON.stringify(image)} is not pinned: ${pinned}`);
-  }
-  const tag = image.slice(colon + 1);
-  if (tag === "latest" || tag === "") {
-    throw new PavedArgumentError("image", `image ${JSON.stringify(image)} is not pinned: ${pinned}`);
-  }
-  return { repository: image.slice(0, colon), tag };
-}
 
 /** The container security context every WebService runs with (Pod Security `restricted`). */
 export function containerSecurityContext(): k8s.types.input.core.v1.SecurityContext {
@@ -100,10 +67,12 @@ export function webServiceSettings(
     throw new PavedArgumentError("namespace", "namespace is required");
   }
   const image = parseImageReference(args.image);
-  assertIntegerInRange("port", args.port, 1, 65535);
-  const minReplicas = environments[common.environment].minReplicas;
-  const replicas = args.replicas ?? minReplicas;
-  assertIntegerInRange("replicas", replicas, minReplicas, webServiceDefaults.maxReplicas);
+  // A namespace known now (not an Output) must be one Kubernetes accepts.
+  if (typeof args.namespace === "string") assertDnsLabel("namespace", args.namespace);
+  assertIntegerInRange("port", args.port, CONTAINER_PORT.min, CONTAINER_PORT.max);
+  const range = replicasRange(common.environment);
+  const replicas = args.replicas ?? range.min;
+  assertIntegerInRange("replicas", replicas, range.min, range.max);
   for (const key of Object.keys(args.env ?? {})) {
     if (!ENV_NAME.test(key)) {
       throw new PavedArgumentError("env", `env key ${JSON.stringify(key)} is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)`);

@@ -45,6 +45,56 @@ describe("POST /requests: bad input", () => {
     ["an unknown offering", { ...pg("a-db"), offering: "mongodb" }, 400, "invalid_request", [{ path: "offering", message: '"mongodb" is not an offering' }]],
     ["a bad tier", pg("a-db", "dev", { tier: "xlarge" }), 400, "invalid_params", [{ path: "params.tier", message: '"xlarge" is not one of small, medium, large' }]],
     ["an unknown param", pg("a-db", "dev", { tier: "small", publiclyAccessible: true }), 400, "invalid_params", [{ path: "params.publiclyAccessible", message: 'unknown key "publiclyAccessible"' }]],
+    // What the components refuse is refused at the door, not after a 202 (issue 12, point 5).
+    [
+      "a redis authTokenVersion above the maximum",
+      { ...pg("sessions"), offering: "redis", params: { authTokenVersion: 5_000_000 } },
+      400,
+      "invalid_params",
+      [{ path: "params.authTokenVersion", message: "5000000 is more than the maximum 1000000" }],
+    ],
+    [
+      "a web-service image tagged latest",
+      { ...pg("api"), offering: "web-service", params: { namespace: "payments-dev", image: "nginx:latest", port: 8080 } },
+      400,
+      "invalid_params",
+      [{ path: "params.image", message: '"nginx:latest" is not pinned: use a digest (repo@sha256:<64 hex>) or a tag other than latest (repo:1.2.3)' }],
+    ],
+    [
+      "a namespace name that is not a DNS label",
+      { ...pg("tns-"), offering: "namespace", params: {} },
+      400,
+      "invalid_params",
+      [{ path: "name", message: `"tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)` }],
+    ],
+    [
+      "a postgres name that yields an RDS identifier with --",
+      pg("orders--db"),
+      400,
+      "invalid_params",
+      [{ path: "name", message: '"orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"' }],
+    ],
+    [
+      "a redis name that yields an ElastiCache identifier with --",
+      { ...pg("sessions-"), offering: "redis", params: {} },
+      400,
+      "invalid_params",
+      [{ path: "name", message: '"sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"' }],
+    ],
+    [
+      "a redis name too long for ElastiCache",
+      { ...pg("sessions-cache-of-the-checkout"), offering: "redis", params: {} },
+      400,
+      "invalid_params",
+      [
+        {
+          path: "name",
+          message:
+            '"sessions-cache-of-the-checkout" would make the ElastiCache replication group ID "sessions-cache-of-the-checkout-redis-<random>", which ElastiCache refuses: ' +
+            "it would be 44 characters, more than 40; a redis name has at most 26 characters",
+        },
+      ],
+    ],
   ];
   for (const [what, body, status, code, issues] of cases) {
     it(`${status} ${code} for ${what}`, async () => {

@@ -85,6 +85,43 @@ resources:
     expect(errors("resources: {}\nteam: payments\nenvironment: dev\n")).toEqual(["payments-dev.yaml:1:12 resources: expected array, got {}"]);
   });
 
+  it("reports what the components would refuse at its position: pinned images, DNS labels, AWS identifiers, ranges", () => {
+    const text = `team: payments
+environment: prod
+network: { vpcId: vpc-0123, subnetIds: [subnet-a, subnet-b] }
+resources:
+  - offering: web-service
+    name: api
+    params:
+      namespace: payments-prod
+      image: nginx:latest
+      port: 8080
+      replicas: 1
+  - offering: namespace
+    name: tns-
+  - offering: postgres
+    name: orders--db
+  - offering: redis
+    name: sessions-
+    params: { authTokenVersion: 5000000 }
+`;
+    const pinned = "use a digest (repo@sha256:<64 hex>) or a tag other than latest (repo:1.2.3)";
+    const doubled = 'it contains "--"; use single hyphens and do not end the name with "-"';
+    expect(errors(text, "payments-prod.yaml")).toEqual([
+      `payments-prod.yaml:9:14 resources[0].params.image: "nginx:latest" is not pinned: ${pinned}`,
+      "payments-prod.yaml:11:17 resources[0].params.replicas: 1 is less than the minimum 2 in prod",
+      `payments-prod.yaml:13:11 resources[1].name: "tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
+      `payments-prod.yaml:15:11 resources[2].name: "orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: ${doubled}`,
+      `payments-prod.yaml:17:11 resources[3].name: "sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: ${doubled}`,
+      "payments-prod.yaml:18:33 resources[3].params.authTokenVersion: 5000000 is more than the maximum 1000000",
+    ]);
+  });
+
+  it("does not repeat a name error the envelope already reports", () => {
+    const text = "team: payments\nenvironment: dev\nresources:\n  - offering: namespace\n    name: Team_NS\n";
+    expect(errors(text)).toEqual(['payments-dev.yaml:5:11 resources[0].name: "Team_NS" must match ^[a-z][a-z0-9-]{1,39}$']);
+  });
+
   it("lets a web service default to the spec's namespace", () => {
     const spec = parseSpec(
       "team: search\nenvironment: dev\nkubernetes: { namespace: search-dev }\nresources:\n  - offering: web-service\n    name: api\n    params: { image: 'a/b:1', port: 80 }\n",

@@ -181,4 +181,13 @@ describe("PostgresDatabase", () => {
     const failure = await buildFailure(() => new PostgresDatabase("orders-db", { team: "payments", environment: "dev", network, ...override } as never));
     expect(failure).toEqual({ message, registered: [] });
   });
+
+  it.each([
+    ["orders--db", 'name "orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
+    ["orders-", 'name "orders-" would make the RDS DB instance identifier "orders--db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
+    ["orders_db", 'name "orders_db" would make the RDS DB instance identifier "orders_db-db-<random>", which RDS refuses: use letters, digits and hyphens, starting with a letter'],
+  ])("refuses the name %s, whose identifiers RDS would refuse, before creating anything", async (name, message) => {
+    const failure = await buildFailure(() => new PostgresDatabase(name, { team: "payments", environment: "dev", network }));
+    expect(failure).toEqual({ message, registered: [] });
+  });
 });

@@ -119,6 +119,23 @@ describe("RedisCache", () => {
     expect(failure).toEqual({ message, registered: [] });
   });
 
+  it.each([
+    ["sessions--a", 'name "sessions--a" would make the ElastiCache replication group ID "sessions--a-redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
+    [
+      "sessions-cache-of-the-checkout",
+      'name "sessions-cache-of-the-checkout" would make the ElastiCache replication group ID "sessions-cache-of-the-checkout-redis-<random>", ' +
+        "which ElastiCache refuses: it would be 44 characters, more than 40; a redis name has at most 26 characters",
+    ],
+  ])("refuses the name %s, whose replication group ID ElastiCache would refuse, before creating anything", async (name, message) => {
+    const failure = await buildFailure(() => new RedisCache(name, { team: "payments", environment: "dev", network }));
+    expect(failure).toEqual({ message, registered: [] });
+  });
+
+  it("refuses an authTokenVersion above the maximum", async () => {
+    const failure = await buildFailure(() => new RedisCache("sessions", { team: "payments", environment: "dev", network, authTokenVersion: 5_000_000 }));
+    expect(failure).toEqual({ message: "authTokenVersion 5000000 is not an integer between 1 and 1000000", registered: [] });
+  });
+
   it("runs a single node in dev from one subnet, closed to everyone until clients are allowed", async () => {
     const b = await build(cache("dev", { network: { vpcId: "vpc-0123", subnetIds: ["subnet-a"] }, allowedSecurityGroupIds: ["sg-app"] }));
     expect(b.props("sessions-subnets").subnetIds).toEqual(["subnet-a"]);

@@ -74,7 +74,7 @@ describe("TeamNamespace", () => {
   });
 
   it.each([
-    [{ namespaceName: "Payments_Dev" }, `namespaceName "Payments_Dev" is not a DNS label (lowercase letters, digits and '-', at most 63 characters)`],
+    [{ namespaceName: "Payments_Dev" }, `namespaceName "Payments_Dev" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`],
     [{ group: "" }, 'group "" must be a non-empty string'],
     [{ tier: "xl" }, 'tier "xl" is not one of small, medium, large'],
   ])("rejects %o before creating anything", async (override, message) => {

@@ -116,6 +116,8 @@ describe("WebService", () => {
     [{ env: { "BAD-NAME": "x" } }, 'env key "BAD-NAME" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)'],
     [{ healthPath: "healthz" }, 'healthPath "healthz" must start with "/"'],
     [{ namespace: "" }, "namespace is required"],
+    [{ namespace: "tns-" }, `namespace "tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`],
+    [{ image: "nginx:latest" }, 'image "nginx:latest" is not pinned: use a digest (repo@sha256:<64 hex>) or a tag other than latest (repo:1.2.3)'],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(service("dev", override));
     expect(failure).toEqual({ message, registered: [] });
