@@ -23,7 +23,7 @@ const person = (s: Service, name: string) => s.config.person(name)!;
 
 async function createInstance(s: Service, name: string, environment = "dev") {
   const view = await s.workflow.submit(person(s, "alice"), { action: "create", team: "payments", environment: environment as "dev", offering: "postgres", name, params: { tier: "small" } });
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 1200; i++) {
     const row = (await s.store.getRequest(view.id))!;
     if (row.status === "awaiting_approval") {
       await s.workflow.approve(person(s, "bob"), view.id, { digest: JSON.parse(row.preview!).digest });
@@ -56,7 +56,7 @@ describe("runbook runs across a restart", () => {
     } finally {
       await second.close(2000);
     }
-  }, 60_000);
+  }, 120_000);
 
   it("at restart, a check in flight runs again and an irreversible action in flight is reported, not re-run", async () => {
     const first = await open();
@@ -90,5 +90,5 @@ describe("runbook runs across a restart", () => {
     } finally {
       await second.close(2000);
     }
-  }, 60_000);
+  }, 120_000);
 });
