@@ -20,6 +20,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Environment } from "../../components/guardrails";
+import { validateOfferingInstance } from "../../components/offerings";
 import type { Change, Runbook, Step, StepContext } from "../../runbooks/model";
 import { DEFAULT_STEP_TIMEOUT_MS, text } from "../../runbooks/model";
 import { describeZodIssue, formatPath } from "../../stacks/spec";
@@ -326,6 +327,11 @@ export class RunbookExecutor {
     const raise = step.reversible ? undefined : ("human" as const);
     if (step.change) {
       const change = await step.change(ctx);
+      if (change.action !== "destroy") {
+        // What the door refuses, a runbook's change cannot do either: said before any preview.
+        const valid = validateOfferingInstance({ offering: change.offering, team: change.ref.team, environment: change.ref.environment, name: change.ref.name, params: change.params });
+        if (!valid.ok) throw new Error(`the change is not valid: ${valid.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join("; ")}`);
+      }
       const { preview, stack } = await this.preview(services, change, ctx.signal, log);
       const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
       const assessment = this.gate.assess({ team: change.ref.team, environment: change.ref.environment, steps: preview.steps, violations: preview.violations, extra, raise });

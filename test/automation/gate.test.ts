@@ -166,6 +166,14 @@ function suite(store: StoreKind) {
       expect((await runbooks().settle(run.id)).status).toBe("succeeded");
     });
 
+    it("a runbook's change the door would refuse is refused before any preview", async () => {
+      await created("alice", pg("src-db"));
+      const run = await start("alice", "restore-database-from-snapshot", { team: "payments", environment: "dev", name: "src-db", snapshotIdentifier: "snap-1", newName: "src--copy" });
+      expect(run.status).toBe("failed");
+      expect(run.error).toMatch(/^step 3 \(Create the restored database\) could not be planned: the change is not valid: name: /);
+      expect((await h.call("alice", "GET", "/instances")).body.instances.map((i: any) => i.name)).not.toContain("src--copy");
+    });
+
     it("a runbook never reaches another team's instance", async () => {
       const other = await start("alice", "scale-instance", { team: "search", environment: "dev", name: "gate-db", tier: "large" }).catch((e) => e);
       expect(other).toBeInstanceOf(Error);
