@@ -4,7 +4,8 @@
  * it, and compared with `evaluate()` on the same resources, default and custom config,
  * secrets and unknowns included. No CLI needed.
  */
-import { readFileSync, realpathSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as aws from "@pulumi/aws";
@@ -17,6 +18,7 @@ import {
   AnalyzedResource,
   AnalyzerDriver,
   EngineDiagnostic,
+  ExitedPack,
   FakeEngine,
   InstalledPackage,
   StartedPack,
@@ -225,6 +227,37 @@ describe("the policy pack under the CLI's loader, built and installed as node_mo
     expect((await driver.analyze(newDb)).map((d) => [d.policyName, d.enforcementLevel])).toEqual(
       (await evaluate([newDb as EvaluateResource])).map((v) => [v.policyName, v.enforcementLevel]),
     );
+  });
+
+  it("from a clone: policy-pack/ (package.json main pack.js) runs the compiled pack; unbuilt, it says to build", async () => {
+    expect(JSON.parse(readFileSync(join(repo, "policy-pack", "package.json"), "utf8"))).toMatchObject({ version, main: "pack.js" });
+    // The clone's layout: policy-pack/ next to dist/ (here the installed package's dist/).
+    const clone = join(installed.root, "node_modules", "paved");
+    const sourceDir = join(clone, "policy-pack");
+    mkdirSync(sourceDir);
+    for (const f of ["package.json", "pack.js", "PulumiPolicy.yaml"]) cpSync(join(repo, "policy-pack", f), join(sourceDir, f));
+    const started = await startPack(sourceDir, engine.address, ctx);
+    if (!("port" in started)) throw new Error(`the pack exited with code ${started.code}:\n${started.stderr}`);
+    const client = new AnalyzerDriver(started.port);
+    try {
+      expect((await client.analyzerInfo()).version).toBe(version);
+    } finally {
+      client.close();
+      await started.stop();
+    }
+    const unbuilt = mkdtempSync(join(tmpdir(), "paved-unbuilt-"));
+    try {
+      mkdirSync(join(unbuilt, "policy-pack"));
+      for (const f of ["package.json", "pack.js", "PulumiPolicy.yaml"]) cpSync(join(repo, "policy-pack", f), join(unbuilt, "policy-pack", f));
+      symlinkSync(join(repo, "node_modules"), join(unbuilt, "node_modules"));
+      const exited = await startPack(join(unbuilt, "policy-pack"), engine.address, ctx);
+      expect("code" in exited && exited.code).toBe(32);
+      expect((exited as ExitedPack).stderr).toContain(
+        `Error: the Paved policy pack is not built: run \`npm run build\` in ${unbuilt} (it compiles the pack to ${join(unbuilt, "dist", "policy-pack", "index.js")})`,
+      );
+    } finally {
+      rmSync(unbuilt, { recursive: true, force: true });
+    }
   });
 
   it.each([
