@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { POLICY_INTERNALS_MINOR, checkPolicyVersion } from "../../policy-pack/engineInternals";
 import { EvaluateResource, PolicyConfigError, engineText, evaluate, policies, resolvePolicyConfig } from "../../policy-pack/api";
 
 const publicDb: EvaluateResource = {
@@ -151,5 +154,17 @@ describe("pack config", () => {
       resourceType: "aws:rds/instance:Instance",
       urn: "urn:pulumi:payments-dev::shop::aws:rds/instance:Instance::db",
     });
+  });
+});
+
+describe("@pulumi/policy internals", () => {
+  it("are read from the minor package.json pins, and another minor is refused", () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
+    expect(manifest.dependencies["@pulumi/policy"]).toBe(`~${POLICY_INTERNALS_MINOR}.0`);
+    const installed = JSON.parse(readFileSync(join(__dirname, "..", "..", "node_modules", "@pulumi", "policy", "package.json"), "utf8")).version;
+    expect(() => checkPolicyVersion(installed)).not.toThrow();
+    expect(() => checkPolicyVersion("v1.22.0")).toThrow(
+      "@pulumi/policy v1.22.0 is installed, but Paved's evaluate() reads internals of @pulumi/policy 1.21.x: install the version package.json pins",
+    );
   });
 });
