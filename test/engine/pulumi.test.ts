@@ -178,6 +178,25 @@ describe("start-up checks", () => {
   });
 });
 
+describe("the workflow that runs these tests on the real CLI (.github/workflows/engine.yml)", () => {
+  it("installs the CLI of the SDK's version, builds the pack, runs this file and fails if it was skipped", async () => {
+    const { parse } = await import("yaml");
+    const workflow = parse(readFileSync(join(__dirname, "..", "..", ".github", "workflows", "engine.yml"), "utf8"));
+    const steps = workflow.jobs.cli.steps as { name?: string; uses?: string; run?: string; with?: Record<string, string> }[];
+    const index = (pred: (s: (typeof steps)[number]) => boolean) => steps.findIndex(pred);
+    const cli = index((s) => s.uses?.startsWith("pulumi/actions@") === true);
+    const build = index((s) => s.run === "npm run build");
+    const tests = index((s) => s.run?.includes("npx vitest run test/engine/pulumi.test.ts") === true);
+    expect(steps[cli].with).toEqual({ "pulumi-version": "${{ steps.sdk.outputs.version }}" });
+    expect(cli).toBeGreaterThan(0);
+    expect(build).toBeGreaterThan(cli);
+    expect(tests).toBeGreaterThan(build);
+    expect(steps[tests].run).toContain("no \\`pulumi\\` on PATH");
+    expect(workflow.jobs.cli.env.PULUMI_CONFIG_PASSPHRASE).toBeDefined();
+    expect(JSON.stringify(workflow)).not.toContain("secrets.");
+  });
+});
+
 if (!pulumiOnPath) console.log("pulumi engine against the real CLI skipped: no `pulumi` on PATH");
 
 describe.skipIf(!pulumiOnPath)("the adapter against the real CLI (file backend, @pulumi/random)", () => {
