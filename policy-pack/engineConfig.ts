@@ -15,7 +15,7 @@
  * does (xeipuuv/gojsonschema `locales.go`: `<field>: <description>`, the root's field
  * trimmed by the CLI).
  */
-import Ajv, { ErrorObject } from "ajv";
+import Ajv, { ErrorObject, ValidateFunction } from "ajv";
 
 export type EnforcementLevel = "advisory" | "mandatory" | "remediate" | "disabled";
 
@@ -138,6 +138,9 @@ function applyConfig(result: Map<string, AnalyzerPolicyConfig>, config: Record<s
 // `verbose` keeps the offending value on each error: gojsonschema names its type.
 const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 
+/** Compiled validators by schema (config is resolved on every `evaluate()`). */
+const compiled = new Map<string, ValidateFunction>();
+
 /** gojsonschema's name of a value's type (a whole number is an `integer`). */
 function givenType(value: unknown): string {
   if (value === null) return "null";
@@ -227,7 +230,13 @@ function cliSchema(policy: AnalyzerPolicyInfo): JSONSchema {
 /** Validation errors of one policy's properties, each `<policy>: <field>: <description>`. */
 export function validatePolicyConfig(policy: AnalyzerPolicyInfo, properties: Record<string, unknown>): string[] {
   if (!policy.configSchema) return [];
-  const validate = ajv.compile(cliSchema(policy));
+  const schema = cliSchema(policy);
+  const key = JSON.stringify(schema);
+  let validate = compiled.get(key);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(key, validate);
+  }
   if (validate(properties)) return [];
   return (validate.errors ?? []).map((e) => `${policy.name}: ${gojsonschemaMessage(e)}`);
 }
