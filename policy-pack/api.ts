@@ -14,9 +14,20 @@ export {
   PolicyPackConfig,
   ResolvedPolicyConfig,
   Violation,
+  engineText,
   evaluate,
+  pavedPackInfo,
   resolvePolicyConfig,
 } from "./evaluate";
+export {
+  AnalyzerPolicyConfig,
+  AnalyzerPolicyInfo,
+  PolicyConfigParseError,
+  ReconciledConfig,
+  cliValidationLine,
+  parsePolicyPackConfig,
+  reconcilePolicyPackConfig,
+} from "./engineConfig";
 export {
   MockRunResult,
   RegisteredResource,

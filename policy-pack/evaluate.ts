@@ -11,8 +11,9 @@ import {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
-import type { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { AnalyzerPolicyConfig, PolicyConfigParseError, cliValidationLine, parsePolicyPackConfig, reconcilePolicyPackConfig } from "./engineConfig";
 import { internals } from "./engineInternals";
+import { PACK_ENFORCEMENT_LEVEL, PACK_NAME, packVersion } from "./manifest";
 import { policies as pavedPolicies } from "./policies";
 import { policyResourceTypes } from "./policies/shared";
 
@@ -70,13 +71,22 @@ export interface EvaluateOptions {
   /** Stack and project used to make URNs for resources that have none. Defaults `dev`, `paved`. */
   stack?: string;
   project?: string;
+  /** The pack named in "can't run" advisories and config errors. Default: the Paved pack (`paved`, its version). */
+  pack?: { name: string; version: string };
 }
 
-/** Bad pack config: an unknown policy, a bad level or a property of the wrong type. */
+/**
+ * Bad pack config. What the Pulumi CLI rejects (see `engineConfig.ts`) is worded as the CLI
+ * words it; Paved is stricter in two ways the CLI is not (it ignores both): a policy the
+ * pack does not have, and a property a policy does not take, are errors (typos).
+ */
 export class PolicyConfigError extends Error {
-  constructor(message: string) {
+  /** Each problem; the CLI's validation errors as `<policy>: <field>: <description>`. */
+  readonly issues: string[];
+  constructor(message: string, issues: string[] = [message]) {
     super(message);
     this.name = "PolicyConfigError";
+    this.issues = issues;
   }
 }
 
@@ -84,30 +94,12 @@ class NotApplicableError extends Error {}
 
 const { deserializeProperties, getPulumiType, isResourcePolicy, isStackPolicy, unknownCheckingProxy, UnknownValueError } = internals;
 
-const LEVELS: EnforcementLevel[] = ["advisory", "mandatory", "remediate", "disabled"];
+let pavedPack: { name: string; version: string } | undefined;
 
-function checkLevel(where: string, level: unknown): EnforcementLevel {
-  if (!LEVELS.includes(level as EnforcementLevel)) {
-    throw new PolicyConfigError(`${where}: enforcementLevel ${JSON.stringify(level)} is not one of ${LEVELS.join(", ")}`);
-  }
-  return level as EnforcementLevel;
-}
-
-function typeOf(value: unknown): string {
-  if (Array.isArray(value)) return "array";
-  if (value === null) return "null";
-  return typeof value === "number" && Number.isInteger(value) ? "integer" : typeof value;
-}
-
-function checkProperty(where: string, value: unknown, schema: PolicyConfigJSONSchema): void {
-  const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
-  const actual = typeOf(value);
-  if (types.length > 0 && !types.some((t) => t === actual || (t === "number" && actual === "integer"))) {
-    throw new PolicyConfigError(`${where} is ${JSON.stringify(value)}: expected ${types.join(" or ")}`);
-  }
-  if (schema.enum && !schema.enum.some((e) => e === value)) {
-    throw new PolicyConfigError(`${where} ${JSON.stringify(value)} is not one of ${schema.enum.join(", ")}`);
-  }
+/** The Paved pack's name and version, as the engine shows them. */
+export function pavedPackInfo(): { name: string; version: string } {
+  pavedPack ??= { name: PACK_NAME, version: packVersion() };
+  return pavedPack;
 }
 
 /** One policy's resolved level and properties (schema defaults applied). */
@@ -117,56 +109,56 @@ export interface ResolvedPolicyConfig {
 }
 
 /**
- * Resolves pack config for `policies` the way the engine does: levels from the policy's
- * entry, else `all`, else the policy's own level, else the pack's; properties validated
- * against the policy's `configSchema` and completed with its defaults.
+ * Resolves pack config for `policies` as the Pulumi CLI does before it configures the pack
+ * (`reconcilePolicyPackConfig`): each policy at its own level or the pack's, with its schema
+ * defaults; `all`, then the policy's entry, on top; then each policy's properties validated
+ * against its `configSchema`. Throws `PolicyConfigError` where the CLI would stop.
  */
 export function resolvePolicyConfig(
   policies: Policy[],
   config: PolicyPackConfig = {},
   packLevel: EnforcementLevel = "mandatory",
+  pack: { name: string; version: string } = pavedPackInfo(),
 ): Map<string, ResolvedPolicyConfig> {
+  let parsed: Record<string, AnalyzerPolicyConfig>;
+  try {
+    parsed = parsePolicyPackConfig(config);
+  } catch (err) {
+    if (err instanceof PolicyConfigParseError) throw new PolicyConfigError(err.message);
+    throw err;
+  }
+  const infos = policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? packLevel, configSchema: p.configSchema as never }));
+  const { config: reconciled, errors } = reconcilePolicyPackConfig(infos, undefined, parsed);
+  if (errors.length > 0) throw new PolicyConfigError(errors.map((e) => cliValidationLine(pack.name, pack.version, e)).join("\n"), errors);
+  // Paved's stricter checks (the CLI passes both on silently).
   const names = new Set(policies.map((p) => p.name));
   for (const key of Object.keys(config)) {
     if (key !== "all" && !names.has(key)) {
       throw new PolicyConfigError(`unknown policy "${key}" in config; the policies are: ${[...names].join(", ")}`);
     }
   }
-  const all = config.all === undefined ? undefined : checkLevel("all", config.all);
   const resolved = new Map<string, ResolvedPolicyConfig>();
   for (const p of policies) {
-    const entry = config[p.name];
-    let level: EnforcementLevel | undefined;
-    let given: Record<string, unknown> = {};
-    if (typeof entry === "string") {
-      level = checkLevel(p.name, entry);
-    } else if (entry !== undefined) {
-      const { enforcementLevel, ...rest } = entry;
-      level = enforcementLevel === undefined ? undefined : checkLevel(p.name, enforcementLevel);
-      given = rest;
-    }
-    const schema = p.configSchema?.properties ?? {};
-    const properties: Record<string, unknown> = {};
-    for (const [key, propSchema] of Object.entries(schema)) {
-      if (propSchema.default !== undefined) properties[key] = structuredClone(propSchema.default);
-    }
-    for (const [key, value] of Object.entries(given)) {
-      const propSchema = schema[key];
-      if (!propSchema) {
-        const known = Object.keys(schema);
-        throw new PolicyConfigError(
-          `${p.name}: unknown config property "${key}"${known.length ? `; it takes ${known.join(", ")}` : "; it takes none"}`,
-        );
+    const known = Object.keys(p.configSchema?.properties ?? {});
+    for (const key of Object.keys(parsed[p.name]?.properties ?? {})) {
+      if (!known.includes(key)) {
+        throw new PolicyConfigError(`${p.name}: unknown config property "${key}"${known.length ? `; it takes ${known.join(", ")}` : "; it takes none"}`);
       }
-      checkProperty(`${p.name}.${key}`, value, propSchema);
-      properties[key] = value;
     }
-    for (const key of p.configSchema?.required ?? []) {
-      if (properties[key] === undefined) throw new PolicyConfigError(`${p.name}: config property "${key}" is required`);
-    }
-    resolved.set(p.name, { enforcementLevel: level ?? all ?? p.enforcementLevel ?? packLevel, properties });
+    const r = reconciled.get(p.name)!;
+    resolved.set(p.name, { enforcementLevel: r.enforcementLevel ?? packLevel, properties: r.properties ?? {} });
   }
   return resolved;
+}
+
+/**
+ * The text the engine shows for a violation (its `AnalyzeDiagnostic.message`): the
+ * policy's description, then the message on the next line; a "can't run ... during
+ * preview" advisory alone, as the analyzer host reports it.
+ */
+export function engineText(v: Violation): string {
+  if (v.message.startsWith(`can't run policy '${v.policyName}' from policy pack `)) return v.message;
+  return v.message === v.description ? v.description : `${v.description}\n${v.message}`;
 }
 
 interface Prepared {
@@ -204,11 +196,12 @@ function isTypeOf(type: string, resourceClass: unknown): boolean {
   return typeof isInstance === "function" && isInstance({ __pulumiType: type }) === true;
 }
 
-function unknownDuringPreview(p: Policy, e: Error, out: Violation[], resource?: Prepared): void {
+function unknownDuringPreview(p: Policy, e: Error, out: Violation[], pack: { name: string; version: string }, resource?: Prepared): void {
+  // As `@pulumi/policy`'s analyzer host words it (server.js, makeAnalyzeRpcFun).
   out.push({
     policyName: p.name,
     enforcementLevel: "advisory",
-    message: `can't run policy '${p.name}' during preview: ${e.message}`,
+    message: `can't run policy '${p.name}' from policy pack '${pack.name}@v${pack.version}' during preview: ${e.message}`,
     description: p.description,
     resourceName: resource?.resource.name,
     resourceType: resource?.resource.type,
@@ -226,7 +219,8 @@ function throwNotApplicable(reason?: string): never {
  */
 export async function evaluate(resources: EvaluateResource[], options: EvaluateOptions = {}): Promise<Violation[]> {
   const policies = options.policies ?? pavedPolicies;
-  const config = resolvePolicyConfig(policies, options.config, options.enforcementLevel ?? "mandatory");
+  const pack = options.pack ?? pavedPackInfo();
+  const config = resolvePolicyConfig(policies, options.config, options.enforcementLevel ?? PACK_ENFORCEMENT_LEVEL, pack);
   const stack = options.stack ?? "dev";
   const project = options.project ?? "paved";
   const prepared: Prepared[] = resources.map((resource) => ({
@@ -281,7 +275,7 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
           // Await only what is asynchronous: a microtask per synchronous check adds up.
           if (result && typeof (result as Promise<void>).then === "function") await result;
         } catch (e) {
-          if (e instanceof UnknownValueError) unknownDuringPreview(p, e, out, r);
+          if (e instanceof UnknownValueError) unknownDuringPreview(p, e, out, pack, r);
           else if (!(e instanceof NotApplicableError)) throw new Error(`policy '${p.name}' failed on ${r.urn}: ${(e as Error).message}`);
         }
       }
@@ -323,7 +317,7 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
       try {
         await p.validateStack(args, reportFor(p, cfg.enforcementLevel, out, undefined, byUrn));
       } catch (e) {
-        if (e instanceof UnknownValueError) unknownDuringPreview(p, e, out);
+        if (e instanceof UnknownValueError) unknownDuringPreview(p, e, out, pack);
         else if (!(e instanceof NotApplicableError)) throw new Error(`policy '${p.name}' failed on the stack: ${(e as Error).message}`);
       }
     }

@@ -84,6 +84,7 @@ async function makeEngine(name: EngineName, store: Store, options: ServiceOption
     dataDir: resolve(options.dataDir ?? ".paved"),
     backendUrl: options.backendUrl,
     usePlans: options.usePlans,
+    policyConfig: options.config.policies,
   });
 }
 

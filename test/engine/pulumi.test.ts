@@ -4,13 +4,22 @@
  * and the full adapter against the real CLI with a file backend and @pulumi/random, run
  * only when `pulumi` is on PATH.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
 import { previewDigest } from "../../automation/digest";
-import { PulumiEngine, previewFromEvents, progressLine } from "../../automation/engine/pulumi/engine";
+import {
+  POLICY_CONFIG_FILE,
+  PulumiEngine,
+  checkPolicyPackDir,
+  policyPackOptions,
+  previewFromEvents,
+  progressLine,
+} from "../../automation/engine/pulumi/engine";
+import { evaluate, policies, resolvePolicyConfig } from "../../policy-pack/api";
+import { parsePolicyPackConfig, reconcilePolicyPackConfig } from "../../policy-pack/engineConfig";
 
 const FIXTURES = join(__dirname, "..", "fixtures", "pulumi-preview");
 const events = (file: string): EngineEvent[] =>
@@ -68,6 +77,85 @@ describe("engine events to steps", () => {
   });
 });
 
+describe("policy results and config", () => {
+  const policyEvent = (policyName: string, message: string, enforcementLevel = "mandatory") =>
+    ({
+      sequence: 1,
+      timestamp: 1,
+      policyEvent: {
+        resourceUrn: "urn:pulumi:dev::paved::aws:rds/instance:Instance::db",
+        message: `<{%reset%}>${message}<{%reset%}>\n`,
+        color: "raw",
+        policyName,
+        policyPackName: "paved",
+        policyPackVersion: "0.1.0",
+        policyPackVersionTag: "0.1.0",
+        enforcementLevel,
+      },
+    }) as unknown as EngineEvent;
+
+  it("gives a Paved policy's result as evaluate() does: the engine's description line split off, advisories whole", async () => {
+    const db = { type: "aws:rds/instance:Instance", name: "db", urn: "urn:pulumi:dev::paved::aws:rds/instance:Instance::db" };
+    const [expected] = await evaluate([{ ...db, props: { publiclyAccessible: true, storageEncrypted: true, tags: { "paved:team": "t", "paved:environment": "dev" } } }]);
+    const advisoryText = "can't run policy 'rds-storage-encrypted' from policy pack 'paved@v0.1.0' during preview: string value at .storageEncrypted can't be known during preview";
+    const { violations } = previewFromEvents([
+      policyEvent("rds-no-public-access", `${expected.description}\n${expected.message}`),
+      policyEvent("rds-storage-encrypted", advisoryText, "advisory"),
+    ]);
+    expect(violations[0]).toEqual(expected);
+    expect(violations[1]).toMatchObject({ policyName: "rds-storage-encrypted", enforcementLevel: "advisory", message: advisoryText });
+  });
+
+  it("passes paved.yaml's policies to the CLI as a config file in the job's work directory", () => {
+    const workDir = mkdtempSync(join(tmpdir(), "paved-work-"));
+    try {
+      expect(policyPackOptions("/pack", workDir)).toEqual({ policyPacks: ["/pack"] });
+      expect(policyPackOptions("/pack", workDir, {})).toEqual({ policyPacks: ["/pack"] });
+      expect(readdirSync(workDir)).toEqual([]);
+      const config = { all: "advisory" as const, "rds-backup-retention": { enforcementLevel: "mandatory" as const, minimumDays: { dev: 3, staging: 7, prod: 30 } } };
+      expect(policyPackOptions("/pack", workDir, config)).toEqual({ policyPacks: ["/pack"], policyPackConfigs: [join(workDir, POLICY_CONFIG_FILE)] });
+      const file = JSON.parse(readFileSync(join(workDir, POLICY_CONFIG_FILE), "utf8"));
+      expect(file).toEqual(config);
+      // Read back as the CLI reads --policy-pack-config, it resolves to what evaluate() uses.
+      const infos = policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? ("mandatory" as const), configSchema: p.configSchema as never }));
+      const { config: cli, errors } = reconcilePolicyPackConfig(infos, undefined, parsePolicyPackConfig(file));
+      expect(errors).toEqual([]);
+      const resolved = resolvePolicyConfig(policies, config);
+      for (const p of policies) expect(resolved.get(p.name)).toEqual({ enforcementLevel: cli.get(p.name)!.enforcementLevel, properties: cli.get(p.name)!.properties ?? {} });
+      expect(resolved.get("rds-backup-retention")!.enforcementLevel).toBe("mandatory");
+      expect(resolved.get("rds-no-public-access")!.enforcementLevel).toBe("advisory");
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses at start-up the policy config the CLI would stop on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "paved-pulumi-"));
+    try {
+      await expect(
+        PulumiEngine.create({ dataDir: dir, env: { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "x" }, policyConfig: { "security-group-no-public-ingress": { allowedPorts: ["22"] } } }),
+      ).rejects.toThrow("validating policy config: paved 0.1.0  security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("checks the pack directory: its files, and in a clone that the pack is built", () => {
+    const dir = mkdtempSync(join(tmpdir(), "paved-packdir-"));
+    try {
+      expect(() => checkPolicyPackDir(dir)).toThrow(`${dir} is not a policy pack directory: it has no PulumiPolicy.yaml`);
+      const source = join(dir, "policy-pack");
+      mkdirSync(source);
+      for (const f of ["PulumiPolicy.yaml", "package.json", "pack.js"]) cpSync(join(__dirname, "..", "..", "policy-pack", f), join(source, f));
+      expect(() => checkPolicyPackDir(source)).toThrow(
+        `the policy pack in ${source} is not built: run \`npm run build\` (it compiles the pack to ${join(dir, "dist", "policy-pack", "index.js")})`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("start-up checks", () => {
   it("refuses a file backend without PULUMI_CONFIG_PASSPHRASE", async () => {
     const dir = mkdtempSync(join(tmpdir(), "paved-pulumi-"));
@@ -87,6 +175,25 @@ describe("start-up checks", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the workflow that runs these tests on the real CLI (.github/workflows/engine.yml)", () => {
+  it("installs the CLI of the SDK's version, builds the pack, runs this file and fails if it was skipped", async () => {
+    const { parse } = await import("yaml");
+    const workflow = parse(readFileSync(join(__dirname, "..", "..", ".github", "workflows", "engine.yml"), "utf8"));
+    const steps = workflow.jobs.cli.steps as { name?: string; uses?: string; run?: string; with?: Record<string, string> }[];
+    const index = (pred: (s: (typeof steps)[number]) => boolean) => steps.findIndex(pred);
+    const cli = index((s) => s.uses?.startsWith("pulumi/actions@") === true);
+    const build = index((s) => s.run === "npm run build");
+    const tests = index((s) => s.run?.includes("npx vitest run test/engine/pulumi.test.ts") === true);
+    expect(steps[cli].with).toEqual({ "pulumi-version": "${{ steps.sdk.outputs.version }}" });
+    expect(cli).toBeGreaterThan(0);
+    expect(build).toBeGreaterThan(cli);
+    expect(tests).toBeGreaterThan(build);
+    expect(steps[tests].run).toContain("no \\`pulumi\\` on PATH");
+    expect(workflow.jobs.cli.env.PULUMI_CONFIG_PASSPHRASE).toBeDefined();
+    expect(JSON.stringify(workflow)).not.toContain("secrets.");
   });
 });
 
@@ -121,6 +228,27 @@ describe.skipIf(!pulumiOnPath)("the adapter against the real CLI (file backend, 
       await engine.apply(destroy, { digest: plan.digest, unprotect: true });
     } finally {
       await engine.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it("runs the pack with paved.yaml's policies on preview and up: config makes a RandomPet stateful, prod", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "paved-pulumi-"));
+    const random = await import("@pulumi/random");
+    const program = () => ({ id: new random.RandomPet("pet", { length: 2 }).id });
+    const spec = { team: "t", environment: "dev" as const, resources: [] };
+    const make = (policyConfig?: Record<string, unknown>) =>
+      PulumiEngine.create({ dataDir: dir, env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "test" }, program: program as never, policyConfig: policyConfig as never });
+    try {
+      const plain = await make();
+      expect((await plain.preview({ stack: "t-dev-plain", spec, action: "create" })).violations).toEqual([]);
+      const configured = await make({ "stateful-resources-protected": { environment: "prod", statefulTypes: ["random:index/randomPet:RandomPet"] } });
+      const preview = await configured.preview({ stack: "t-dev-pet", spec, action: "create" });
+      expect(preview.violations.map((v) => [v.policyName, v.enforcementLevel, v.message])).toEqual([
+        ["stateful-resources-protected", "mandatory", "random:index/randomPet:RandomPet holds data and is not protected in prod: set the protect resource option"],
+      ]);
+      await expect(configured.apply({ stack: "t-dev-pet", spec, action: "create" }, { digest: preview.digest })).rejects.toThrow();
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../net";
+import { AnalyzerDriver, resolveRunPolicyPack, startFakeEngine, startPack } from "../policy-pack/analyzerHost";
 import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const repo = resolve(__dirname, "../..");
@@ -85,7 +86,7 @@ describe("the npm package", () => {
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
-  });
+  }, 300_000);
 
   it("ships compiled JavaScript and declarations, and no tests or sources", () => {
     const listing = sh("tar", ["-tzf", tarball], work).split("\n").filter(Boolean);
@@ -129,6 +130,26 @@ describe("the npm package", () => {
     expect(out).toContain("Policies: no violations.\n");
     expect(out).toMatch(/^PASSED: 0 mandatory, 0 advisory violations \(\d+\.\d s\)$/m);
   }, 60_000);
+
+  it("ships the policy pack directory, and the pack starts from node_modules/paved/dist/policy-pack as the CLI starts it", async () => {
+    const listing = sh("tar", ["-tzf", tarball], work).split("\n").filter(Boolean);
+    for (const f of ["package.json", "PulumiPolicy.yaml", "index.js"]) expect(listing).toContain(`package/dist/policy-pack/${f}`);
+    const consumer = join(work, "consumer");
+    const packDir = join(consumer, "node_modules", "paved", "dist", "policy-pack");
+    expect(resolveRunPolicyPack(packDir)).toBe(join(consumer, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack", "index.js"));
+    const engine = await startFakeEngine();
+    const started = await startPack(packDir, engine.address, { project: "consumer", stack: "dev", organization: "organization", dryRun: true });
+    try {
+      if (!("port" in started)) throw new Error(`the pack exited with code ${started.code}:\n${started.stderr}`);
+      const driver = new AnalyzerDriver(started.port);
+      const info = await driver.analyzerInfo();
+      driver.close();
+      expect({ name: info.name, version: info.version }).toEqual({ name: "paved", version: JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version });
+    } finally {
+      if ("stop" in started) await started.stop();
+      await engine.close();
+    }
+  }, 120_000);
 
   it("exports the in-process policy evaluation as paved/policy", () => {
     const consumer = join(work, "consumer");

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EvaluateResource, PolicyConfigError, evaluate, policies, resolvePolicyConfig } from "../../policy-pack/api";
+import { POLICY_INTERNALS_MINOR, checkPolicyVersion } from "../../policy-pack/engineInternals";
+import { EvaluateResource, PolicyConfigError, engineText, evaluate, policies, resolvePolicyConfig } from "../../policy-pack/api";
 
 const publicDb: EvaluateResource = {
   type: "aws:rds/instance:Instance",
@@ -64,18 +67,66 @@ describe("pack config", () => {
     });
     expect(resolved.get("security-group-no-public-ingress")!.properties).toEqual({ allowedPorts: [80, 443] });
     expect(() => resolvePolicyConfig(policies, { "no-such-policy": "advisory" })).toThrow(PolicyConfigError);
-    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": "sometimes" as never })).toThrow(
-      'rds-no-public-access: enforcementLevel "sometimes" is not one of advisory, mandatory, remediate, disabled',
-    );
-    expect(() => resolvePolicyConfig(policies, { "rds-backup-retention": { environment: "qa" } })).toThrow(
-      'rds-backup-retention.environment "qa" is not one of dev, staging, prod',
-    );
-    expect(() => resolvePolicyConfig(policies, { "rds-instance-class": { allowedInstanceClasses: "db.t4g.small" } })).toThrow(
-      'rds-instance-class.allowedInstanceClasses is "db.t4g.small": expected array',
-    );
     expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": { minimumDays: 3 } })).toThrow(
       'rds-no-public-access: unknown config property "minimumDays"; it takes none',
     );
+  });
+
+  // What `pulumi preview --policy-pack-config` stops on, worded as the CLI words it
+  // (pulumi/pulumi pkg/resource/analyzer/config.go, pkg/engine/update.go; gojsonschema's messages).
+  it.each([
+    [{ "security-group-no-public-ingress": { allowedPorts: ["22"] } }, ["security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string"]],
+    [{ "rds-backup-retention": { minimumDays: { prod: "30" } } }, ["rds-backup-retention: minimumDays.prod: Invalid type. Expected: number, given: string"]],
+    [
+      { "rds-backup-retention": { environment: "qa" }, "rds-deletion-protection": { environment: "qa" } },
+      [
+        'rds-backup-retention: environment: environment must be one of the following: "dev", "staging", "prod"',
+        'rds-deletion-protection: environment: environment must be one of the following: "dev", "staging", "prod"',
+      ],
+    ],
+    [{ "rds-instance-class": { allowedInstanceClasses: "db.t4g.small" } }, ["rds-instance-class: allowedInstanceClasses: Invalid type. Expected: array, given: string"]],
+    [{ "required-tags": { requiredTags: [1, "paved:team"] } }, ["required-tags: requiredTags.0: Invalid type. Expected: string, given: integer"]],
+  ])("rejects %j as the CLI does", (config, issues) => {
+    let error: PolicyConfigError | undefined;
+    try {
+      resolvePolicyConfig(policies, config as never);
+    } catch (err) {
+      error = err as PolicyConfigError;
+    }
+    expect(error).toBeInstanceOf(PolicyConfigError);
+    expect(error!.issues).toEqual(issues);
+    expect(error!.message).toBe(issues.map((i) => `validating policy config: paved 0.1.0  ${i}`).join("\n"));
+  });
+
+  it("rejects what the CLI's config parser rejects, with its message", () => {
+    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": "sometimes" as never })).toThrow(
+      'parsing enforcement level for "rds-no-public-access": "sometimes" is not a valid enforcement level',
+    );
+    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": { enforcementLevel: 3 } as never })).toThrow(
+      'parsing enforcement level for "rds-no-public-access": 3 is not a valid enforcement level; must be a string',
+    );
+    expect(() => resolvePolicyConfig(policies, { "rds-no-public-access": 5 as never })).toThrow(
+      'parsing "rds-no-public-access": 5 is not a valid value; must be a string or object',
+    );
+  });
+
+  it("evaluate() refuses bad config instead of evaluating with it", async () => {
+    const sg: EvaluateResource = {
+      type: "aws:ec2/securityGroup:SecurityGroup",
+      name: "sg",
+      props: { ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }], tags: { "paved:team": "t", "paved:environment": "dev" } },
+    };
+    await expect(evaluate([sg], { config: { "security-group-no-public-ingress": { allowedPorts: ["22"] } } })).rejects.toThrow(
+      "validating policy config: paved 0.1.0  security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string",
+    );
+    await expect(evaluate([publicDb], { config: { "rds-backup-retention": { minimumDays: { prod: "30" } } } })).rejects.toThrow(
+      "validating policy config: paved 0.1.0  rds-backup-retention: minimumDays.prod: Invalid type. Expected: number, given: string",
+    );
+  });
+
+  it("replaces a property as a whole, as the CLI does (no deep merge with the default)", () => {
+    const resolved = resolvePolicyConfig(policies, { all: "advisory", "rds-backup-retention": { minimumDays: { prod: 30 } } });
+    expect(resolved.get("rds-backup-retention")).toEqual({ enforcementLevel: "advisory", properties: { minimumDays: { prod: 30 } } });
   });
 
   it("unwraps secrets as the engine does and reports unknowns during preview as advisory", async () => {
@@ -85,9 +136,11 @@ describe("pack config", () => {
     };
     expect(await evaluate([secretWrapped])).toEqual([]);
     const unknown: EvaluateResource = { ...publicDb, props: { ...publicDb.props, publiclyAccessible: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } };
-    expect((await evaluate([unknown])).map((v) => [v.policyName, v.enforcementLevel, v.message.split(":")[0]])).toEqual([
-      ["rds-no-public-access", "advisory", "can't run policy 'rds-no-public-access' during preview"],
-    ]);
+    const [advisory, ...rest] = await evaluate([unknown]);
+    expect(rest).toEqual([]);
+    expect(advisory).toMatchObject({ policyName: "rds-no-public-access", enforcementLevel: "advisory", description: "RDS instances must not be publicly accessible." });
+    expect(advisory.message).toMatch(/^can't run policy 'rds-no-public-access' from policy pack 'paved@v0\.1\.0' during preview: /);
+    expect(engineText(advisory)).toBe(advisory.message);
   });
 
   it("gives the violation's URN, defaulting to one made from stack, project, type and name", async () => {
@@ -101,5 +154,17 @@ describe("pack config", () => {
       resourceType: "aws:rds/instance:Instance",
       urn: "urn:pulumi:payments-dev::shop::aws:rds/instance:Instance::db",
     });
+  });
+});
+
+describe("@pulumi/policy internals", () => {
+  it("are read from the minor package.json pins, and another minor is refused", () => {
+    const manifest = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8"));
+    expect(manifest.dependencies["@pulumi/policy"]).toBe(`~${POLICY_INTERNALS_MINOR}.0`);
+    const installed = JSON.parse(readFileSync(join(__dirname, "..", "..", "node_modules", "@pulumi", "policy", "package.json"), "utf8")).version;
+    expect(() => checkPolicyVersion(installed)).not.toThrow();
+    expect(() => checkPolicyVersion("v1.22.0")).toThrow(
+      "@pulumi/policy v1.22.0 is installed, but Paved's evaluate() reads internals of @pulumi/policy 1.21.x: install the version package.json pins",
+    );
   });
 });

@@ -10,11 +10,11 @@
  *
  * Needs the `pulumi` CLI on PATH (the tests that use it are skipped without it).
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { policies as pavedPolicies } from "../../../policy-pack/policies";
-import type { Violation } from "../../../policy-pack/evaluate";
+import { PolicyPackConfig, Violation, resolvePolicyConfig } from "../../../policy-pack/evaluate";
 import { deploy } from "../../../stacks/deploy";
 import { previewDigest, summarize } from "../../digest";
 import { maskSecrets } from "../secrets";
@@ -29,8 +29,13 @@ export interface PulumiEngineOptions {
   dataDir: string;
   /** Any Pulumi backend URL (`s3://...`, `https://api.pulumi.com`). Default `file://<dataDir>/state`. */
   backendUrl?: string;
-  /** The policy pack's directory. Default: this package's `policy-pack/`. */
+  /**
+   * The policy pack's directory. Default: this package's pack directory (`dist/policy-pack`
+   * in the npm package; `policy-pack/` in a clone, which runs the build's output).
+   */
   policyPackDir?: string;
+  /** The pack's config (paved.yaml `policies:`), passed to every preview and up. Default: the pack's defaults. */
+  policyConfig?: PolicyPackConfig;
   /** Save an update plan at preview and apply it at up. Default false (plans are experimental). */
   usePlans?: boolean;
   /** Longest a single preview, up or destroy may run. Default 30 minutes. */
@@ -62,13 +67,57 @@ export function progressLine(event: EngineEvent): string | undefined {
 
 const descriptions = new Map(pavedPolicies.map((p) => [p.name, p.description ?? ""]));
 
+/**
+ * A Paved policy's engine text (`<description>\n<message>`) split as `evaluate()` gives it:
+ * the message without the description. Other text (a "can't run" advisory, another pack's
+ * policy) is kept whole.
+ */
+function messageOf(policyName: string, text: string): string {
+  const description = descriptions.get(policyName);
+  return description && text.startsWith(`${description}\n`) ? text.slice(description.length + 1) : text;
+}
+
+/** The file the Automation API's `policyPackConfigs` points at, in the job's work directory. */
+export const POLICY_CONFIG_FILE = "paved-policy-config.json";
+
+/**
+ * The Automation API options that run the pack on a preview or an up: the pack directory
+ * and, when paved.yaml configures policies, that config as a JSON file in the job's work
+ * directory (what `--policy-pack-config` reads).
+ */
+export function policyPackOptions(packDir: string, workDir: string, config?: PolicyPackConfig): { policyPacks: string[]; policyPackConfigs?: string[] } {
+  if (!config || Object.keys(config).length === 0) return { policyPacks: [packDir] };
+  const file = join(workDir, POLICY_CONFIG_FILE);
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+  return { policyPacks: [packDir], policyPackConfigs: [file] };
+}
+
+/**
+ * Checks that `dir` is a pack directory the CLI can start: PulumiPolicy.yaml, a package.json
+ * with a version (read by `new PolicyPack()`), and its entry, compiled (a clone's
+ * `policy-pack/` runs `dist/policy-pack`, written by `npm run build`).
+ */
+export function checkPolicyPackDir(dir: string): void {
+  for (const file of ["PulumiPolicy.yaml", "package.json"]) {
+    if (!existsSync(join(dir, file))) throw new Error(`${dir} is not a policy pack directory: it has no ${file}`);
+  }
+  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: string; main?: string };
+  if (!manifest.version) throw new Error(`${join(dir, "package.json")} has no version: the policy pack cannot start without one`);
+  const entry = join(dir, manifest.main ?? "index.js");
+  if (!existsSync(entry)) throw new Error(`the policy pack's entry ${entry} does not exist`);
+  const compiled = resolve(dir, "..", "dist", "policy-pack", "index.js");
+  if (manifest.main === "pack.js" && !existsSync(compiled)) {
+    throw new Error(`the policy pack in ${dir} is not built: run \`npm run build\` (it compiles the pack to ${compiled})`);
+  }
+}
+
 /** Steps and policy results from a list of engine events (what `onEvent` received). */
 export function previewFromEvents(events: EngineEvent[]): { steps: PlannedStep[]; violations: Violation[]; errors: string[] } {
   const parsed = parseEventLog(events.map((e) => JSON.stringify(e)).join("\n"), "engine events");
   const violations: Violation[] = parsed.violations.map((v) => ({
     policyName: v.policyName,
     enforcementLevel: v.enforcementLevel === "mandatory" ? "mandatory" : "advisory",
-    message: v.message,
+    message: messageOf(v.policyName, v.message),
     description: descriptions.get(v.policyName) ?? "",
     ...(v.resourceName ? { resourceName: v.resourceName } : {}),
     ...(v.urn ? { urn: v.urn, resourceType: v.urn.split("::")[2]?.split("$").pop() } : {}),
@@ -76,6 +125,10 @@ export function previewFromEvents(events: EngineEvent[]): { steps: PlannedStep[]
   // A parsed step is a PlannedStep plus its detailed diff, which the service does not keep.
   const steps: PlannedStep[] = parsed.steps.filter((s) => s.type !== "pulumi:pulumi:Stack").map(({ diff: _diff, ...step }) => step);
   return { steps, violations, errors: parsed.diagnostics.filter((d) => d.severity === "error").map((d) => d.message) };
+}
+
+function hasMandatory(violations: Violation[]): boolean {
+  return violations.some((v) => v.enforcementLevel === "mandatory");
 }
 
 function isConcurrentUpdate(err: unknown): boolean {
@@ -109,6 +162,8 @@ export class PulumiEngine implements Engine {
    */
   static async create(options: PulumiEngineOptions): Promise<PulumiEngine> {
     const env = options.env ?? process.env;
+    // The CLI would stop on bad config at every preview: refuse it at start-up instead.
+    if (options.policyConfig) resolvePolicyConfig(pavedPolicies, options.policyConfig);
     const engine = new PulumiEngine(options);
     if (engine.backendUrl.startsWith("file://")) {
       if (env.PULUMI_CONFIG_PASSPHRASE === undefined && env.PULUMI_CONFIG_PASSPHRASE_FILE === undefined) {
@@ -125,11 +180,12 @@ export class PulumiEngine implements Engine {
     } catch (err) {
       throw new Error(`the pulumi CLI cannot be run: ${(err as Error).message}`);
     }
+    checkPolicyPackDir(engine.policyPackDir);
     return engine;
   }
 
   /** A fresh work directory and the stack in it; the directory is removed after `fn`. */
-  private async withStack<T>(op: EngineOperation, fn: (stack: Stack) => Promise<T>): Promise<T> {
+  private async withStack<T>(op: EngineOperation, fn: (stack: Stack, workDir: string) => Promise<T>): Promise<T> {
     const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
     const workDir = mkdtempSync(join(this.workRoot, `${op.stack}-`));
     try {
@@ -141,7 +197,7 @@ export class PulumiEngine implements Engine {
           envVars: Object.fromEntries(Object.entries(this.options.env ?? process.env).filter(([, v]) => v !== undefined)) as Record<string, string>,
         },
       );
-      return await fn(stack);
+      return await fn(stack, workDir);
     } finally {
       rmSync(workDir, { recursive: true, force: true });
     }
@@ -162,11 +218,14 @@ export class PulumiEngine implements Engine {
     };
   }
 
-  private async run<T>(op: EngineOperation, fn: (stack: Stack, events: EngineEvent[], signal: AbortSignal) => Promise<T>): Promise<{ result: T; events: EngineEvent[] }> {
+  private async run<T>(
+    op: EngineOperation,
+    fn: (stack: Stack, events: EngineEvent[], signal: AbortSignal, workDir: string) => Promise<T>,
+  ): Promise<{ result: T; events: EngineEvent[] }> {
     const events: EngineEvent[] = [];
     const { signal, done } = this.signalFor(op);
     try {
-      const result = await this.withStack(op, (stack) => fn(stack, events, signal));
+      const result = await this.withStack(op, (stack, workDir) => fn(stack, events, signal, workDir));
       return { result, events };
     } catch (err) {
       if (isConcurrentUpdate(err)) throw new ConcurrentOperationError(op.stack);
@@ -186,15 +245,23 @@ export class PulumiEngine implements Engine {
 
   async preview(op: EngineOperation): Promise<EnginePreview> {
     const planFile = this.options.usePlans ? join(this.workRoot, `${op.stack}.plan.json`) : undefined;
-    const { events } = await this.run(op, async (stack, events, signal) => {
+    const { events } = await this.run(op, async (stack, events, signal, workDir) => {
       if (op.action === "destroy") {
         // A destroy preview: every resource of the stack, deleted.
         return stack.previewDestroy({ onEvent: this.onEvent(op, events), signal });
       }
-      return stack.preview({ onEvent: this.onEvent(op, events), policyPacks: [this.policyPackDir], signal, ...(planFile ? { plan: planFile } : {}) });
+      const policy = policyPackOptions(this.policyPackDir, workDir, this.options.policyConfig);
+      try {
+        return await stack.preview({ onEvent: this.onEvent(op, events), ...policy, signal, ...(planFile ? { plan: planFile } : {}) });
+      } catch (err) {
+        // A mandatory violation fails the CLI's preview: the violations are the answer (the
+        // request is blocked), not an engine error.
+        if (hasMandatory(previewFromEvents(events).violations)) return undefined;
+        throw err;
+      }
     });
     const { steps, violations, errors } = previewFromEvents(events);
-    if (errors.length > 0) throw new Error(`the preview failed: ${errors.join("; ")}`);
+    if (errors.length > 0 && !hasMandatory(violations)) throw new Error(`the preview failed: ${errors.join("; ")}`);
     const digest = previewDigest(steps, { action: op.action, spec: op.spec });
     if (planFile) this.plans.set(digest, planFile);
     return { steps, violations, changeSummary: summarize(steps), digest };
@@ -203,7 +270,7 @@ export class PulumiEngine implements Engine {
   async apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult> {
     const plan = this.plans.get(options.digest);
     try {
-      const { result, events } = await this.run(op, async (stack, events, signal) => {
+      const { result, events } = await this.run(op, async (stack, events, signal, workDir) => {
         if (op.action === "destroy") {
           if (options.unprotect) {
             // The destroy was approved through the service: lift `protect` for it.
@@ -218,7 +285,8 @@ export class PulumiEngine implements Engine {
           await stack.destroy({ onEvent: this.onEvent(op, events), signal });
           return {};
         }
-        await stack.up({ onEvent: this.onEvent(op, events), policyPacks: [this.policyPackDir], signal, ...(plan ? { plan } : {}) });
+        const policy = policyPackOptions(this.policyPackDir, workDir, this.options.policyConfig);
+        await stack.up({ onEvent: this.onEvent(op, events), ...policy, signal, ...(plan ? { plan } : {}) });
         const outputs = await stack.outputs();
         const out: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(outputs)) out[k] = v.secret ? "[secret]" : maskSecrets(v.value, "hide");
