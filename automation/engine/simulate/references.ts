@@ -10,6 +10,7 @@
  * are also the resource's own inputs are known at preview, and so is the `name` Pulumi's
  * auto-naming assigns before the resource exists; neither counts.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { isSecretValue, type RegisteredResource } from "../../../policy-pack/mocks";
 import type { InputRef } from "./diff";
 import type { PathSegment } from "./paths";
@@ -54,8 +55,8 @@ export function findReferences(resources: RegisteredResource[]): Map<string, Inp
   return refs;
 }
 
-/** Pulumi's wire form of an unknown value (`@pulumi/pulumi` runtime `unknownValue`). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Pulumi's wire form of an unknown value. */
+export const UNKNOWN = pulumi.runtime.unknownValue;
 
 function setUnknown(value: unknown, path: PathSegment[]): unknown {
   if (path.length === 0) return UNKNOWN;
