@@ -266,43 +266,6 @@ export const taggableResourceTypes: readonly string[] = [
 ];
 
 /**
- * Keys whose change forces a resource to be replaced (deleted and created anew), per type:
- * the simulate engine uses it to tell an update from a replace, as the providers would.
- * Keys are top-level input names.
- */
-export const replaceOnChanges: Readonly<Record<string, readonly string[]>> = {
-  "aws:rds/instance:Instance": [
-    "engine",
-    "identifier",
-    "dbName",
-    "username",
-    "storageEncrypted",
-    "kmsKeyId",
-    "dbSubnetGroupName",
-    "snapshotIdentifier",
-    "availabilityZone",
-  ],
-  "aws:rds/subnetGroup:SubnetGroup": ["name"],
-  "aws:rds/parameterGroup:ParameterGroup": ["name", "family"],
-  "aws:elasticache/replicationGroup:ReplicationGroup": [
-    "replicationGroupId",
-    "engine",
-    "atRestEncryptionEnabled",
-    "subnetGroupName",
-    "kmsKeyId",
-  ],
-  "aws:elasticache/subnetGroup:SubnetGroup": ["name"],
-  "aws:elasticache/parameterGroup:ParameterGroup": ["name", "family"],
-  "aws:ec2/securityGroup:SecurityGroup": ["name", "description", "vpcId"],
-  "aws:s3/bucket:Bucket": ["bucket", "bucketPrefix"],
-  "aws:sqs/queue:Queue": ["name", "fifoQueue"],
-  "aws:secretsmanager/secret:Secret": ["name"],
-  "random:index/randomPassword:RandomPassword": ["length", "special", "keepers"],
-  "kubernetes:core/v1:Namespace": ["metadata"],
-  "kubernetes:apps/v1:Deployment": [],
-};
-
-/**
  * Pulumi type tokens of Paved's own components, by offering. The risk classifier treats a
  * component like its stateful children: the children carry the data, the component groups them.
  */

@@ -6,7 +6,8 @@
  * first line, so that a workflow finds and updates its own comment), a title, a one-line
  * verdict, the reasons for the highest risk, a table of counts by operation, the preview's
  * errors, the policy results by enforcement level, then the changed resources by
- * operation (replaces and deletes first), grouped by component, warnings last.
+ * operation (replaces and deletes first), grouped by component, warnings last. The event
+ * log of a failed `up` says so in the title and opens with the operations that failed.
  *
  * Risk and approvals come only from `automation/risk.ts`, as in the service. No value of a
  * resource is ever printed: only names, types, keys, policy messages and diagnostics.
@@ -14,7 +15,7 @@
  * says what was left out.
  */
 import type { Environment } from "../../components/guardrails";
-import type { ParsedPreview, PolicyResult, PreviewDiagnostic, PreviewStep } from "../preview/parse";
+import type { FailedStep, FailureStatus, ParsedPreview, PolicyResult, PreviewDiagnostic, PreviewStep } from "../preview/parse";
 import {
   ApprovalRequirement,
   ApprovalRules,
@@ -177,6 +178,31 @@ function diagnosticBlock(d: PreviewDiagnostic): string {
   }
   const where = d.urn ? `${mdCode(typeFromUrn(d.urn))} ${mdCode(nameFromUrn(d.urn))}:\n\n` : "";
   return `${where}${mdFence(message)}`;
+}
+
+const FAILURE_STATE: Record<FailureStatus, string> = {
+  ok: "rolled back: unchanged",
+  "partial-failure": "partly changed",
+  unknown: "state unknown",
+  awaiting: "awaited by the provider",
+};
+
+/** The head line and the section of a failed update: which operations failed and how they left each resource. */
+function failureParts(preview: ParsedPreview, failed: FailedStep[]): { line: string; section: Section } {
+  const refresh = preview.maybeCorrupt
+    ? " The engine marked the stack as possibly corrupt: run `pulumi refresh` before the next update."
+    : "";
+  const line = `❌ **The update failed: ${plural(failed.length, "resource operation")} failed** (below).${refresh}`;
+  const rows = failed.map((f) => [
+    mdCode(f.name, true),
+    mdCode(f.type, true),
+    `${mdCode(OP_SYMBOL[f.op], true)} ${f.op}`,
+    f.status ? FAILURE_STATE[f.status] : "—",
+  ]);
+  const text = `#### ❌ Failed operations (${formatCount(failed.length)})
+
+${mdTable(["Resource", "Type", "Operation", "Left"], rows)}`;
+  return { line, section: { text } };
 }
 
 function policySections(preview: ParsedPreview, options: Required<RenderOptions>): Section[] {
@@ -384,12 +410,15 @@ export function render(input: RenderInput, options: RenderOptions = {}): RenderR
   const errors = preview.diagnostics.filter((d) => d.severity === "error");
   const warnings = preview.diagnostics.filter((d) => d.severity === "warning");
 
+  const run = preview.operation === "update" ? "update" : "preview";
+  const failure = preview.failed && preview.failed.length > 0 ? failureParts(preview, preview.failed) : undefined;
   const head: string[] = [
     markerLine(stack),
-    `### Pulumi preview${stack ? ` of ${mdCode(stack)}` : ""}`,
-    verdictLine(input, risk.level, mandatory, requirement, changing),
+    `### Pulumi ${run}${stack ? ` of ${mdCode(stack)}` : ""}${failure ? " failed" : ""}`,
   ];
-  if (errors.length > 0) head.push(`❌ **The preview reported ${plural(errors.length, "error")}** (below): the changes listed may be incomplete.`);
+  if (failure) head.push(failure.line);
+  head.push(verdictLine(input, risk.level, mandatory, requirement, changing));
+  if (errors.length > 0) head.push(`❌ **The ${run} reported ${plural(errors.length, "error")}** (below): the changes listed may be incomplete.`);
   // classifyPreview lists the reasons of the steps at the highest level, then those of the
   // blocking violations: here the violations come first, and at low risk the steps'
   // reasons ("creates ...") are left out, as they say nothing worth a glance.
@@ -403,7 +432,7 @@ export function render(input: RenderInput, options: RenderOptions = {}): RenderR
   }
   head.push(summaryTable(counts));
 
-  const sections: Section[] = [];
+  const sections: Section[] = failure ? [failure.section] : [];
   errors.forEach((d, i) => {
     sections.push({ text: `${i === 0 ? `#### ❌ Errors (${formatCount(errors.length)})\n\n` : ""}${diagnosticBlock(d)}`, errors: 1 });
   });

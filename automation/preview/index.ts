@@ -1,5 +1,7 @@
 /** Pulumi previews (`pulumi preview --json`, engine event logs) as PlannedSteps. */
 export {
+  FailedStep,
+  FailureStatus,
   ParsedPreview,
   PolicyResult,
   PreviewDiagnostic,

@@ -2,6 +2,8 @@
  * Pulumi previews as PlannedSteps: the document `pulumi preview --json` prints and the
  * engine event log (`--event-log`, JSON lines, in the CLI's format or Pulumi Cloud's).
  * The JSON preview leaves policy results out; the event log has them (`policyEvent`).
+ * An event log can also be that of an `up`: a resource operation that failed there
+ * (`resOpFailedEvent`) becomes a failed step, so that a failed update never reads as a preview.
  *
  * Nothing here keeps a value of a resource: only ops, URNs, types, parents, the keys that
  * change, `protect` and the `paved:environment` tag are read. Secrets cannot leak from a
@@ -35,6 +37,24 @@ export interface PolicyResult extends ViolationLike {
   policyPackVersion?: string;
 }
 
+/**
+ * How a resource was left when its operation failed (Pulumi's `resource.Status`,
+ * `sdk/go/common/resource/status.go`): rolled back cleanly, partly applied, in an unknown
+ * state, or awaited by the provider.
+ */
+export type FailureStatus = "ok" | "partial-failure" | "unknown" | "awaiting";
+const FAILURE_STATUS: readonly FailureStatus[] = ["ok", "partial-failure", "unknown", "awaiting"];
+
+/** A resource operation that failed during an update (`resOpFailedEvent`). */
+export interface FailedStep {
+  op: StepOp;
+  urn: string;
+  type: string;
+  name: string;
+  /** Absent when the engine sent a status this parser does not know. */
+  status?: FailureStatus;
+}
+
 export interface ParsedPreview {
   /** One step per URN: replacement sub-steps collapsed into `replace`. */
   steps: PreviewStep[];
@@ -48,6 +68,15 @@ export interface ParsedPreview {
   policyPacks?: Record<string, string>;
   /** The stack name, from the first URN. */
   stack?: string;
+  /**
+   * What the event log records: `preview` (steps are planned), or `update` (an `up` that ran
+   * them). Absent for `pulumi preview --json`, which is always a preview.
+   */
+  operation?: "preview" | "update";
+  /** Resource operations that failed (an `up`'s event log); absent when none did. */
+  failed?: FailedStep[];
+  /** The engine's summary says some resources may be corrupt (a failed update left them half done). */
+  maybeCorrupt?: boolean;
 }
 
 /** Input that cannot be read, with where: the file, and the line and column when known. */
@@ -97,6 +126,12 @@ const digestSchema = z.looseObject({
 const eventSchemas = {
   resourcePreEvent: z.looseObject({
     metadata: z.looseObject({ op: z.string(), urn: z.string(), type: z.string().optional(), old: state, new: state, keys: keyList, diffs: keyList, detailedDiff }),
+    planning: z.boolean().nullish(),
+  }),
+  resOpFailedEvent: z.looseObject({
+    metadata: z.looseObject({ op: z.string(), urn: z.string(), type: z.string().optional(), old: state, new: state }),
+    status: z.number().nullish(),
+    steps: z.number().nullish(),
   }),
   policyEvent: z.looseObject({
     resourceUrn: z.string().optional(),
@@ -107,7 +142,12 @@ const eventSchemas = {
     enforcementLevel: z.string(),
   }),
   diagnosticEvent: z.looseObject({ urn: z.string().optional(), message: z.string(), severity: z.string(), ephemeral: z.boolean().optional() }),
-  summaryEvent: z.looseObject({ resourceChanges: counts, PolicyPacks: z.record(z.string(), z.string()).nullish() }),
+  summaryEvent: z.looseObject({
+    resourceChanges: counts,
+    PolicyPacks: z.record(z.string(), z.string()).nullish(),
+    maybeCorrupt: z.boolean().nullish(),
+    isPreview: z.boolean().nullish(),
+  }),
 };
 type EventKind = keyof typeof eventSchemas;
 
@@ -332,6 +372,9 @@ export function parseEventLog(data: Buffer | string, source: string): ParsedPrev
   let policyPacks: Record<string, string> | undefined;
   let events = 0;
   let stack: string | undefined;
+  const failed: FailedStep[] = [];
+  let planning: boolean | undefined;
+  let maybeCorrupt = false;
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].replace(/\r$/, "");
     if (line.trim() === "") continue;
@@ -355,7 +398,9 @@ export function parseEventLog(data: Buffer | string, source: string): ParsedPrev
     const parsed = eventSchemas[kind].safeParse(e[kind]);
     if (!parsed.success) throw new PreviewInputError(shapeProblem(parsed.error.issues, kind), source, n + 1);
     if (kind === "resourcePreEvent") {
-      const m = (parsed.data as z.infer<(typeof eventSchemas)["resourcePreEvent"]>).metadata;
+      const pre = parsed.data as z.infer<(typeof eventSchemas)["resourcePreEvent"]>;
+      const m = pre.metadata;
+      planning = planning === true || pre.planning === true;
       stack ??= stackFromUrn(m.urn);
       const step = toPlannedStep({
         op: m.op,
@@ -369,6 +414,18 @@ export function parseEventLog(data: Buffer | string, source: string): ParsedPrev
       });
       if (step) steps.push(step);
       else diagnostics.push(unknownOpWarning(m.op, m.urn));
+    } else if (kind === "resOpFailedEvent") {
+      const f = parsed.data as z.infer<(typeof eventSchemas)["resOpFailedEvent"]>;
+      const m = f.metadata;
+      stack ??= stackFromUrn(m.urn);
+      const status = typeof f.status === "number" ? FAILURE_STATUS[f.status] : undefined;
+      failed.push({
+        op: normalizeOp(m.op) ?? "update",
+        urn: m.urn,
+        type: m.new?.type || m.old?.type || m.type || typeFromUrn(m.urn),
+        name: nameFromUrn(m.urn),
+        ...(status ? { status } : {}),
+      });
     } else if (kind === "policyEvent") {
       const p = parsed.data as z.infer<(typeof eventSchemas)["policyEvent"]>;
       const v: PolicyResult = {
@@ -393,6 +450,8 @@ export function parseEventLog(data: Buffer | string, source: string): ParsedPrev
       const s = parsed.data as z.infer<(typeof eventSchemas)["summaryEvent"]>;
       changeSummary = { ...(s.resourceChanges ?? {}) };
       if (s.PolicyPacks) policyPacks = { ...s.PolicyPacks };
+      if (s.maybeCorrupt === true) maybeCorrupt = true;
+      if (s.isPreview === true) planning = true;
     }
   }
   if (events === 0) throw new PreviewInputError("empty event log (expected the file written by `pulumi preview --event-log`)", source);
@@ -404,6 +463,10 @@ export function parseEventLog(data: Buffer | string, source: string): ParsedPrev
     policyResultsKnown: true,
     ...(policyPacks ? { policyPacks } : {}),
     ...(stack ? { stack } : {}),
+    // Steps planned (`planning`, `isPreview`) make a preview; steps run, or a failed one, an update.
+    ...(planning !== undefined || failed.length > 0 ? { operation: planning === true && failed.length === 0 ? "preview" : "update" } : {}),
+    ...(failed.length > 0 ? { failed } : {}),
+    ...(maybeCorrupt ? { maybeCorrupt } : {}),
   };
 }
 
@@ -424,5 +487,8 @@ export function combinePreview(preview: ParsedPreview | undefined, events: Parse
     policyResultsKnown: true,
     ...(events.policyPacks ? { policyPacks: events.policyPacks } : {}),
     ...(stack ? { stack } : {}),
+    ...(events.operation ? { operation: events.operation } : {}),
+    ...(events.failed ? { failed: events.failed } : {}),
+    ...(events.maybeCorrupt ? { maybeCorrupt: true } : {}),
   };
 }

@@ -64,6 +64,9 @@ describe("classifyStep", () => {
   it("knows metadata-only changes", () => {
     expect(onlyMetadataChanges(["tags.Team", "tagsAll.Team", "metadata.annotations.x", "labels"])).toBe(true);
     expect(onlyMetadataChanges(["tagsExtra"])).toBe(false);
+    // Detailed-diff paths as the engine spells them (quoted keys, as the simulate engine reports them too).
+    expect(onlyMetadataChanges(['tags["paved:team"]', 'tagsAll["paved:team"]', 'metadata.labels["paved.dev/team"]'])).toBe(true);
+    expect(onlyMetadataChanges(['metadata.labels["paved.dev/team"]', "spec.template.metadata.labels.team"])).toBe(false);
     expect(onlyMetadataChanges([])).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The simulate engine: diffs by URN and inputs, replace keys from the guardrails, the
+ * The simulate engine: diffs by URN and inputs, replace keys from the providers' rules, the
  * protect rule as Pulumi applies it, the digest guard, deterministic outputs, and pending
  * operations for a refresh to clear.
  */
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diffStates, protectedViolations, SimResource } from "../../automation/engine/simulate/diff";
 import { ProtectedResourceError, SimulateEngine } from "../../automation/engine/simulate/engine";
 import { PreviewChangedError } from "../../automation/engine/types";
+import { classifyPreview } from "../../automation/risk";
 import type { EnvironmentSpec } from "../../stacks/spec";
 
 const res = (urn: string, type: string, inputs: Record<string, unknown>, protect = false): SimResource => ({ urn, type, name: urn.split("::").pop()!, protect, custom: true, inputs });
@@ -103,5 +104,71 @@ describe("SimulateEngine", () => {
     } finally {
       await slow.close();
     }
+  }, 60_000);
+});
+
+describe("SimulateEngine: the providers' rules on the real program", () => {
+  const states = new Map<string, string>();
+  const engine = new SimulateEngine({ state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) } });
+  afterAll(() => engine.close());
+  const network = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
+  const changes = (p: { steps: { op: string; type: string; changedKeys: string[]; replaceKeys: string[] }[] }) =>
+    p.steps.filter((s) => s.op !== "same").map((s) => [s.op, s.type, s.changedKeys, s.replaceKeys]);
+
+  async function created(stack: string, spec: EnvironmentSpec) {
+    const op = { stack, spec, action: "create" as const };
+    const preview = await engine.preview(op);
+    await engine.apply(op, { digest: preview.digest });
+    return preview;
+  }
+  const update = (stack: string, spec: EnvironmentSpec) => engine.preview({ stack, spec, action: "update" });
+  const redis = (params: Record<string, unknown>): EnvironmentSpec => ({
+    team: "payments",
+    environment: "prod",
+    network,
+    resources: [{ offering: "redis", name: "cache", params: { tier: "small", ...params } }],
+  });
+
+  it("replaces the replication group on a Redis downgrade 7.1 -> 7.0 (critical in prod), and updates it on an upgrade", async () => {
+    await created("payments-prod-cache", redis({ engineVersion: "7.1" }));
+    const down = await update("payments-prod-cache", redis({ engineVersion: "7.0" }));
+    expect(changes(down)).toEqual([["replace", "aws:elasticache/replicationGroup:ReplicationGroup", ["engineVersion"], ["engineVersion"]]]);
+    expect(classifyPreview(down.steps, "prod").level).toBe("critical");
+    expect(down.steps.find((s) => s.op === "replace")?.protect).toBe(true);
+  }, 60_000);
+
+  it("on an AUTH token rotation, replaces the password and shows the SecretVersion and the group's authToken change", async () => {
+    const rotated = await update("payments-prod-cache", redis({ engineVersion: "7.1", authTokenVersion: 2 }));
+    expect(changes(rotated)).toEqual([
+      ["replace", "random:index/randomPassword:RandomPassword", ["keepers.version"], ["keepers.version"]],
+      ["replace", "aws:secretsmanager/secretVersion:SecretVersion", ["secretString"], ["secretString"]],
+      ["update", "aws:elasticache/replicationGroup:ReplicationGroup", ["authToken"], []],
+    ]);
+  }, 60_000);
+
+  it("replaces a web service's Deployment, Service and PodDisruptionBudget when its namespace changes", async () => {
+    const web = (namespace: string): EnvironmentSpec => ({
+      team: "payments",
+      environment: "dev",
+      resources: [{ offering: "web-service", name: "api", params: { namespace, image: "nginx:1.27", port: 8080 } }],
+    });
+    await created("payments-dev-api", web("apps"));
+    expect(changes(await update("payments-dev-api", web("apps2"))).sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+      ["replace", "kubernetes:apps/v1:Deployment", ["metadata.namespace"], ["metadata.namespace"]],
+      ["replace", "kubernetes:core/v1:Service", ["metadata.namespace"], ["metadata.namespace"]],
+      ["replace", "kubernetes:policy/v1:PodDisruptionBudget", ["metadata.namespace"], ["metadata.namespace"]],
+    ]);
+  }, 60_000);
+
+  it("previews a first create with unknown ids, as the engine does: stack policies that need them can't run", async () => {
+    const spec: EnvironmentSpec = { team: "payments", environment: "dev", resources: [{ offering: "bucket", name: "files", params: {} }] };
+    const first = await created("payments-dev-files", spec);
+    expect(first.violations.map((v) => [v.policyName, v.enforcementLevel, v.resourceName])).toEqual([
+      ["s3-public-access-block", "advisory", undefined],
+      ["s3-server-side-encryption", "advisory", undefined],
+    ]);
+    for (const v of first.violations) expect(v.message).toMatch(new RegExp(`^can't run policy '${v.policyName}'.* during preview: `));
+    // Once the bucket exists its id is known: the same policies give a verdict (and pass).
+    expect((await update("payments-dev-files", spec)).violations).toEqual([]);
   }, 60_000);
 });

@@ -123,16 +123,23 @@ export class SimulateEngine implements Engine {
     return child;
   }
 
-  /** Runs the program for `op` (or answers from the cache). */
-  private async run(op: EngineOperation): Promise<Ok> {
-    const key = canonicalJson({ stack: op.stack, spec: op.spec });
+  /** Runs the program for `op` (or answers from the cache); `unknownUrns`: see `SimulateRequest`. */
+  private async run(op: EngineOperation, unknownUrns: string[] = []): Promise<Ok> {
+    const key = canonicalJson({ stack: op.stack, spec: op.spec, unknownUrns });
     const cached = this.cache.get(key);
     if (cached) return cached;
     if (op.signal?.aborted) throw new Error("cancelled");
     if (!this.worker) this.worker = this.startWorker();
     const worker = this.worker;
     const id = this.nextId++;
-    const request: SimulateRequest = { id, project: "paved", stack: op.stack, spec: op.spec, policyConfig: this.options.policyConfig };
+    const request: SimulateRequest = {
+      id,
+      project: "paved",
+      stack: op.stack,
+      spec: op.spec,
+      policyConfig: this.options.policyConfig,
+      ...(unknownUrns.length > 0 ? { unknownUrns } : {}),
+    };
     const answer = await new Promise<SimulateAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -166,7 +173,11 @@ export class SimulateEngine implements Engine {
     const steps = diffStates(state.resources, target.resources);
     const digest = previewDigest(steps, { action: op.action, spec: op.spec });
     for (const s of steps) if (s.op !== "same") op.onProgress?.(`simulate: would ${s.op} ${s.type} ${s.name}`);
-    return { steps, violations: target.violations, changeSummary: summarize(steps), digest };
+    // What the preview creates or replaces has no id or computed outputs yet: the policies
+    // see those values unknown, as the engine shows them (a first preview, a rotated token).
+    const renewed = steps.filter((s) => s.op === "create" || s.op === "replace").map((s) => s.urn);
+    const violations = op.action !== "destroy" && renewed.length > 0 ? (await this.run(op, renewed)).violations : target.violations;
+    return { steps, violations, changeSummary: summarize(steps), digest };
   }
 
   async apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult> {

@@ -9,6 +9,11 @@ export interface SimulateRequest {
   spec: unknown;
   /** The policy pack's config. */
   policyConfig?: Record<string, unknown>;
+  /**
+   * URNs the preview creates or replaces: the policies see their ids and computed outputs
+   * as unknown, as the engine hands them over during a preview. Default: none.
+   */
+  unknownUrns?: string[];
 }
 
 export type SimulateAnswer =

@@ -1,16 +1,20 @@
 /**
  * The simulate engine's worker process: runs `deploy(spec)` under Pulumi mocks, once per
  * request line on stdin, and answers on file descriptor 3 with the registered resources,
- * the policy results and the outputs. Secrets never leave this process in plain text:
+ * the policy results and the outputs. A request may name the resources that the preview
+ * creates or replaces: their ids and computed outputs are then unknown to the policies, as
+ * under the engine (`references.ts`). Secrets never leave this process in plain text:
  * secret inputs become a hash marker (so a changed secret still shows as a change) and
  * secret outputs become `"[secret]"`. Whatever the program prints goes to stderr.
  */
 import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { canonicalJson } from "../../digest";
 import { evaluate } from "../../../policy-pack/evaluate";
-import { runUnderMocks } from "../../../policy-pack/mocks";
+import { MockRunResult, runUnderMocks } from "../../../policy-pack/mocks";
 import { maskSecrets } from "../secrets";
 import type { SimResource } from "./diff";
+import { findReferences, withUnknowns } from "./references";
 import type { SimulateAnswer, SimulateRequest } from "./protocol";
 
 // Pulumi records a stack trace for every resource and promise; translating each through
@@ -25,11 +29,27 @@ function answer(a: SimulateAnswer): void {
   writeSync(3, JSON.stringify(a) + "\n");
 }
 
-async function simulate(request: SimulateRequest): Promise<SimulateAnswer> {
+/** The program is deterministic: a run is kept for the requests that follow (unknowns differ, not resources). */
+const runs = new Map<string, MockRunResult<Record<string, unknown>>>();
+
+async function runProgram(request: SimulateRequest): Promise<MockRunResult<Record<string, unknown>>> {
+  const key = canonicalJson({ project: request.project, stack: request.stack, spec: request.spec });
+  const cached = runs.get(key);
+  if (cached) return cached;
   const { deploy } = await import("../../../stacks/deploy");
   const run = await runUnderMocks(() => deploy(request.spec as never), { project: request.project, stack: request.stack });
+  if (runs.size >= 20) runs.delete(runs.keys().next().value as string);
+  runs.set(key, run);
+  return run;
+}
+
+async function simulate(request: SimulateRequest): Promise<SimulateAnswer> {
+  const run = await runProgram(request);
   const registered = run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
-  const violations = await evaluate(registered, { project: request.project, stack: request.stack, config: request.policyConfig as never });
+  const refs = findReferences(registered);
+  const renewed = new Set(request.unknownUrns ?? []);
+  const previewed = registered.map((r) => ({ ...r, props: withUnknowns(r.props, refs.get(r.urn), renewed) }));
+  const violations = await evaluate(previewed, { project: request.project, stack: request.stack, config: request.policyConfig as never });
   const stackUrn = run.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn;
   const resources: SimResource[] = registered.map((r) => ({
     urn: r.urn,
@@ -39,6 +59,7 @@ async function simulate(request: SimulateRequest): Promise<SimulateAnswer> {
     protect: r.protect,
     custom: r.custom,
     inputs: maskSecrets(r.props, "hash") as Record<string, unknown>,
+    ...(refs.has(r.urn) ? { refs: refs.get(r.urn) } : {}),
   }));
   return { id: request.id, ok: true, resources, outputs: maskSecrets(run.outputs, "hide") as Record<string, unknown>, violations };
 }

@@ -32,6 +32,32 @@ function expectWholeTables(markdown: string) {
 /** The op headings of the Changes section, in order. */
 const opHeadings = (markdown: string) => markdown.split("\n").filter((l) => l.startsWith("##### "));
 
+describe("render: a failed update", () => {
+  it("says the update failed and lists the failed operations first, instead of rendering an ordinary preview", () => {
+    const r = md(events("pulumi-display-python-dynamic-failed-up-engine-events.json"));
+    const parts = r.markdown.split("\n\n");
+    expect(parts.slice(0, 4)).toEqual([
+      "<!-- paved:pr-comment stack=dev -->",
+      "### Pulumi update of `dev` failed",
+      "❌ **The update failed: 1 resource operation failed** (below). The engine marked the stack as possibly corrupt: run `pulumi refresh` before the next update.",
+      "🟡 **Medium risk: needs 1 approval** · 2 resources to change · environment dev",
+    ]);
+    const failed = parts.indexOf("#### ❌ Failed operations (1)");
+    expect(failed).toBeGreaterThan(3);
+    expect(parts[failed + 1]).toBe(
+      ["| Resource | Type | Operation | Left |", "| --- | --- | --- | --- |", "| `test-x` | `pulumi-python:dynamic:Resource` | `~` update | state unknown |"].join("\n"),
+    );
+    expect(failed).toBeLessThan(parts.findIndex((p) => p.startsWith("#### Policy results")));
+    expect(r.markdown).not.toContain("### Pulumi preview");
+  });
+
+  it("keeps a preview's comment as it was", () => {
+    const r = md(events("pulumi-display-aws-webserver-replace-preview-engine-events.json"));
+    expect(r.markdown.split("\n\n")[1]).toBe("### Pulumi preview of `dev`");
+    expect(r.markdown).not.toContain("failed");
+  });
+});
+
 describe("render: real previews", () => {
   it("renders the mixed preview: marker, verdict, reasons, exact counts, then replaces and deletes first", () => {
     const r = md(preview("drift-adopter-tls-random-command-mixed-replace.json"));

@@ -290,6 +290,31 @@ describe("parseEventLog", () => {
     expect(ops(p.steps)).toEqual(["same test-dev", "update test-x", "replace test-r"]);
   });
 
+  it("reads a failed up: the resOpFailedEvent becomes a failed step, the log an update that may have left corrupt state", () => {
+    const p = parseEventLog(fixture("pulumi-display-python-dynamic-failed-up-engine-events.json"), "up.json");
+    expect(p.failed).toEqual([
+      { op: "update", urn: "urn:pulumi:dev::test::pulumi-python:dynamic:Resource::test-x", type: "pulumi-python:dynamic:Resource", name: "test-x", status: "unknown" },
+    ]);
+    expect([p.operation, p.maybeCorrupt]).toEqual(["update", true]);
+  });
+
+  it("reads a preview's event log as a preview, with no failed steps", () => {
+    for (const name of ["pulumi-display-aws-webserver-replace-preview-engine-events.json", "drift-adopter-aws-s3-cloud-preview-engine-events.json"]) {
+      const p = parseEventLog(fixture(name), name);
+      expect([p.operation, p.failed, p.maybeCorrupt]).toEqual(["preview", undefined, undefined]);
+    }
+  });
+
+  it("maps each resource.Status of a failed operation, and keeps the failure when the log is combined with a preview", () => {
+    const urn = "urn:pulumi:prod::paved::aws:rds/instance:Instance::orders-db";
+    const failedLine = (status: number, n: number) =>
+      JSON.stringify({ sequence: n, resOpFailedEvent: { metadata: { op: "create", urn, type: "aws:rds/instance:Instance" }, status, steps: 1 } });
+    const statuses = [0, 1, 2, 3, 9].map((status, i) => parseEventLog(failedLine(status, i), "f.jsonl").failed?.[0].status);
+    expect(statuses).toEqual(["ok", "partial-failure", "unknown", "awaiting", undefined]);
+    const both = combinePreview(parsePreviewJson(fixture("stratify-aws-s3-lambda-update.json"), "p.json"), parseEventLog(failedLine(1, 1), "f.jsonl"));
+    expect([both.operation, both.failed?.map((f) => [f.op, f.name, f.status])]).toEqual(["update", [["create", "orders-db", "partial-failure"]]]);
+  });
+
   it.each(["cli", "cloud"] as const)("reads generated %s-format logs: policy events at each level, colour tags stripped", (format) => {
     const db = { type: RDS, name: "orders-db" };
     const log = eventLog("prod", [{ op: "delete", ...db, env: "prod" }], [
