@@ -29,7 +29,7 @@ import {
   ViolationLike,
 } from "./risk";
 import type { PlannedStep } from "./steps";
-import { WorkflowError } from "./errors";
+import { DomainError } from "./errors";
 
 /** A risk the preview's steps do not show, found by the door (e.g. a foreign snapshot). */
 export interface ExtraRisk {
@@ -139,12 +139,11 @@ export class Gate {
    */
   checkApprover(person: Person, subject: GateSubject, digest: string, given: GivenApproval[]): void {
     if (person.name === subject.requestedBy) {
-      throw new WorkflowError(403, "self_approval", `the requester cannot approve their own ${subject.noun}`);
+      throw new DomainError("forbidden", "self_approval", `the requester cannot approve their own ${subject.noun}`);
     }
     if (!this.eligible(person, subject)) {
       const { level, group } = subject.requirement;
-      throw new WorkflowError(
-        403,
+      throw new DomainError("forbidden",
         "not_an_approver",
         group
           ? `a ${level}-risk ${subject.noun} needs approval from ${group}, and ${person.name} is not in it`
@@ -152,25 +151,24 @@ export class Gate {
       );
     }
     if (digest !== subject.digest) {
-      throw new WorkflowError(409, "stale_digest", `the preview changed: approve digest ${subject.digest} after reviewing it`);
+      throw new DomainError("conflict", "stale_digest", `the preview changed: approve digest ${subject.digest} after reviewing it`);
     }
     if (this.expired(subject)) {
-      throw new WorkflowError(409, "expired", `the ${subject.noun} waited longer than the approval expiry: it must be previewed again`);
+      throw new DomainError("conflict", "expired", `the ${subject.noun} waited longer than the approval expiry: it must be previewed again`);
     }
     if (given.some((a) => a.by === person.name && a.digest === digest)) {
-      throw new WorkflowError(409, "already_approved", `${person.name} already approved this preview`);
+      throw new DomainError("conflict", "already_approved", `${person.name} already approved this preview`);
     }
   }
 
   /** Throws the reason `person` may not reject `subject`. */
   checkRejecter(person: Person, subject: Omit<GateSubject, "digest" | "awaitingSince">): void {
     if (person.name === subject.requestedBy) {
-      throw new WorkflowError(403, "self_rejection", `the requester cancels their own ${subject.noun} instead of rejecting it`);
+      throw new DomainError("forbidden", "self_rejection", `the requester cancels their own ${subject.noun} instead of rejecting it`);
     }
     if (!this.eligible(person, { ...subject, digest: "", awaitingSince: "" })) {
       const { level, group } = subject.requirement;
-      throw new WorkflowError(
-        403,
+      throw new DomainError("forbidden",
         "not_an_approver",
         group ? `a ${level}-risk ${subject.noun} is decided by ${group}, and ${person.name} is not in it` : `${person.name} may not reject this ${subject.noun}`,
       );

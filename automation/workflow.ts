@@ -25,9 +25,7 @@ import { ExtraRisk, Gate, GateSubject } from "./gate";
 import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
 import type { JobRow, RequestRow, Store } from "./store/store";
-import { WorkflowError } from "./errors";
-
-export { WorkflowError };
+import { DomainError } from "./errors";
 
 export const STATUSES = [
   "previewing",
@@ -172,11 +170,11 @@ export class Workflow {
 
   async submit(person: Person, input: SubmitInput): Promise<RequestView> {
     if (!person.teams.includes(input.team)) {
-      throw new WorkflowError(403, "not_a_team_member", `${person.name} is not a member of team ${input.team}`);
+      throw new DomainError("forbidden", "not_a_team_member", `${person.name} is not a member of team ${input.team}`);
     }
     const offering = getOfferingSpec(input.offering);
     if (!offering) {
-      throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
+      throw new DomainError("invalid", "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
     }
     // Found by (team, environment, name): only the requesting team's own instance ever matches.
     const instance = await this.store.findInstance(input.team, input.environment, input.name);
@@ -184,13 +182,13 @@ export class Workflow {
     const exists = instance?.status === "active";
     if (instance && instance.team !== input.team) throw new Error(`instance ${instance.stack} does not belong to team ${input.team}`);
     if (input.action === "create" && exists) {
-      throw new WorkflowError(409, "instance_exists", `${input.offering} ${input.name} already exists in ${input.team}/${input.environment}`);
+      throw new DomainError("conflict", "instance_exists", `${input.offering} ${input.name} already exists in ${input.team}/${input.environment}`);
     }
     if (input.action !== "create" && !exists) {
-      throw new WorkflowError(409, "instance_not_found", `there is no instance ${input.name} in ${input.team}/${input.environment} to ${input.action}`);
+      throw new DomainError("conflict", "instance_not_found", `there is no instance ${input.name} in ${input.team}/${input.environment} to ${input.action}`);
     }
     if (instance && exists && instance.offering !== input.offering) {
-      throw new WorkflowError(409, "offering_mismatch", `${input.name} is a ${instance.offering}, not a ${input.offering}`);
+      throw new DomainError("conflict", "offering_mismatch", `${input.name} is a ${instance.offering}, not a ${input.offering}`);
     }
     // An update changes only the params it names; a destroy keeps the instance's params.
     const params =
@@ -202,13 +200,12 @@ export class Workflow {
     // A destroy removes what exists: an instance made under older rules can always go.
     const parsed = input.action === "destroy" ? { ok: true as const } : validateOfferingInstance({ offering: input.offering, team: input.team, environment: input.environment, name: input.name, params });
     if (!parsed.ok) {
-      throw new WorkflowError(400, "invalid_params", `the params are not valid for ${input.offering}`, parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+      throw new DomainError("invalid", "invalid_params", `the params are not valid for ${input.offering}`, parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
     }
     const spec = this.specFor(input.team, input.environment, input.offering, input.name, params);
     const checked = validateSpec(spec);
     if (!checked.ok) {
-      throw new WorkflowError(
-        422,
+      throw new DomainError("unprocessable",
         "missing_context",
         `team ${input.team} has no ${input.environment} settings this offering needs (paved.yaml teams.${input.team}.environments.${input.environment})`,
         checked.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
@@ -216,7 +213,7 @@ export class Workflow {
     }
     const busy = await this.store.inFlight(stack, TERMINAL_STATUSES);
     if (busy.length > 0) {
-      throw new WorkflowError(409, "request_in_flight", `request ${busy[0].id} on ${stack} is still ${busy[0].status}`);
+      throw new DomainError("conflict", "request_in_flight", `request ${busy[0].id} on ${stack} is still ${busy[0].status}`);
     }
     const at = this.at();
     const row: RequestRow = {
@@ -243,7 +240,7 @@ export class Workflow {
     };
     if (!(await this.store.insertRequest(row))) {
       const other = (await this.store.inFlight(stack, TERMINAL_STATUSES))[0];
-      throw new WorkflowError(409, "request_in_flight", `request ${other?.id ?? "(another)"} on ${stack} is still ${other?.status ?? "in flight"}`);
+      throw new DomainError("conflict", "request_in_flight", `request ${other?.id ?? "(another)"} on ${stack} is still ${other?.status ?? "in flight"}`);
     }
     await this.store.audit({ at, actor: person.name, action: `request.${input.action}`, request_id: row.id, stack, detail: { offering: input.offering, params } });
     await this.emit(row.id, "status", { status: "previewing" });
@@ -253,7 +250,7 @@ export class Workflow {
 
   async get(id: string): Promise<RequestRow> {
     const row = await this.store.getRequest(id);
-    if (!row) throw new WorkflowError(404, "request_not_found", `there is no request ${id}`);
+    if (!row) throw new DomainError("not_found", "request_not_found", `there is no request ${id}`);
     return row;
   }
 
@@ -270,7 +267,7 @@ export class Workflow {
   async getFor(person: Person, id: string): Promise<RequestRow> {
     const row = await this.get(id);
     // Someone who may not see it learns nothing, not even that it exists.
-    if (!this.canSee(person, row.team)) throw new WorkflowError(404, "request_not_found", `there is no request ${id}`);
+    if (!this.canSee(person, row.team)) throw new DomainError("not_found", "request_not_found", `there is no request ${id}`);
     return row;
   }
 
@@ -301,7 +298,7 @@ export class Workflow {
     await this.expireIfStale(row);
     const current = await this.get(id);
     if (current.status !== "awaiting_approval") {
-      throw new WorkflowError(409, "invalid_state", `request ${id} is ${current.status}, not awaiting_approval`);
+      throw new DomainError("conflict", "invalid_state", `request ${id} is ${current.status}, not awaiting_approval`);
     }
     this.gate.checkApprover(person, this.subject(current), input.digest, await this.given(current));
     const at = this.at();
@@ -326,10 +323,10 @@ export class Workflow {
   async reject(person: Person, id: string, reason: string): Promise<RequestView> {
     const row = await this.getFor(person, id);
     const requirement = this.requirementOf(row);
-    if (!requirement) throw new WorkflowError(409, "invalid_state", `request ${id} is ${row.status}, not awaiting_approval`);
+    if (!requirement) throw new DomainError("conflict", "invalid_state", `request ${id} is ${row.status}, not awaiting_approval`);
     this.gate.checkRejecter(person, { noun: "request", team: row.team, requestedBy: row.requested_by, requirement });
     if (!(await this.transition(row, ["awaiting_approval"], "rejected", { error: `rejected by ${person.name}: ${reason}` }, { by: person.name }))) {
-      throw new WorkflowError(409, "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
+      throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
     }
     await this.store.audit({ at: this.at(), actor: person.name, action: "request.reject", request_id: id, stack: row.stack, detail: { reason } });
     return this.view(await this.get(id));
@@ -337,9 +334,9 @@ export class Workflow {
 
   async cancel(person: Person, id: string): Promise<RequestView> {
     const row = await this.getFor(person, id);
-    if (row.requested_by !== person.name) throw new WorkflowError(403, "not_requester", "only the requester can cancel a request");
+    if (row.requested_by !== person.name) throw new DomainError("forbidden", "not_requester", "only the requester can cancel a request");
     if (!(await this.transition(row, ["previewing", "awaiting_approval", "approved"], "cancelled", { error: `cancelled by ${person.name}` }, { by: person.name }))) {
-      throw new WorkflowError(409, "invalid_state", `request ${id} is ${(await this.get(id)).status}: it can no longer be cancelled`);
+      throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}: it can no longer be cancelled`);
     }
     await this.store.audit({ at: this.at(), actor: person.name, action: "request.cancel", request_id: id, stack: row.stack });
     return this.view(await this.get(id));

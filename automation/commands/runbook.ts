@@ -13,7 +13,8 @@ import { ConfigError, loadConfig, Person } from "../config";
 import { runbooks } from "../../runbooks";
 import { renderRunbook } from "../../runbooks/markdown";
 import type { RunView } from "../runbooks/executor";
-import { WorkflowError } from "../workflow";
+import { DomainError } from "../errors";
+import { exitCodeOf } from "./exitCodes";
 import { chooseEngine, createService, Service } from "../service/main";
 import type { CommandIO } from "./io";
 
@@ -145,7 +146,7 @@ async function follow(service: Service, person: Person, runId: string, io: Comma
       try {
         await service.runbooks.answer(person, run.id, step.n, line);
       } catch (err) {
-        if (err instanceof WorkflowError) io.stderr.write(`${err.message}\n`);
+        if (err instanceof DomainError) io.stderr.write(`${err.message}\n`);
         else throw err;
       }
       continue;
@@ -213,19 +214,19 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     try {
       if (args.command === "run") {
         const id = args.positional[0];
-        if (!id) throw new WorkflowError(400, "usage", "paved runbook run <id> --param key=value ...");
+        if (!id) throw new DomainError("invalid", "usage", "paved runbook run <id> --param key=value ...");
         const started = await service.runbooks.start(person, id, args.params, { dryRun: args.dryRun });
         io.stdout.write(`run ${started.id}: ${started.title}${args.dryRun ? " (dry run)" : ""}\n`);
         return await follow(service, person, started.id, io);
       }
       if (args.command === "resume") {
         const runId = args.positional[0];
-        if (!runId) throw new WorkflowError(400, "usage", "paved runbook resume <run-id>");
+        if (!runId) throw new DomainError("invalid", "usage", "paved runbook resume <run-id>");
         await service.runbooks.resume(person, runId);
         return await follow(service, person, runId, io);
       }
       const [runId, n] = args.positional;
-      if (!runId || !n || !args.digest) throw new WorkflowError(400, "usage", "paved runbook approve <run-id> <step> --digest sha256:...");
+      if (!runId || !n || !args.digest) throw new DomainError("invalid", "usage", "paved runbook approve <run-id> <step> --digest sha256:...");
       let view = await service.runbooks.approve(person, runId, Number(n), { digest: args.digest, comment: args.comment });
       io.stdout.write(`run ${runId}: step ${n} approved by ${person.name}; the run is ${view.status}\n`);
       if (view.status === "running") {
@@ -235,9 +236,9 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
       }
       return 0;
     } catch (err) {
-      if (err instanceof WorkflowError) {
+      if (err instanceof DomainError) {
         io.stderr.write(`paved runbook: ${err.message}\n${(err.issues ?? []).map((i) => `  ${i.path}: ${i.message}\n`).join("")}`);
-        return err.status >= 400 && err.status < 500 && err.status !== 400 ? 1 : 2;
+        return exitCodeOf(err.kind);
       }
       throw err;
     }

@@ -28,7 +28,7 @@ import type { Person } from "../config";
 import { canonicalJson } from "../digest";
 import type { EnginePreview } from "../engine/types";
 import { PreviewChangedError } from "../engine/types";
-import { WorkflowError } from "../errors";
+import { DomainError } from "../errors";
 import { Assessment, GateSubject } from "../gate";
 import { ApprovalRequirement, RISK_LEVELS, RiskLevel, riskRank } from "../risk";
 import type { RunRow, RunStepRow, Store } from "../store/store";
@@ -180,7 +180,7 @@ export class RunbookExecutor {
 
   runbook(id: string): Runbook {
     const r = this.byId.get(id);
-    if (!r) throw new WorkflowError(404, "runbook_not_found", `there is no runbook ${id}; the runbooks are: ${[...this.byId.keys()].join(", ")}`);
+    if (!r) throw new DomainError("not_found", "runbook_not_found", `there is no runbook ${id}; the runbooks are: ${[...this.byId.keys()].join(", ")}`);
     return r;
   }
 
@@ -189,8 +189,7 @@ export class RunbookExecutor {
     const runbook = this.runbook(runbookId);
     const parsed = runbook.params.safeParse(rawParams ?? {}, { reportInput: true });
     if (!parsed.success) {
-      throw new WorkflowError(
-        400,
+      throw new DomainError("invalid",
         "invalid_params",
         `the params are not valid for runbook ${runbookId}`,
         parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath(["params", ...i.path]), message: i.message })),
@@ -201,7 +200,7 @@ export class RunbookExecutor {
     // A run acts for a team, as a request does: only its members start one. Approvers may
     // dry-run any team's runbook (it changes nothing).
     if (team === null || (!person.teams.includes(team) && !(options.dryRun && person.groups.length > 0))) {
-      throw new WorkflowError(403, "not_a_team_member", `${person.name} is not a member of team ${team ?? "(none)"}`);
+      throw new DomainError("forbidden", "not_a_team_member", `${person.name} is not a member of team ${team ?? "(none)"}`);
     }
     const id = `run_${randomUUID()}`;
     const at = this.at();
@@ -264,7 +263,7 @@ export class RunbookExecutor {
 
   private async row(runId: string): Promise<RunRow> {
     const row = await this.store.getRun(runId);
-    if (!row) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    if (!row) throw new DomainError("not_found", "run_not_found", `there is no runbook run ${runId}`);
     return row;
   }
 
@@ -635,7 +634,7 @@ export class RunbookExecutor {
   private async visible(person: Person, runId: string): Promise<RunRow> {
     const run = await this.store.getRun(runId);
     // Someone who may not see it learns nothing, not even that it exists.
-    if (!run || !this.canSee(person, run)) throw new WorkflowError(404, "run_not_found", `there is no runbook run ${runId}`);
+    if (!run || !this.canSee(person, run)) throw new DomainError("not_found", "run_not_found", `there is no runbook run ${runId}`);
     return run;
   }
 
@@ -644,12 +643,12 @@ export class RunbookExecutor {
     const run = await this.visible(person, runId);
     const step = this.runbook(run.runbook_id).steps[n - 1];
     if (run.status !== "awaiting_answer" || run.current_step !== n || !step) {
-      throw new WorkflowError(409, "invalid_state", `run ${runId} is ${run.status} at step ${run.current_step}, not waiting for an answer to step ${n}`);
+      throw new DomainError("conflict", "invalid_state", `run ${runId} is ${run.status} at step ${run.current_step}, not waiting for an answer to step ${n}`);
     }
     const documented = this.runbook(run.runbook_id).level === "documented";
     const options = step.kind === "decision" ? [...step.options] : ["done", "failed"];
     if (!options.includes(answer) || (documented && step.kind !== "decision" && !["done", "failed"].includes(answer))) {
-      throw new WorkflowError(400, "invalid_answer", `"${answer}" is not one of ${options.join(", ")}`);
+      throw new DomainError("invalid", "invalid_answer", `"${answer}" is not one of ${options.join(", ")}`);
     }
     const answers = { ...(JSON.parse(run.answers) as Record<string, string>), [n]: answer };
     const ok = await this.store.updateRun(
@@ -657,7 +656,7 @@ export class RunbookExecutor {
       { answers: JSON.stringify(answers), status: "running", lease_owner: this.owner, lease_until: this.leaseUntil(), updated_at: this.at() },
       { from: ["awaiting_answer"] },
     );
-    if (!ok) throw new WorkflowError(409, "invalid_state", `run ${runId} is ${(await this.row(runId)).status}: it no longer waits for an answer`);
+    if (!ok) throw new DomainError("conflict", "invalid_state", `run ${runId} is ${(await this.row(runId)).status}: it no longer waits for an answer`);
     await this.store.audit({ at: this.at(), actor: person.name, action: "runbook.answer", request_id: runId, detail: { step: n, answer } });
     this.kick(runId);
     return this.view(runId);
@@ -666,7 +665,7 @@ export class RunbookExecutor {
   private async waitingStep(run: RunRow, n: number): Promise<RunStepRow> {
     const step = await this.store.getRunStep(run.id, n);
     if (run.status !== "awaiting_approval" || run.current_step !== n || step?.status !== "awaiting_approval" || !step.approval) {
-      throw new WorkflowError(409, "invalid_state", `run ${run.id} is ${run.status} at step ${run.current_step}, not waiting for approval of step ${n}`);
+      throw new DomainError("conflict", "invalid_state", `run ${run.id} is ${run.status} at step ${run.current_step}, not waiting for approval of step ${n}`);
     }
     return step;
   }
@@ -680,8 +679,7 @@ export class RunbookExecutor {
       // The plan is too old to approve: plan it again now, so the next approval can count.
       await this.replan(run);
       const fresh = await this.store.getRunStep(runId, n);
-      throw new WorkflowError(
-        409,
+      throw new DomainError("conflict",
         "expired",
         `the plan waited longer than the approval expiry: it was planned again${fresh?.status === "awaiting_approval" ? `; approve digest ${fresh.digest} after reviewing it` : ""}`,
       );
@@ -711,7 +709,7 @@ export class RunbookExecutor {
     const step = await this.waitingStep(run, n);
     this.gate.checkRejecter(person, this.subject(run, step));
     if (!(await this.finish(runId, "rejected", `step ${n} rejected by ${person.name}: ${reason}`, { from: ["awaiting_approval"] }))) {
-      throw new WorkflowError(409, "invalid_state", `run ${runId} no longer waits for approval of step ${n}`);
+      throw new DomainError("conflict", "invalid_state", `run ${runId} no longer waits for approval of step ${n}`);
     }
     await this.store.setRunStep(runId, n, { status: "failed", output: `rejected by ${person.name}: ${reason}`, finished_at: this.at() });
     await this.store.audit({ at: this.at(), actor: person.name, action: "runbook.reject", request_id: runId, detail: { step: n, reason } });
@@ -720,9 +718,9 @@ export class RunbookExecutor {
 
   async cancel(person: Person, runId: string): Promise<RunView> {
     const run = await this.visible(person, runId);
-    if (person.name !== run.requested_by) throw new WorkflowError(403, "not_requester", "only the person who started the run can cancel it");
+    if (person.name !== run.requested_by) throw new DomainError("forbidden", "not_requester", "only the person who started the run can cancel it");
     if (!(await this.finish(runId, "cancelled", `cancelled by ${person.name}`, { from: ["awaiting_answer", "awaiting_approval"] }))) {
-      throw new WorkflowError(409, "invalid_state", `run ${runId} is ${(await this.row(runId)).status}: only a run waiting for a person can be cancelled`);
+      throw new DomainError("conflict", "invalid_state", `run ${runId} is ${(await this.row(runId)).status}: only a run waiting for a person can be cancelled`);
     }
     return this.view(runId);
   }

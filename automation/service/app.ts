@@ -18,7 +18,9 @@ import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
 import type { RunbookExecutor } from "../runbooks/executor";
 import { registerRunbookRoutes } from "./runbookRoutes";
-import { TERMINAL_STATUSES, Workflow, WorkflowError } from "../workflow";
+import { TERMINAL_STATUSES, Workflow } from "../workflow";
+import { DomainError } from "../errors";
+import { HTTP_STATUS } from "./errors";
 import {
   approveBody,
   auditQuery,
@@ -126,8 +128,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
-    if (err instanceof WorkflowError) {
-      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
+    if (err instanceof DomainError) {
+      return reply.status(HTTP_STATUS[err.kind]).send({ error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
     }
     if (err instanceof InputError) {
       return reply.status(400).send({ error: { code: "invalid_request", message: err.message, issues: err.issues } });
@@ -198,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const person = me(request);
     const { limit, cursor } = request.query;
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    if (cursor !== undefined && !after) throw new WorkflowError(400, "invalid_request", "the request is not valid", [{ path: "query.cursor", message: "is not a cursor from a previous page" }]);
+    if (cursor !== undefined && !after) throw new DomainError("invalid", "invalid_request", "the request is not valid", [{ path: "query.cursor", message: "is not a cursor from a previous page" }]);
     // One more than the page: whether there is a next page.
     const rows = await workflow.store.listRequests({ status: request.query.status, team: request.query.team, teams: workflow.visibleTeams(person), limit: limit + 1, after });
     const page = rows.slice(0, limit);
