@@ -71,6 +71,8 @@ async function main(): Promise<void> {
     const loaded = loadProgram(request.dir, request.stack, request.config);
     ({ project, config, secretKeys } = loaded);
     stack = request.stack;
+    // The program is a CommonJS module loaded where it lies, as Pulumi's Node.js host loads it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     program = () => require(loaded.entry);
   }
   const { resources } = await runUnderMocks(program, { project, stack, config, secretKeys });

@@ -8,7 +8,7 @@ import {
   pavedLabels,
   resolveCommonArgs,
 } from "../common";
-import { componentTypes, environments, tiers, webServiceDefaults } from "../guardrails";
+import { componentTypes, tiers, webServiceDefaults } from "../guardrails";
 import { assertDnsLabel } from "./naming";
 import { CONTAINER_PORT, ImageReference, parseImageReference, replicasRange } from "./rules";
 

@@ -1,7 +1,7 @@
 /** Policies on stateful resources, whatever their provider. */
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { environments, statefulResourceTypes } from "../../components/guardrails";
-import { appliesTo, environmentConfigProperty, environmentNote, environmentOf } from "./shared";
+import { environmentConfigProperty, environmentNote, environmentOf } from "./shared";
 
 // The types come from config (statefulTypes), so this policy declares no fixed type list.
 export const statefulProtected: ResourceValidationPolicy = {

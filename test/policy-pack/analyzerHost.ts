@@ -36,7 +36,6 @@ import {
 
 export const repo = resolve(__dirname, "..", "..");
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const proto = createRequire(require.resolve("@pulumi/pulumi/proto/analyzer_pb"));
 const analyzerPb = proto("./analyzer_pb");
 const analyzerRpc = proto("./analyzer_grpc_pb");
