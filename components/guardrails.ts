@@ -146,11 +146,6 @@ export function postgresParameterFamily(engineVersion: string): string {
   return `postgres${engineVersion.split(".")[0]}`;
 }
 
-/** The parameter group family of each allowed Redis version. */
-export function redisParameterFamily(engineVersion: string): string {
-  return `redis${engineVersion.split(".")[0]}`;
-}
-
 /**
  * Tag keys Paved sets on every taggable child. Users may add tags, but never override
  * these: policies and cost reports depend on them.
@@ -162,7 +157,6 @@ export const TAG_KEYS = {
   offering: "paved:offering",
   managedBy: "paved:managed-by",
 } as const;
-export const reservedTagKeys: readonly string[] = Object.values(TAG_KEYS);
 /** Tags every taggable resource must carry, whether or not Paved made it. */
 export const requiredTagKeys: readonly string[] = [TAG_KEYS.team, TAG_KEYS.environment];
 /**
@@ -289,11 +283,6 @@ export const statefulOfferings: readonly Offering[] = ["postgres", "redis", "que
 /** The instance classes of all tiers: RDS instances outside this list break policy. */
 export function allowedRdsInstanceClasses(): string[] {
   return TIERS.map((t) => tiers[t].rds.instanceClass);
-}
-
-/** The node types of all tiers: ElastiCache nodes outside this list break policy. */
-export function allowedCacheNodeTypes(): string[] {
-  return TIERS.map((t) => tiers[t].elasticache.nodeType);
 }
 
 /** Queue settings shared by every tier (SQS has no sizes; these are behaviour defaults). */

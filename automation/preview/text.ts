@@ -3,6 +3,7 @@
  * order mark), positions in the text, JSON syntax errors with their position (Node's own
  * messages vary between versions and sometimes give none), and colour escapes.
  */
+import { stripVTControlCharacters } from "node:util";
 
 /** Text of a file or stream: UTF-16LE/BE by BOM (or by NUL bytes, for BOM-less UTF-16LE), else UTF-8; any BOM dropped. */
 export function decodeText(data: Buffer | string): string {
@@ -156,11 +157,10 @@ export function scanJson(text: string, start = 0): JsonScan {
   }
 }
 
-// ANSI escapes (CSI and OSC sequences) and Pulumi's own colour tags (`<{%reset%}>`).
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)|\u001b[@-_]/g;
+// Pulumi's own colour tags (`<{%reset%}>`); ANSI escapes go with Node's own stripper.
 const PULUMI_COLOR_TAGS = /<\{%[^%]*%\}>/g;
 
 /** `text` without ANSI escapes and Pulumi colour tags. */
 export function stripColors(text: string): string {
-  return text.replace(ANSI, "").replace(PULUMI_COLOR_TAGS, "");
+  return stripVTControlCharacters(text).replace(PULUMI_COLOR_TAGS, "");
 }
