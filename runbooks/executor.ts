@@ -175,6 +175,7 @@ export class RunbookExecutor {
     if (this.inFlight.has(runId)) return;
     const p = this.advance(runId)
       .catch(async (err: Error) => {
+        this.workflow.log.error({ requestId: runId, err }, "runbook run failed");
         await this.finish(runId, "failed", `internal error: ${err.message}`).catch(() => undefined);
       })
       .finally(() => this.inFlight.delete(runId));

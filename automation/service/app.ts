@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
@@ -18,7 +18,8 @@ import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
 import type { RunbookExecutor } from "../../runbooks/executor";
 import { registerRunbookRoutes } from "./runbookRoutes";
-import { TERMINAL_STATUSES, Workflow, WorkflowError } from "../workflow";
+import { Workflow, WorkflowError } from "../workflow";
+import { StreamHub, StreamOptions } from "./streams";
 import {
   approveBody,
   auditQuery,
@@ -43,6 +44,10 @@ declare module "fastify" {
   interface FastifyRequest {
     person?: Person;
   }
+  interface FastifyInstance {
+    /** The open event streams (shutdown ends them with a `shutdown` event). */
+    streams: StreamHub;
+  }
 }
 
 export interface AppOptions {
@@ -52,8 +57,12 @@ export interface AppOptions {
   runner?: Runner;
   /** Pino logger options, or false for none. Default: info level, no request bodies. */
   logger?: boolean | object;
+  /** A logger shared with the rest of the service (wins over `logger`). */
+  log?: FastifyBaseLogger;
   /** Largest accepted body, in bytes. Default 64 KiB. */
   bodyLimit?: number;
+  /** Event streams: heartbeat interval and the cap per person. */
+  streams?: StreamOptions;
 }
 
 /** Invalid input, as the validator reports it: every issue with its path. */
@@ -87,6 +96,9 @@ const HTTP_CODES: Record<number, string> = {
 
 const ERRORS = errorResponses;
 
+/** The service's log by default: info level, bearer tokens and cookies redacted. */
+export const DEFAULT_LOG = { level: "info", redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } };
+
 /** The bearer token of a request, or undefined. */
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -98,10 +110,7 @@ function bearer(request: FastifyRequest): string | undefined {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { workflow } = options;
   const app = Fastify({
-    logger:
-      options.logger === undefined
-        ? { level: "info", redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } }
-        : options.logger,
+    ...(options.log ? { loggerInstance: options.log } : { logger: options.logger === undefined ? DEFAULT_LOG : options.logger }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -168,6 +177,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const me = (request: FastifyRequest): Person => request.person!;
+  const streams = new StreamHub(workflow, options.streams);
+  app.decorate("streams", streams);
 
   // The self-service page: static files, the API does the rest (the page sends the token).
   for (const [route, file, type] of WEB_FILES) {
@@ -225,9 +236,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     workflow.cancel(me(request), request.params.id),
   );
 
-  app.get("/requests/:id/events", { schema: { params: idParams, response: { ...ERRORS } } }, async (request, reply) => {
+  app.get("/requests/:id/events", { schema: { params: idParams, response: { ...ERRORS, 429: errorSchema } } }, async (request, reply) => {
     const row = await workflow.getFor(me(request), request.params.id);
-    await streamEvents(workflow, row.id, request, reply);
+    await streams.open(me(request), row.id, request, reply);
   });
 
   app.get("/instances", { schema: { querystring: instancesQuery, response: { 200: instancesSchema, ...ERRORS } } }, async (request) => {
@@ -271,66 +282,4 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.runbooks) registerRunbookRoutes(app, options.runbooks);
 
   return app;
-}
-
-/**
- * Server-Sent Events for one request: every stored event (status changes and engine
- * progress), then new ones as they come, ending after a terminal status. `Last-Event-ID`
- * resumes after a reconnect. Other replicas' events are found by polling the store.
- */
-async function streamEvents(workflow: Workflow, requestId: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-paved-engine": workflow.engine.name,
-  });
-  let last = Number(request.headers["last-event-id"] ?? 0) || 0;
-  let closed = false;
-  request.raw.on("close", () => {
-    closed = true;
-  });
-  await new Promise<void>((resolve) => {
-    let busy = false;
-    // An event that arrives while a flush runs gets a flush of its own right after.
-    let again = false;
-    const finish = () => {
-      closed = true;
-      clearInterval(poll);
-      workflow.bus.off("event", onEvent);
-      if (!res.writableEnded) res.end();
-      resolve();
-    };
-    const flush = async (): Promise<void> => {
-      if (closed) return;
-      if (busy) {
-        again = true;
-        return;
-      }
-      busy = true;
-      again = false;
-      try {
-        for (const e of await workflow.store.eventsAfter(requestId, last)) {
-          last = e.id;
-          res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`);
-          const data = JSON.parse(e.data) as { status?: string };
-          if (e.type === "status" && data.status && (TERMINAL_STATUSES as readonly string[]).includes(data.status)) return finish();
-        }
-      } finally {
-        busy = false;
-      }
-      if (closed) return finish();
-      if (again) return flush();
-    };
-    // A store that cannot be reached for a moment: the next poll tries again.
-    const tryFlush = () => flush().catch(() => undefined);
-    const onEvent = (id: string) => {
-      if (id === requestId) void tryFlush();
-    };
-    workflow.bus.on("event", onEvent);
-    const poll = setInterval(() => void tryFlush(), 500);
-    void tryFlush();
-  });
 }

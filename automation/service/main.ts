@@ -19,14 +19,15 @@
  */
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import pino from "pino";
 import { ConfigError, loadConfig, PavedConfig } from "../config";
 import type { Engine, EngineName } from "../engine/types";
 import { SimulateEngine } from "../engine/simulate/engine";
 import { Runner } from "../runner";
 import { Store } from "../store/store";
 import { Workflow } from "../workflow";
-import { buildApp } from "./app";
+import { buildApp, DEFAULT_LOG } from "./app";
 import { RunbookExecutor } from "../../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 
@@ -65,6 +66,8 @@ export interface ServiceOptions {
   engine?: EngineName;
   workers?: number;
   logger?: boolean | object;
+  /** One logger for the app, workflow, runner and runbooks (wins over `logger`). */
+  log?: FastifyBaseLogger;
   now?: () => Date;
   /** Start the job runner in the background. Default true (tests drain it by hand). */
   startRunner?: boolean;
@@ -87,14 +90,32 @@ async function makeEngine(name: EngineName, store: Store, options: ServiceOption
   });
 }
 
+/** A pino logger from the `logger` option: false is silent, true or undefined the default. */
+export function makeLogger(logger: boolean | object | undefined): FastifyBaseLogger {
+  if (logger === false) return pino({ level: "silent" });
+  return pino(logger === undefined || logger === true ? DEFAULT_LOG : logger);
+}
+
+/**
+ * Logs what would otherwise end the process silently: a promise rejected with nobody to
+ * catch it is logged (with its stack) and the service goes on.
+ */
+export function logUnhandledRejections(log: Pick<FastifyBaseLogger, "error">): () => void {
+  const onRejection = (reason: unknown) => log.error({ err: reason }, "unhandled promise rejection");
+  process.on("unhandledRejection", onRejection);
+  return () => process.off("unhandledRejection", onRejection);
+}
+
 /** Opens the store, starts the engine, builds the app and (unless told not to) the runner. */
 export async function createService(options: ServiceOptions): Promise<Service> {
+  const log = options.log ?? makeLogger(options.logger);
   const store = await Store.open({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, sqliteFile: options.sqliteFile });
+  await store.watchEvents(log);
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
-  const workflow = new Workflow({ store, engine, config: options.config, now: options.now });
-  const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs });
+  const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
+  const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
   const runbooks = new RunbookExecutor(workflow, runbookLibrary, options.now);
-  const app = await buildApp({ workflow, runner, runbooks, logger: options.logger });
+  const app = await buildApp({ workflow, runner, runbooks, log });
   if (options.startRunner !== false) {
     runner.start();
     // Runs that were going when the service stopped go on (an irreversible step in flight is reported, not re-run).
@@ -112,6 +133,10 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     async close(graceMs = 30_000) {
       if (closed) return;
       closed = true;
+      // No job is claimed from now on; open event streams are told to reconnect and ended, so
+      // closing the server does not wait on them; running jobs get the grace to finish.
+      runner.stopClaiming();
+      app.streams.closeAll();
       await app.close();
       await runner.stop(graceMs);
       await runbooks.idle(graceMs);
@@ -167,6 +192,7 @@ export async function main(): Promise<void> {
     await service.close(0);
     process.exit(2);
   }
+  logUnhandledRejections(service.app.log);
   service.app.log.info(
     { engine: service.engine.name, store: service.store.description, config: configFile, demo: config.demo },
     service.engine.name === "simulate" ? "engine simulate: nothing real is provisioned" : "engine pulumi",

@@ -3,6 +3,7 @@
  * (`DATABASE_URL`, for several replicas). Every read and write the workflow does goes
  * through here, so both databases behave alike.
  */
+import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
@@ -41,13 +42,27 @@ function isUniqueViolation(err: unknown): boolean {
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
 }
 
+/** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
+const EVENTS_CHANNEL = "paved_events";
+
 export class Store {
+  /**
+   * Emits `event` (request id) for every stored event: this process's own at once, and on
+   * PostgreSQL every replica's through `LISTEN/NOTIFY` (see `watchEvents`). One watcher per
+   * process, however many streams are open.
+   */
+  readonly events = new EventEmitter();
+  private listener?: { stop(): Promise<void> };
+
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: Dialect,
     /** What `/healthz` reports: `sqlite:<file>` or `postgres`. */
     readonly description: string,
-  ) {}
+    private readonly databaseUrl?: string,
+  ) {
+    this.events.setMaxListeners(0);
+  }
 
   /** Opens the database and runs the migrations. */
   static async open(options: StoreOptions): Promise<Store> {
@@ -60,7 +75,7 @@ export class Store {
       pool.on("connect", (client) => client.on("error", () => undefined));
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       await migrate(db, "postgres");
-      return new Store(db, "postgres", "postgres");
+      return new Store(db, "postgres", "postgres", options.databaseUrl);
     }
     const Sqlite = (await import("better-sqlite3")).default;
     let file = options.sqliteFile;
@@ -79,7 +94,54 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    await this.listener?.stop();
+    this.listener = undefined;
     await this.db.destroy();
+  }
+
+  /**
+   * Starts relaying other replicas' events to `events` (PostgreSQL: one connection that
+   * `LISTEN`s, reconnecting when it drops; `reconnected` then fires, since events may have
+   * been missed meanwhile). SQLite has one replica: its events are all in-process already.
+   */
+  async watchEvents(log?: { warn(obj: object, msg: string): void }): Promise<void> {
+    if (this.dialect !== "postgres" || this.listener) return;
+    const { Client } = await import("pg");
+    let client: InstanceType<typeof Client> | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5000 });
+      const reconnect = (err: unknown) => {
+        if (stopped || client !== c) return;
+        client = undefined;
+        log?.warn({ err }, "event watcher lost its connection: reconnecting");
+        c.end().catch(() => undefined);
+        retry = setTimeout(() => void connect(), 1000);
+        retry.unref();
+      };
+      client = c;
+      c.on("error", reconnect);
+      c.on("end", () => reconnect(new Error("connection ended")));
+      c.on("notification", (n) => {
+        if (n.channel === EVENTS_CHANNEL && n.payload) this.events.emit("event", n.payload);
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${EVENTS_CHANNEL}`);
+        this.events.emit("reconnected");
+      } catch (err) {
+        reconnect(err);
+      }
+    };
+    await connect();
+    this.listener = {
+      stop: async () => {
+        stopped = true;
+        if (retry) clearTimeout(retry);
+        await client?.end().catch(() => undefined);
+      },
+    };
   }
 
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -202,6 +264,9 @@ export class Store {
 
   async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
     await this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) }).execute();
+    this.events.emit("event", requestId);
+    // Other replicas' streams (and this one's again: a stream reads only what it has not sent).
+    if (this.dialect === "postgres") await sql`select pg_notify(${EVENTS_CHANNEL}, ${requestId})`.execute(this.db);
   }
 
   async eventsAfter(requestId: string, afterId: number) {
