@@ -16,6 +16,7 @@ import { describeZodIssue, formatPath } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
+import type { StoreHealth } from "../store/health";
 import type { RunbookExecutor } from "../../runbooks/executor";
 import { registerRunbookRoutes } from "./runbookRoutes";
 import { Workflow, WorkflowError } from "../workflow";
@@ -61,6 +62,8 @@ export interface AppOptions {
   log?: FastifyBaseLogger;
   /** Largest accepted body, in bytes. Default 64 KiB. */
   bodyLimit?: number;
+  /** The store's integrity checks: `/healthz` answers 503 while the last one failed. */
+  health?: StoreHealth;
   /** Event streams: heartbeat interval and the cap per person. */
   streams?: StreamOptions;
 }
@@ -192,7 +195,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async () => {
+  app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async (_request, reply) => {
+    const integrity = options.health?.integrity;
+    if (integrity && !integrity.ok) {
+      return reply.status(503).send({ error: { code: "store_damaged", message: `the store failed its integrity check at ${integrity.checkedAt}: ${integrity.problem}` } });
+    }
     await workflow.store.ping();
     return { status: "ok" as const, engine: workflow.engine.name, store: workflow.store.dialect === "postgres" ? "postgres" : "sqlite" };
   });

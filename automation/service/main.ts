@@ -26,10 +26,27 @@ import type { Engine, EngineName } from "../engine/types";
 import { SimulateEngine } from "../engine/simulate/engine";
 import { Runner } from "../runner";
 import { Store } from "../store/store";
+import { StoreHealth } from "../store/health";
 import { Workflow } from "../workflow";
 import { buildApp, DEFAULT_LOG } from "./app";
 import { RunbookExecutor } from "../../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
+
+/** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Why a config cannot be served on `host`, or undefined: demo tokens are public, so never beyond loopback. */
+export function demoRefusal(config: { demo: boolean }, host: string, configFile: string): string | undefined {
+  if (!config.demo || isLoopback(host)) return undefined;
+  return (
+    `paved: refusing to listen on ${host}: ${configFile} has demo: true, and its plain-text tokens are published, ` +
+    `so anyone who can reach ${host} could act as any person in it. Serve it on loopback (unset HOST, or HOST=127.0.0.1), ` +
+    `or set demo: false with sha256 token hashes (printf %s "$TOKEN" | npx paved hash-token) to serve it on the network.\n`
+  );
+}
 
 /** Whether `command` is an executable on PATH. */
 export function onPath(command: string, path = process.env.PATH ?? ""): boolean {
@@ -52,6 +69,7 @@ export interface Service {
   runbooks: RunbookExecutor;
   runner: Runner;
   store: Store;
+  health: StoreHealth;
   engine: Engine;
   config: PavedConfig;
   /** Stops claiming jobs, lets running ones finish (within the grace), closes everything. */
@@ -78,6 +96,8 @@ export interface ServiceOptions {
   usePlans?: boolean;
   /** Simulate engine: time per changing step of an apply. Default 0. */
   simulateStepMs?: number;
+  /** Time between store integrity checks (one runs at start). Default 5 min. */
+  healthIntervalMs?: number;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
@@ -111,11 +131,14 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const log = options.log ?? makeLogger(options.logger);
   const store = await Store.open({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, sqliteFile: options.sqliteFile });
   await store.watchEvents(log);
+  const health = new StoreHealth(store, log);
+  const integrity = await health.start(options.healthIntervalMs ?? 300_000);
+  if (!integrity.ok) log.error({ problem: integrity.problem }, "the store failed its integrity check: /healthz answers 503");
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
   const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
   const runbooks = new RunbookExecutor(workflow, runbookLibrary, options.now);
-  const app = await buildApp({ workflow, runner, runbooks, log });
+  const app = await buildApp({ workflow, runner, runbooks, log, health });
   if (options.startRunner !== false) {
     runner.start();
     // Runs that were going when the service stopped go on (an irreversible step in flight is reported, not re-run).
@@ -128,6 +151,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     runbooks,
     runner,
     store,
+    health,
     engine,
     config: options.config,
     async close(graceMs = 30_000) {
@@ -140,6 +164,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       await app.close();
       await runner.stop(graceMs);
       await runbooks.idle(graceMs);
+      health.stop();
       await engine.close();
       await store.close();
     },
@@ -155,6 +180,12 @@ export async function main(): Promise<void> {
     config = loadConfig(configFile);
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const host = env.HOST || "127.0.0.1";
+  const refusal = demoRefusal(config, host, configFile);
+  if (refusal) {
+    process.stderr.write(refusal);
     process.exit(2);
   }
   const port = Number(env.PORT ?? 8080);
@@ -184,7 +215,6 @@ export async function main(): Promise<void> {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const host = env.HOST ?? "127.0.0.1";
   try {
     await service.app.listen({ port, host });
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
 import type { Database, InstancesTable, JobsTable, RequestsTable } from "./schema";
 import { Dialect, migrate } from "./migrations";
@@ -35,6 +35,25 @@ export function isStoreUnavailable(err: unknown): boolean {
     code.startsWith("08") ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? "")
   );
+}
+
+/** A store that cannot be opened or migrated: says which file, directory or database. */
+export class StoreOpenError extends Error {
+  constructor(where: string, cause: unknown) {
+    const e = cause as { code?: string; message?: string };
+    super(`cannot use ${where}: ${e?.message ?? String(cause)}${e?.code && !String(e.message).includes(e.code) ? ` (${e.code})` : ""}`, { cause });
+    this.name = "StoreOpenError";
+  }
+}
+
+/** A database URL without its password, to name it in messages. */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ""}${u.pathname}`;
+  } catch {
+    return "(DATABASE_URL)";
+  }
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -74,23 +93,39 @@ export class Store {
       pool.on("error", () => undefined);
       pool.on("connect", (client) => client.on("error", () => undefined));
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-      await migrate(db, "postgres");
+      try {
+        await migrate(db, "postgres");
+      } catch (err) {
+        await db.destroy().catch(() => undefined);
+        throw new StoreOpenError(`the PostgreSQL database ${describeUrl(options.databaseUrl)}`, err);
+      }
       return new Store(db, "postgres", "postgres", options.databaseUrl);
     }
     const Sqlite = (await import("better-sqlite3")).default;
     let file = options.sqliteFile;
     if (!file) {
-      const dir = options.dataDir ?? ".paved";
-      mkdirSync(dir, { recursive: true });
+      const dir = resolve(options.dataDir ?? ".paved");
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw new StoreOpenError(`the data directory ${dir} (PAVED_DATA_DIR)`, err);
+      }
       file = join(dir, "paved.db");
     }
-    const database = new Sqlite(file);
-    database.pragma("journal_mode = WAL");
-    database.pragma("busy_timeout = 5000");
-    database.pragma("foreign_keys = ON");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    await migrate(db, "sqlite");
-    return new Store(db, "sqlite", `sqlite:${file}`);
+    let database: InstanceType<typeof Sqlite> | undefined;
+    try {
+      database = new Sqlite(file);
+      database.pragma("journal_mode = WAL");
+      database.pragma("busy_timeout = 5000");
+      database.pragma("foreign_keys = ON");
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+      await migrate(db, "sqlite");
+      return new Store(db, "sqlite", `sqlite:${file}`);
+    } catch (err) {
+      database?.close();
+      const where = file === ":memory:" ? "the in-memory SQLite database" : `the SQLite database ${resolve(file)} (is its directory writable?)`;
+      throw new StoreOpenError(where, err);
+    }
   }
 
   async close(): Promise<void> {
