@@ -77,10 +77,17 @@ export const configSchema = z
     policies: z.record(z.string(), z.unknown()).optional(),
   })
   .superRefine((c, ctx) => {
+    // Two people with one token: whoever presents it is the first of them, silently.
+    const holders = new Map<string, string>();
     for (const [person, p] of Object.entries(c.people)) {
       if (!c.demo && !HASHED_TOKEN.test(p.token)) {
         ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)" });
+        continue;
       }
+      const digest = digestOf(p.token).toString("hex");
+      const first = holders.get(digest);
+      if (first) ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
+      else holders.set(digest, person);
     }
     const known = new Set(Object.keys(c.people));
     for (const [team, t] of Object.entries(c.teams)) {
@@ -93,8 +100,12 @@ export const configSchema = z
         if (!known.has(m)) ctx.addIssue({ code: "custom", path: ["approverGroups", group, i], message: `"${m}" is not in people` });
       });
     }
-    if (parseDuration(c.approvals.expiry) === undefined) {
-      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not a duration like 24h, 90m or 2d` });
+    const expiry = parseDuration(c.approvals.expiry);
+    if (expiry === undefined) {
+      const negative = /^-\d+(ms|s|m|h|d)$/.test(c.approvals.expiry);
+      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not ${negative ? "a positive duration" : "a duration"} like 24h, 90m or 2d` });
+    } else if (expiry === 0) {
+      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d` });
     }
     if (c.policies) {
       try {
@@ -106,6 +117,13 @@ export const configSchema = z
     for (const [level, rule] of Object.entries(c.approvals.rules ?? {})) {
       if (rule.group && !(rule.group in c.approverGroups)) {
         ctx.addIssue({ code: "custom", path: ["approvals", "rules", level, "group"], message: `"${rule.group}" is not in approverGroups` });
+      } else if (rule.group && c.approverGroups[rule.group].length < rule.count) {
+        const members = c.approverGroups[rule.group];
+        ctx.addIssue({
+          code: "custom",
+          path: ["approvals", "rules", level, "count"],
+          message: `needs ${rule.count} approvals from ${rule.group}, which has ${members.length} member${members.length === 1 ? "" : "s"} (${members.join(", ")}): no ${level}-risk change could ever be approved`,
+        });
       }
     }
   });
