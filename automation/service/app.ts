@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
@@ -135,7 +136,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Security headers on every answer (nosniff, frame and referrer policies). The API's CSP
+  // allows nothing at all; the page and /docs set stricter-than-default policies of their own.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: { "default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"], "form-action": ["'none'"] } },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    // Swagger UI's own policy (its inline scripts by hash), but never framed.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'"),
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     if (err instanceof WorkflowError) {
@@ -177,6 +189,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Say on every answer which engine made it: with `simulate`, nothing real exists.
   app.addHook("onSend", async (_request, reply) => {
     reply.header("x-paved-engine", workflow.engine.name);
+    // API answers (and errors) are per person and change: never stored by a cache or proxy.
+    if (String(reply.getHeader("content-type") ?? "").startsWith("application/json")) reply.header("cache-control", "no-store");
   });
 
   const me = (request: FastifyRequest): Person => request.person!;
