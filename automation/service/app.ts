@@ -4,8 +4,10 @@
  * and hides the internals of a 5xx. Requests need `Authorization: Bearer <token>`.
  */
 import { readFileSync } from "node:fs";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
+import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -13,7 +15,7 @@ import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastif
 import type { FastifySchemaValidationError } from "fastify/types/schema";
 import { z } from "zod";
 import { catalogJsonSchemas } from "../../components/offerings";
-import { describeZodIssue, formatPath } from "../../stacks/spec";
+import { describeZodIssue, formatPath, quote } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
@@ -94,6 +96,7 @@ const HTTP_CODES: Record<number, string> = {
   405: "method_not_allowed",
   406: "not_acceptable",
   413: "body_too_large",
+  414: "uri_too_long",
   415: "unsupported_media_type",
   429: "too_many_requests",
 };
@@ -116,6 +119,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.log ? { loggerInstance: options.log } : { logger: options.logger === undefined ? DEFAULT_LOG : options.logger }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Answers Node's HTTP parser gives before any route (431, 400, 408) in the error shape too.
+    clientErrorHandler: clientError,
+    // While closing, new requests get the error shape from the hook below, not Fastify's own body.
+    return503OnClosing: false,
+    // The router's own refusals (a path segment over 100 characters, a malformed URL): the
+    // error shape, and only a prefix of the path.
+    frameworkErrors: (err, request, reply) => {
+      const status = err.statusCode ?? 400;
+      const path = quote(request.url.split("?")[0]);
+      const [code, message] =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? ["uri_too_long", `a part of the path ${path} is longer than 100 characters`]
+          : err.code === "FST_ERR_BAD_URL"
+            ? ["bad_url", `the path ${path} is not a valid URL`]
+            : [HTTP_CODES[status] ?? "bad_request", err.message.slice(0, 200)];
+      return (reply as FastifyReply).status(status).send({ error: { code, message } });
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(({ schema, httpPart }) => (data: unknown) => {
@@ -127,6 +147,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text body is refused with 415 rather than failing validation.
   app.removeContentTypeParser("text/plain");
+  // An empty JSON body is no body (POST /requests/:id/cancel with a JSON content type); a
+  // route that needs one says so through its schema.
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") return done(null, undefined);
+    return json(request, body as string, done);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -170,7 +198,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
+    const path = request.url.split("?")[0];
+    reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${path.length <= 60 ? path : quote(path)}` } });
+  });
+
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return;
+    reply.header("connection", "close").header("retry-after", "5");
+    return reply.status(503).send({ error: { code: "shutting_down", message: "the service is stopping: try again in a moment" } });
   });
 
   // Everything but health, the docs and the page's static files needs a bearer token.
@@ -236,7 +275,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      requests: await Promise.all(page.map((r) => workflow.view(r))),
+      // A wait past the approval expiry shows as expired now, not when the sweeper next runs.
+      requests: await Promise.all(page.map(async (r) => workflow.view(await workflow.current(r)))),
       ...(rows.length > limit && last ? { next: encodeCursor(last.created_at, last.id) } : {}),
     };
   });
@@ -303,4 +343,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.runbooks) registerRunbookRoutes(app, options.runbooks);
 
   return app;
+}
+
+/** Client errors Node's HTTP parser answers before any route: in the API's error shape. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "headers_too_large", "the request's headers are larger than the server accepts (16 KiB)"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request_timeout", "the request was not received in time"]
+        : [400, "bad_request", "the request is not valid HTTP"];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
