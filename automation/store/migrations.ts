@@ -161,6 +161,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create unique index requests_one_in_flight on requests (stack) where status in ('previewing', 'awaiting_approval', 'approved', 'applying')`.execute(db);
       },
     },
+    "0005-fair-claims": {
+      async up(db) {
+        // Jobs are claimed round-robin across teams: each job knows its team, and each claim its turn.
+        await db.schema.alterTable("jobs").addColumn("team", "text").execute();
+        await db.schema.alterTable("jobs").addColumn("claim_seq", "integer").execute();
+        await sql`update jobs set team = (select r.team from requests r where r.id = jobs.request_id)`.execute(db);
+        await db.schema.createIndex("jobs_team_claim_seq").on("jobs").columns(["team", "claim_seq"]).execute();
+        await db.schema.createIndex("jobs_claim_seq").on("jobs").column("claim_seq").execute();
+      },
+    },
   };
 }
 

@@ -377,14 +377,19 @@ export class Store {
         run_after: job.at,
         created_at: job.at,
         updated_at: job.at,
+        // The request's team, for fair claiming (the workflow does not need to know).
+        team: sql<string | null>`(select r.team from requests r where r.id = ${job.request_id})`,
       })
       .execute();
   }
 
   /**
-   * Claims the oldest runnable job whose stack has no running job, for `owner` until
-   * `leaseUntil`. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so replicas never claim the same
-   * job; the partial unique index keeps one running job per stack across replicas.
+   * Claims a runnable job whose stack has no running job, for `owner` until `leaseUntil`:
+   * round-robin across teams (the team whose last claim is oldest, or that never had one,
+   * goes first), then the oldest job of that team. So one team's burst delays another
+   * team's first request by at most one job per worker. PostgreSQL: `FOR UPDATE SKIP
+   * LOCKED`, so replicas never claim the same job; the partial unique index keeps one
+   * running job per stack across replicas.
    */
   async claimJob(owner: string, now: string, leaseUntil: string): Promise<JobRow | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -396,6 +401,7 @@ export class Store {
             .where("status", "=", "queued")
             .where("run_after", "<=", now)
             .where((eb) => eb("stack", "not in", eb.selectFrom("jobs as r").select("r.stack").where("r.status", "=", "running")))
+            .orderBy(sql`(select coalesce(max(k.claim_seq), 0) from jobs k where k.team = jobs.team)`)
             .orderBy("id")
             .limit(1);
           if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
@@ -403,7 +409,14 @@ export class Store {
           if (!job) return undefined;
           await trx
             .updateTable("jobs")
-            .set({ status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1, updated_at: now })
+            .set({
+              status: "running",
+              lease_owner: owner,
+              lease_until: leaseUntil,
+              attempts: job.attempts + 1,
+              updated_at: now,
+              claim_seq: sql<number>`(select coalesce(max(k.claim_seq), 0) + 1 from jobs k)`,
+            })
             .where("id", "=", job.id)
             .execute();
           return { ...job, status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1 } as JobRow;
