@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
@@ -177,6 +178,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'"),
   });
 
+  // Throttles (limits in paved.yaml `limits`), counted in this replica's memory.
+  await app.register(rateLimit, { global: false });
+  const { limits } = workflow.config;
+  const authFailures = app.createRateLimit({ max: limits.authFailures.max, timeWindow: limits.authFailures.windowMs, keyGenerator: (r) => `auth:${r.ip}` });
+  const perPerson = app.createRateLimit({ max: limits.submissionsPerPerson.max, timeWindow: limits.submissionsPerPerson.windowMs, keyGenerator: (r) => `person:${r.person?.name}` });
+  const perTeam = app.createRateLimit({
+    max: limits.submissionsPerTeam.max,
+    timeWindow: limits.submissionsPerTeam.windowMs,
+    keyGenerator: (r) => `team:${(r.body as { team?: unknown } | undefined)?.team}`,
+  });
+  /** 429 with Retry-After and the error shape. */
+  const tooMany = (reply: FastifyReply, retryAfterS: number, code: string, message: string) =>
+    reply.status(429).header("retry-after", String(Math.max(1, retryAfterS))).send({ error: { code, message } });
+
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     if (err instanceof WorkflowError) {
       return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } });
@@ -217,8 +232,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const url = request.url.split("?")[0];
     if (url === "/healthz" || url === "/docs" || url.startsWith("/docs/") || url === "/" || url.startsWith("/ui/")) return;
     const token = bearer(request);
+    // An address that failed too often waits out the window whatever it presents: guessing stays slow.
+    const seen = await authFailures(request, { increment: false });
+    if (!seen.isAllowed && seen.isExceeded) {
+      return tooMany(reply, seen.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${seen.ttlInSeconds} s`);
+    }
     const person = token ? workflow.config.authenticate(token) : undefined;
     if (!person) {
+      if (token) {
+        const failed = await authFailures(request);
+        if (!failed.isAllowed && failed.isExceeded) {
+          return tooMany(reply, failed.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${failed.ttlInSeconds} s`);
+        }
+      }
       reply.header("www-authenticate", 'Bearer realm="paved"');
       return reply.status(401).send({ error: { code: "unauthorized", message: token ? "the bearer token is not valid" : "an Authorization: Bearer <token> header is required" } });
     }
@@ -233,7 +259,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const me = (request: FastifyRequest): Person => request.person!;
-  const streams = new StreamHub(workflow, options.streams);
+  const streams = new StreamHub(workflow, { perPerson: limits.streamsPerPerson, ...options.streams });
   app.decorate("streams", streams);
 
   // The self-service page: static files, the API does the rest (the page sends the token).
@@ -260,6 +286,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get("/catalog", { schema: { response: { 200: catalogSchema, ...ERRORS } } }, async () => ({ engine: workflow.engine.name, offerings: catalogJsonSchemas() }));
 
   app.post("/requests", { schema: { body: createRequestBody, response: { 202: requestSchema, ...ERRORS } } }, async (request, reply) => {
+    const person = me(request);
+    const mine = await perPerson(request);
+    if (!mine.isAllowed && mine.isExceeded) {
+      return tooMany(reply, mine.ttlInSeconds, "too_many_submissions", `${person.name} submitted more than ${mine.max} requests in ${Math.round(mine.timeWindow / 1000)} s: try again in ${mine.ttlInSeconds} s`);
+    }
+    if (person.teams.includes(request.body.team)) {
+      const team = await perTeam(request);
+      if (!team.isAllowed && team.isExceeded) {
+        return tooMany(reply, team.ttlInSeconds, "too_many_submissions", `team ${request.body.team} submitted more than ${team.max} requests in ${Math.round(team.timeWindow / 1000)} s: try again in ${team.ttlInSeconds} s`);
+      }
+    }
     const view = await workflow.submit(me(request), request.body);
     reply.header("location", `/requests/${view.id}`);
     return reply.status(202).send(view);
