@@ -29,6 +29,7 @@ import { Store } from "../store/store";
 import { StoreHealth } from "../store/health";
 import { Workflow } from "../workflow";
 import { buildApp, DEFAULT_LOG } from "./app";
+import type { StreamOptions } from "./streams";
 import { RunbookExecutor } from "../../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 
@@ -98,6 +99,8 @@ export interface ServiceOptions {
   simulateStepMs?: number;
   /** Time between store integrity checks (one runs at start). Default 5 min. */
   healthIntervalMs?: number;
+  /** Event streams: heartbeat interval (default 15 s); the cap per person comes from the config. */
+  streams?: StreamOptions;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
@@ -138,7 +141,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
   const runbooks = new RunbookExecutor(workflow, runbookLibrary, options.now);
-  const app = await buildApp({ workflow, runner, runbooks, log, health });
+  const app = await buildApp({ workflow, runner, runbooks, log, health, streams: options.streams });
   if (options.startRunner !== false) {
     runner.start();
     // Runs that were going when the service stopped go on (an irreversible step in flight is reported, not re-run).
