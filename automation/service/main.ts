@@ -4,7 +4,7 @@
  * | variable | default | |
  * | --- | --- | --- |
  * | `PORT` | `8080` | listens on `HOST:PORT` |
- * | `HOST` | `127.0.0.1` | loopback only unless told otherwise |
+ * | `HOST` | `127.0.0.1` | loopback only unless told otherwise (never for a `demo: true` config) |
  * | `PAVED_CONFIG` | `paved.yaml` | teams, people, approvers, rules |
  * | `PAVED_DATA_DIR` | `.paved` | the SQLite file and the file backend's state |
  * | `DATABASE_URL` | (none) | `postgres://...` switches the store to PostgreSQL |
