@@ -99,7 +99,7 @@ export class StreamHub {
           if (ended) return;
           ended = true;
           this.remove(stream);
-          request.raw.off("close", stream.end);
+          res.off("close", stream.end);
           if (!res.writableEnded) res.end();
           resolve();
         },
@@ -125,8 +125,10 @@ export class StreamHub {
         }
         if (again) return flush();
       };
-      request.raw.on("close", stream.end);
+      // The client went away (or the connection dropped): the stream and its place are given back.
+      res.on("close", stream.end);
       this.add(stream);
+      if (res.destroyed) return stream.end();
       stream.flush();
     });
   }
