@@ -37,6 +37,37 @@ const teamEnvironmentSchema = z.strictObject({
   autonomy: autonomySchema.optional(),
 });
 
+const limitSchema = z.strictObject({ max: z.number().int().min(1), window: z.string() });
+
+/**
+ * Throttling. Defaults: 20 failed authentications a minute per client address (then 429
+ * for any attempt until the minute is over: guessing tokens is slow); 30 submissions a
+ * minute per person and 120 per team (a script gone wrong, not a busy person); 20 open
+ * event streams per person.
+ */
+const limitsSchema = z
+  .strictObject({
+    authFailures: limitSchema.default({ max: 20, window: "1m" }),
+    submissions: z
+      .strictObject({
+        perPerson: limitSchema.default({ max: 30, window: "1m" }),
+        perTeam: limitSchema.default({ max: 120, window: "1m" }),
+      })
+      .default({ perPerson: { max: 30, window: "1m" }, perTeam: { max: 120, window: "1m" } }),
+    streams: z.strictObject({ perPerson: z.number().int().min(1).default(20) }).default({ perPerson: 20 }),
+  })
+  .default({
+    authFailures: { max: 20, window: "1m" },
+    submissions: { perPerson: { max: 30, window: "1m" }, perTeam: { max: 120, window: "1m" } },
+    streams: { perPerson: 20 },
+  });
+
+/** A limit: at most `max` in any `windowMs`. */
+export interface Limit {
+  max: number;
+  windowMs: number;
+}
+
 /** `24h`, `90m`, `30s`, `2d` -> milliseconds. */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
@@ -75,12 +106,29 @@ export const configSchema = z
      * mandatory with its defaults from the guardrails.
      */
     policies: z.record(z.string(), z.unknown()).optional(),
+    limits: limitsSchema,
   })
   .superRefine((c, ctx) => {
+    const windows: [(string | number)[], string][] = [
+      [["limits", "authFailures", "window"], c.limits.authFailures.window],
+      [["limits", "submissions", "perPerson", "window"], c.limits.submissions.perPerson.window],
+      [["limits", "submissions", "perTeam", "window"], c.limits.submissions.perTeam.window],
+    ];
+    for (const [path, text] of windows) {
+      const ms = parseDuration(text);
+      if (!ms) ctx.addIssue({ code: "custom", path, message: ms === 0 ? `"${text}" is zero: use a duration like 1m, 30s or 1h` : `"${text}" is not a duration like 1m, 30s or 1h` });
+    }
+    // Two people with one token: whoever presents it is the first of them, silently.
+    const holders = new Map<string, string>();
     for (const [person, p] of Object.entries(c.people)) {
       if (!c.demo && !HASHED_TOKEN.test(p.token)) {
         ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)" });
+        continue;
       }
+      const digest = digestOf(p.token).toString("hex");
+      const first = holders.get(digest);
+      if (first) ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
+      else holders.set(digest, person);
     }
     const known = new Set(Object.keys(c.people));
     for (const [team, t] of Object.entries(c.teams)) {
@@ -93,8 +141,12 @@ export const configSchema = z
         if (!known.has(m)) ctx.addIssue({ code: "custom", path: ["approverGroups", group, i], message: `"${m}" is not in people` });
       });
     }
-    if (parseDuration(c.approvals.expiry) === undefined) {
-      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not a duration like 24h, 90m or 2d` });
+    const expiry = parseDuration(c.approvals.expiry);
+    if (expiry === undefined) {
+      const negative = /^-\d+(ms|s|m|h|d)$/.test(c.approvals.expiry);
+      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not ${negative ? "a positive duration" : "a duration"} like 24h, 90m or 2d` });
+    } else if (expiry === 0) {
+      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d` });
     }
     if (c.policies) {
       try {
@@ -106,6 +158,13 @@ export const configSchema = z
     for (const [level, rule] of Object.entries(c.approvals.rules ?? {})) {
       if (rule.group && !(rule.group in c.approverGroups)) {
         ctx.addIssue({ code: "custom", path: ["approvals", "rules", level, "group"], message: `"${rule.group}" is not in approverGroups` });
+      } else if (rule.group && c.approverGroups[rule.group].length < rule.count) {
+        const members = c.approverGroups[rule.group];
+        ctx.addIssue({
+          code: "custom",
+          path: ["approvals", "rules", level, "count"],
+          message: `needs ${rule.count} approvals from ${rule.group}, which has ${members.length} member${members.length === 1 ? "" : "s"} (${members.join(", ")}): no ${level}-risk change could ever be approved`,
+        });
       }
     }
   });
@@ -128,6 +187,7 @@ export interface PavedConfig {
   expiryMs: number;
   /** The policy pack's config (see `configSchema`). */
   policies?: PolicyPackConfig;
+  limits: { authFailures: Limit; submissionsPerPerson: Limit; submissionsPerTeam: Limit; streamsPerPerson: number };
   /** Who holds `token`, compared in constant time; undefined when nobody does. */
   authenticate(token: string): Person | undefined;
   person(name: string): Person | undefined;
@@ -164,6 +224,8 @@ function digestOf(stored: string): Buffer {
   return Buffer.from(hex, "hex");
 }
 
+const limit = (l: { max: number; window: string }): Limit => ({ max: l.max, windowMs: parseDuration(l.window) ?? 60_000 });
+
 /** Builds the lookups over a validated configuration. */
 export function buildConfig(raw: RawConfig): PavedConfig {
   const digests = Object.entries(raw.people).map(([name, p]) => ({ name, digest: digestOf(p.token) }));
@@ -177,6 +239,12 @@ export function buildConfig(raw: RawConfig): PavedConfig {
     rules: raw.approvals.rules ?? DEFAULT_APPROVAL_RULES,
     expiryMs: parseDuration(raw.approvals.expiry) ?? DEFAULT_APPROVAL_EXPIRY_MS,
     ...(raw.policies ? { policies: raw.policies as PolicyPackConfig } : {}),
+    limits: {
+      authFailures: limit(raw.limits.authFailures),
+      submissionsPerPerson: limit(raw.limits.submissions.perPerson),
+      submissionsPerTeam: limit(raw.limits.submissions.perTeam),
+      streamsPerPerson: raw.limits.streams.perPerson,
+    },
     authenticate(token: string) {
       const presented = Buffer.from(hashToken(token).slice("sha256:".length), "hex");
       let found: string | undefined;

@@ -5,6 +5,7 @@
  * reaped: their request is marked `failed` with reason `interrupted`.
  */
 import { randomUUID } from "node:crypto";
+import { JobInterrupted } from "./engine/types";
 import type { JobRow } from "./store/store";
 import type { Workflow } from "./workflow";
 
@@ -20,7 +21,18 @@ export interface RunnerOptions {
   /** How often awaiting requests are checked for expiry and leases reaped. Default: the lease, at most 30 s. */
   sweepMs?: number;
   now?: () => Date;
+  /** Where loop, sweep and heartbeat errors go. Default: nowhere. */
+  log?: RunnerLog;
 }
+
+/** The part of a pino logger the runner uses. */
+export interface RunnerLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** How long aborted jobs get to unwind after the grace ran out, before they are recorded as interrupted. */
+const UNWIND_MS = 5000;
 
 export class Runner {
   readonly id = `replica-${randomUUID().slice(0, 8)}`;
@@ -30,13 +42,16 @@ export class Runner {
   private readonly retryMs: number;
   private readonly sweepMs: number;
   private readonly now: () => Date;
-  private running = new Map<number, { promise: Promise<void>; abort: AbortController }>();
+  private running = new Map<number, { job: JobRow; promise: Promise<void>; abort: AbortController }>();
   private stopping = false;
   private started = false;
   private sleepers = new Set<() => void>();
   private readonly onJob = () => this.wakeAll();
   private loops: Promise<void>[] = [];
   private sweeper?: NodeJS.Timeout;
+  private readonly log: RunnerLog;
+  /** Jobs aborted when the shutdown grace ran out, to record as interrupted. */
+  private cut: JobRow[] = [];
 
   constructor(
     private readonly workflow: Workflow,
@@ -49,6 +64,12 @@ export class Runner {
     // A dead replica's jobs are found within one lease of their expiry.
     this.sweepMs = options.sweepMs ?? Math.min(30_000, this.leaseMs);
     this.now = options.now ?? (() => new Date());
+    this.log = options.log ?? { warn: () => undefined, error: () => undefined };
+  }
+
+  /** Whether the runner has been told to stop (no job is claimed after that). */
+  get stopped(): boolean {
+    return this.stopping;
   }
 
   private iso(offsetMs = 0): string {
@@ -57,11 +78,17 @@ export class Runner {
 
   /** Claims and runs one job; false when there was none to claim. */
   async runOne(): Promise<boolean> {
+    if (this.stopping) return false;
     const job = await this.workflow.store.claimJob(this.id, this.iso(), this.iso(this.leaseMs));
     if (!job) return false;
+    if (this.stopping) {
+      // Claimed while the service was told to stop: back in the queue, untouched.
+      await this.workflow.store.requeueJob(job.id, this.id, this.iso(), this.iso());
+      return false;
+    }
     const abort = new AbortController();
     const promise = this.execute(job, abort);
-    this.running.set(job.id, { promise, abort });
+    this.running.set(job.id, { job, promise, abort });
     try {
       await promise;
     } finally {
@@ -79,7 +106,7 @@ export class Runner {
             if (!mine) abort.abort();
           },
           // The store is unreachable for now: the next beat tries again.
-          () => undefined,
+          (err: unknown) => this.log.warn({ err, requestId: job.request_id, job: job.id }, "lease heartbeat failed"),
         );
       },
       Math.max(Math.floor(this.leaseMs / 3), 50),
@@ -89,6 +116,12 @@ export class Runner {
       if (outcome === "retry") await this.workflow.store.requeueJob(job.id, this.id, this.iso(this.retryMs), this.iso());
       else await this.workflow.store.finishJob(job.id, this.id, "done", this.iso());
     } catch (err) {
+      // Interrupted at shutdown: `stop` records it as a dead replica's job would be.
+      if (abort.signal.reason instanceof JobInterrupted) {
+        this.cut.push(job);
+        throw abort.signal.reason;
+      }
+      this.log.error({ err, requestId: job.request_id, job: job.id, kind: job.kind }, "job failed");
       await this.workflow.store.finishJob(job.id, this.id, "failed", this.iso());
       throw err;
     } finally {
@@ -121,8 +154,9 @@ export class Runner {
     this.started = true;
     this.workflow.bus.on("job", this.onJob);
     for (let i = 0; i < this.workers; i++) this.loops.push(this.loop());
-    this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), this.sweepMs);
-    void this.sweep().catch(() => undefined);
+    const sweep = () => void this.sweep().catch((err: unknown) => this.log.error({ err }, "sweep failed: expiry and lease reaping will be tried again"));
+    this.sweeper = setInterval(sweep, this.sweepMs);
+    sweep();
   }
 
   private async loop(): Promise<void> {
@@ -130,7 +164,8 @@ export class Runner {
       let worked = false;
       try {
         worked = await this.runOne();
-      } catch {
+      } catch (err) {
+        if (!(err instanceof JobInterrupted)) this.log.error({ err }, "worker loop error");
         worked = false;
       }
       if (!worked && !this.stopping) {
@@ -147,20 +182,38 @@ export class Runner {
     }
   }
 
-  /**
-   * Stops claiming; lets running jobs finish within `graceMs`, then aborts them. Resolves
-   * when every worker has stopped.
-   */
-  async stop(graceMs = 30_000): Promise<void> {
+  /** Stops claiming jobs at once (SIGTERM): running jobs go on; `stop` waits for them. */
+  stopClaiming(): void {
     this.stopping = true;
     this.workflow.bus.off("job", this.onJob);
     if (this.sweeper) clearInterval(this.sweeper);
     this.wakeAll();
-    const all = Promise.all([...this.running.values()].map((r) => r.promise.catch(() => undefined)));
-    const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), graceMs).unref());
-    if ((await Promise.race([all, timer])) === "timeout") {
-      for (const r of this.running.values()) r.abort.abort();
+  }
+
+  /**
+   * Stops claiming; lets running jobs finish within `graceMs`. A job still running then is
+   * aborted and recorded exactly as a dead replica's would be (`interrupted`, the stack
+   * flagged for a refresh). Resolves when every worker has stopped.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.stopClaiming();
+    const settled = () => Promise.all([...this.running.values()].map((r) => r.promise.catch(() => undefined)));
+    const timeout = (ms: number) => new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
+    if ((await Promise.race([settled(), timeout(graceMs)])) === "timeout") {
+      for (const r of this.running.values()) r.abort.abort(new JobInterrupted());
+      await Promise.race([settled(), timeout(UNWIND_MS)]);
+      // Those that stopped on the abort, and any that did not stop at all.
+      for (const job of [...this.cut, ...[...this.running.values()].map((r) => r.job)]) {
+        try {
+          await this.workflow.store.finishJob(job.id, this.id, "failed", this.iso());
+          await this.workflow.interrupted(job);
+          this.log.warn({ requestId: job.request_id, job: job.id, kind: job.kind }, "job interrupted: the shutdown grace ran out");
+        } catch (err) {
+          // Its lease runs out and another replica (or the next start) reaps it instead.
+          this.log.error({ err, requestId: job.request_id, job: job.id }, "could not record an interrupted job");
+        }
+      }
     }
-    await Promise.all(this.loops.map((l) => l.catch(() => undefined)));
+    await Promise.race([Promise.all(this.loops.map((l) => l.catch(() => undefined))), timeout(UNWIND_MS)]);
   }
 }

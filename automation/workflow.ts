@@ -20,7 +20,7 @@ import type { Violation } from "../policy-pack/evaluate";
 import { EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
 import type { PavedConfig, Person } from "./config";
 import type { Engine, EngineOperation, EnginePreview } from "./engine/types";
-import { ConcurrentOperationError, PreviewChangedError } from "./engine/types";
+import { ConcurrentOperationError, JobInterrupted, PreviewChangedError } from "./engine/types";
 import { ExtraRisk, Gate, GateSubject } from "./gate";
 import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
@@ -120,7 +120,7 @@ export class Workflow {
   /** Emits `event` (requestId) after every stored event, and `job` when a job is queued. */
   readonly bus = new EventEmitter();
   private readonly now: () => Date;
-  private readonly log: NonNullable<WorkflowOptions["log"]>;
+  readonly log: NonNullable<WorkflowOptions["log"]>;
 
   constructor(options: WorkflowOptions) {
     this.store = options.store;
@@ -268,7 +268,12 @@ export class Workflow {
     const row = await this.get(id);
     // Someone who may not see it learns nothing, not even that it exists.
     if (!this.canSee(person, row.team)) throw new DomainError("not_found", "request_not_found", `there is no request ${id}`);
-    return row;
+    return this.current(row);
+  }
+
+  /** `row` as it stands now: a wait past the approval expiry is expired when read, not only by the sweeper. */
+  async current(row: RequestRow): Promise<RequestRow> {
+    return (await this.expireIfStale(row)) ? this.get(row.id) : row;
   }
 
   private requirementOf(row: RequestRow): (ApprovalRequirement & { description: string }) | undefined {
@@ -367,7 +372,7 @@ export class Workflow {
       spec: this.specFor(row.team, row.environment as Environment, row.offering, row.name, JSON.parse(row.params) as Record<string, unknown>),
       signal,
       onProgress: (line) => {
-        void this.emit(row.id, "progress", { line });
+        this.emit(row.id, "progress", { line }).catch((err: unknown) => this.log.error({ requestId: row.id, err }, "progress event not stored"));
       },
     };
   }
@@ -472,6 +477,8 @@ export class Workflow {
       await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.succeeded", request_id: row.id, stack: row.stack, digest: approved.digest, detail: { changeSummary: result.changeSummary } });
       return "done";
     } catch (err) {
+      // Shutdown ran out of grace: the runner records the job as interrupted, as after a crash.
+      if (signal?.aborted && signal.reason instanceof JobInterrupted) throw err;
       if (err instanceof ConcurrentOperationError) {
         await this.emit(row.id, "progress", { line: `${err.message}: retrying later` });
         return "retry";

@@ -15,8 +15,20 @@ export function formatPath(path: readonly PropertyKey[]): string {
     .join("");
 }
 
+/** Longest input quoted back in a message; longer ones are cut (a message never echoes a whole payload). */
+const QUOTE_MAX = 60;
+
+/** `text` quoted, at most a short prefix of it: `"aaaa…" (5000 characters)`. */
+export function quote(text: string, max = QUOTE_MAX): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(`${text.slice(0, max)}…`)} (${text.length} characters)`;
+}
+
 function show(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : value === undefined ? "nothing" : JSON.stringify(value);
+  if (typeof value === "string") return quote(value);
+  if (value === undefined) return "nothing";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  const json = JSON.stringify(value);
+  return json.length <= QUOTE_MAX ? json : `${json.slice(0, QUOTE_MAX)}… (${json.length} characters)`;
 }
 
 /** A zod issue in the words of this project: the value given and what is allowed. */

@@ -17,7 +17,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Node as YamlNode, Document } from "yaml";
 import { z } from "zod";
 import { offerings, validateOfferingInstance } from "../components/offerings";
-import { IssuePath, describeZodIssue, formatPath } from "../components/zodIssues";
+import { IssuePath, describeZodIssue, formatPath, quote } from "../components/zodIssues";
 import { ENVIRONMENTS, Environment, NAME_PATTERN, OFFERINGS, Offering, TEAM_PATTERN } from "../components/guardrails";
 
 
@@ -89,7 +89,7 @@ export const environmentSpecSchema = z.strictObject({
 
 type Path = IssuePath;
 
-export { describeZodIssue, formatPath };
+export { describeZodIssue, formatPath, quote };
 
 /**
  * Validates a spec object: the schema, then each resource's params against its offering,

@@ -86,3 +86,14 @@ export class ConcurrentOperationError extends Error {
     this.name = "ConcurrentOperationError";
   }
 }
+
+/**
+ * The reason a job's signal is aborted when the shutdown grace runs out: the job is not
+ * failed by the workflow but recorded as interrupted, exactly as if the replica had died.
+ */
+export class JobInterrupted extends Error {
+  constructor() {
+    super("interrupted: the service stopped before the job finished");
+    this.name = "JobInterrupted";
+  }
+}

@@ -4,23 +4,29 @@
  * and hides the internals of a 5xx. Requests need `Authorization: Bearer <token>`.
  */
 import { readFileSync } from "node:fs";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import Fastify, { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
 import type { FastifySchemaValidationError } from "fastify/types/schema";
 import { z } from "zod";
 import { catalogJsonSchemas } from "../../components/offerings";
-import { describeZodIssue, formatPath } from "../../stacks/spec";
+import { describeZodIssue, formatPath, quote } from "../../stacks/spec";
 import type { Person } from "../config";
 import type { Runner } from "../runner";
 import { isStoreUnavailable } from "../store/store";
+import type { StoreHealth } from "../store/health";
 import type { RunbookExecutor } from "../runbooks/executor";
 import { registerRunbookRoutes } from "./runbookRoutes";
-import { TERMINAL_STATUSES, Workflow } from "../workflow";
+import { Workflow } from "../workflow";
 import { DomainError } from "../errors";
 import { HTTP_STATUS } from "./errors";
+import { StreamHub, StreamOptions } from "./streams";
 import {
   approveBody,
   auditQuery,
@@ -45,6 +51,10 @@ declare module "fastify" {
   interface FastifyRequest {
     person?: Person;
   }
+  interface FastifyInstance {
+    /** The open event streams (shutdown ends them with a `shutdown` event). */
+    streams: StreamHub;
+  }
 }
 
 export interface AppOptions {
@@ -54,8 +64,14 @@ export interface AppOptions {
   runner?: Runner;
   /** Pino logger options, or false for none. Default: info level, no request bodies. */
   logger?: boolean | object;
+  /** A logger shared with the rest of the service (wins over `logger`). */
+  log?: FastifyBaseLogger;
   /** Largest accepted body, in bytes. Default 64 KiB. */
   bodyLimit?: number;
+  /** The store's integrity checks: `/healthz` answers 503 while the last one failed. */
+  health?: StoreHealth;
+  /** Event streams: heartbeat interval and the cap per person. */
+  streams?: StreamOptions;
 }
 
 /** Invalid input, as the validator reports it: every issue with its path. */
@@ -83,11 +99,15 @@ const HTTP_CODES: Record<number, string> = {
   405: "method_not_allowed",
   406: "not_acceptable",
   413: "body_too_large",
+  414: "uri_too_long",
   415: "unsupported_media_type",
   429: "too_many_requests",
 };
 
 const ERRORS = errorResponses;
+
+/** The service's log by default: info level, bearer tokens and cookies redacted. */
+export const DEFAULT_LOG = { level: "info", redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } };
 
 /** The bearer token of a request, or undefined. */
 function bearer(request: FastifyRequest): string | undefined {
@@ -100,11 +120,25 @@ function bearer(request: FastifyRequest): string | undefined {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { workflow } = options;
   const app = Fastify({
-    logger:
-      options.logger === undefined
-        ? { level: "info", redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } }
-        : options.logger,
+    ...(options.log ? { loggerInstance: options.log } : { logger: options.logger === undefined ? DEFAULT_LOG : options.logger }),
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Answers Node's HTTP parser gives before any route (431, 400, 408) in the error shape too.
+    clientErrorHandler: clientError,
+    // While closing, new requests get the error shape from the hook below, not Fastify's own body.
+    return503OnClosing: false,
+    // The router's own refusals (a path segment over 100 characters, a malformed URL): the
+    // error shape, and only a prefix of the path.
+    frameworkErrors: (err, request, reply) => {
+      const status = err.statusCode ?? 400;
+      const path = quote(request.url.split("?")[0]);
+      const [code, message] =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? ["uri_too_long", `a part of the path ${path} is longer than 100 characters`]
+          : err.code === "FST_ERR_BAD_URL"
+            ? ["bad_url", `the path ${path} is not a valid URL`]
+            : [HTTP_CODES[status] ?? "bad_request", err.message.slice(0, 200)];
+      void (reply as FastifyReply).status(status).send({ error: { code, message } });
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(({ schema, httpPart }) => (data: unknown) => {
@@ -116,6 +150,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text body is refused with 415 rather than failing validation.
   app.removeContentTypeParser("text/plain");
+  // An empty JSON body is no body (POST /requests/:id/cancel with a JSON content type); a
+  // route that needs one says so through its schema.
+  const json = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") return done(null, undefined);
+    return json(request, body as string, done);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -125,7 +167,32 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Security headers on every answer (nosniff, frame and referrer policies). The API's CSP
+  // allows nothing at all; the page and /docs set stricter-than-default policies of their own.
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: { useDefaults: false, directives: { "default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"], "form-action": ["'none'"] } },
+  });
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    // Swagger UI's own policy (its inline scripts by hash), but never framed.
+    staticCSP: true,
+    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'"),
+  });
+
+  // Throttles (limits in paved.yaml `limits`), counted in this replica's memory.
+  await app.register(rateLimit, { global: false });
+  const { limits } = workflow.config;
+  const authFailures = app.createRateLimit({ max: limits.authFailures.max, timeWindow: limits.authFailures.windowMs, keyGenerator: (r) => `auth:${r.ip}` });
+  const perPerson = app.createRateLimit({ max: limits.submissionsPerPerson.max, timeWindow: limits.submissionsPerPerson.windowMs, keyGenerator: (r) => `person:${r.person?.name}` });
+  const perTeam = app.createRateLimit({
+    max: limits.submissionsPerTeam.max,
+    timeWindow: limits.submissionsPerTeam.windowMs,
+    keyGenerator: (r) => `team:${(r.body as { team?: unknown } | undefined)?.team}`,
+  });
+  /** 429 with Retry-After and the error shape. */
+  const tooMany = (reply: FastifyReply, retryAfterS: number, code: string, message: string) =>
+    reply.status(429).header("retry-after", String(Math.max(1, retryAfterS))).send({ error: { code, message } });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     if (err instanceof DomainError) {
@@ -148,7 +215,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
+    const path = request.url.split("?")[0];
+    reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${path.length <= 60 ? path : quote(path)}` } });
+  });
+
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return;
+    reply.header("connection", "close").header("retry-after", "5");
+    return reply.status(503).send({ error: { code: "shutting_down", message: "the service is stopping: try again in a moment" } });
   });
 
   // Everything but health, the docs and the page's static files needs a bearer token.
@@ -156,8 +234,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const url = request.url.split("?")[0];
     if (url === "/healthz" || url === "/docs" || url.startsWith("/docs/") || url === "/" || url.startsWith("/ui/")) return;
     const token = bearer(request);
+    // An address that failed too often waits out the window whatever it presents: guessing stays slow.
+    const seen = await authFailures(request, { increment: false });
+    if (!seen.isAllowed && seen.isExceeded) {
+      return tooMany(reply, seen.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${seen.ttlInSeconds} s`);
+    }
     const person = token ? workflow.config.authenticate(token) : undefined;
     if (!person) {
+      if (token) {
+        const failed = await authFailures(request);
+        if (!failed.isAllowed && failed.isExceeded) {
+          return tooMany(reply, failed.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${failed.ttlInSeconds} s`);
+        }
+      }
       reply.header("www-authenticate", 'Bearer realm="paved"');
       return reply.status(401).send({ error: { code: "unauthorized", message: token ? "the bearer token is not valid" : "an Authorization: Bearer <token> header is required" } });
     }
@@ -167,9 +256,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Say on every answer which engine made it: with `simulate`, nothing real exists.
   app.addHook("onSend", async (_request, reply) => {
     reply.header("x-paved-engine", workflow.engine.name);
+    // API answers (and errors) are per person and change: never stored by a cache or proxy.
+    if (String(reply.getHeader("content-type") ?? "").startsWith("application/json")) reply.header("cache-control", "no-store");
   });
 
   const me = (request: FastifyRequest): Person => request.person!;
+  const streams = new StreamHub(workflow, { perPerson: limits.streamsPerPerson, ...options.streams });
+  app.decorate("streams", streams);
 
   // The self-service page: static files, the API does the rest (the page sends the token).
   for (const [route, file, type] of WEB_FILES) {
@@ -183,7 +276,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async () => {
+  app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async (_request, reply) => {
+    const integrity = options.health?.integrity;
+    if (integrity && !integrity.ok) {
+      return reply.status(503).send({ error: { code: "store_damaged", message: `the store failed its integrity check at ${integrity.checkedAt}: ${integrity.problem}` } });
+    }
     await workflow.store.ping();
     return { status: "ok" as const, engine: workflow.engine.name, store: workflow.store.dialect === "postgres" ? "postgres" : "sqlite" };
   });
@@ -191,6 +288,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get("/catalog", { schema: { response: { 200: catalogSchema, ...ERRORS } } }, async () => ({ engine: workflow.engine.name, offerings: catalogJsonSchemas() }));
 
   app.post("/requests", { schema: { body: createRequestBody, response: { 202: requestSchema, ...ERRORS } } }, async (request, reply) => {
+    const person = me(request);
+    const mine = await perPerson(request);
+    if (!mine.isAllowed && mine.isExceeded) {
+      return tooMany(reply, mine.ttlInSeconds, "too_many_submissions", `${person.name} submitted more than ${mine.max} requests in ${Math.round(mine.timeWindow / 1000)} s: try again in ${mine.ttlInSeconds} s`);
+    }
+    if (person.teams.includes(request.body.team)) {
+      const team = await perTeam(request);
+      if (!team.isAllowed && team.isExceeded) {
+        return tooMany(reply, team.ttlInSeconds, "too_many_submissions", `team ${request.body.team} submitted more than ${team.max} requests in ${Math.round(team.timeWindow / 1000)} s: try again in ${team.ttlInSeconds} s`);
+      }
+    }
     const view = await workflow.submit(me(request), request.body);
     reply.header("location", `/requests/${view.id}`);
     return reply.status(202).send(view);
@@ -206,7 +314,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      requests: await Promise.all(page.map((r) => workflow.view(r))),
+      // A wait past the approval expiry shows as expired now, not when the sweeper next runs.
+      requests: await Promise.all(page.map(async (r) => workflow.view(await workflow.current(r)))),
       ...(rows.length > limit && last ? { next: encodeCursor(last.created_at, last.id) } : {}),
     };
   });
@@ -227,9 +336,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     workflow.cancel(me(request), request.params.id),
   );
 
-  app.get("/requests/:id/events", { schema: { params: idParams, response: { ...ERRORS } } }, async (request, reply) => {
+  app.get("/requests/:id/events", { schema: { params: idParams, response: { ...ERRORS, 429: errorSchema } } }, async (request, reply) => {
     const row = await workflow.getFor(me(request), request.params.id);
-    await streamEvents(workflow, row.id, request, reply);
+    await streams.open(me(request), row.id, request, reply);
   });
 
   app.get("/instances", { schema: { querystring: instancesQuery, response: { 200: instancesSchema, ...ERRORS } } }, async (request) => {
@@ -275,64 +384,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/**
- * Server-Sent Events for one request: every stored event (status changes and engine
- * progress), then new ones as they come, ending after a terminal status. `Last-Event-ID`
- * resumes after a reconnect. Other replicas' events are found by polling the store.
- */
-async function streamEvents(workflow: Workflow, requestId: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-paved-engine": workflow.engine.name,
-  });
-  let last = Number(request.headers["last-event-id"] ?? 0) || 0;
-  let closed = false;
-  request.raw.on("close", () => {
-    closed = true;
-  });
-  await new Promise<void>((resolve) => {
-    let busy = false;
-    // An event that arrives while a flush runs gets a flush of its own right after.
-    let again = false;
-    const finish = () => {
-      closed = true;
-      clearInterval(poll);
-      workflow.bus.off("event", onEvent);
-      if (!res.writableEnded) res.end();
-      resolve();
-    };
-    const flush = async (): Promise<void> => {
-      if (closed) return;
-      if (busy) {
-        again = true;
-        return;
-      }
-      busy = true;
-      again = false;
-      try {
-        for (const e of await workflow.store.eventsAfter(requestId, last)) {
-          last = e.id;
-          res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${e.data}\n\n`);
-          const data = JSON.parse(e.data) as { status?: string };
-          if (e.type === "status" && data.status && (TERMINAL_STATUSES as readonly string[]).includes(data.status)) return finish();
-        }
-      } finally {
-        busy = false;
-      }
-      if (closed) return finish();
-      if (again) return flush();
-    };
-    // A store that cannot be reached for a moment: the next poll tries again.
-    const tryFlush = () => flush().catch(() => undefined);
-    const onEvent = (id: string) => {
-      if (id === requestId) void tryFlush();
-    };
-    workflow.bus.on("event", onEvent);
-    const poll = setInterval(() => void tryFlush(), 500);
-    void tryFlush();
-  });
+/** Client errors Node's HTTP parser answers before any route: in the API's error shape. */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "headers_too_large", "the request's headers are larger than the server accepts (16 KiB)"]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request_timeout", "the request was not received in time"]
+        : [400, "bad_request", "the request is not valid HTTP"];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }

@@ -4,7 +4,7 @@
  * | variable | default | |
  * | --- | --- | --- |
  * | `PORT` | `8080` | listens on `HOST:PORT` |
- * | `HOST` | `127.0.0.1` | loopback only unless told otherwise |
+ * | `HOST` | `127.0.0.1` | loopback only unless told otherwise (never for a `demo: true` config) |
  * | `PAVED_CONFIG` | `paved.yaml` | teams, people, approvers, rules |
  * | `PAVED_DATA_DIR` | `.paved` | the SQLite file and the file backend's state |
  * | `DATABASE_URL` | (none) | `postgres://...` switches the store to PostgreSQL |
@@ -19,16 +19,35 @@
  */
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
+import pino from "pino";
 import { ConfigError, loadConfig, PavedConfig } from "../config";
 import type { Engine, EngineName } from "../engine/types";
 import { SimulateEngine } from "../engine/simulate/engine";
 import { Runner } from "../runner";
 import { Store } from "../store/store";
+import { StoreHealth } from "../store/health";
 import { Workflow } from "../workflow";
-import { buildApp } from "./app";
+import { buildApp, DEFAULT_LOG } from "./app";
+import type { StreamOptions } from "./streams";
 import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
+
+/** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** Why a config cannot be served on `host`, or undefined: demo tokens are public, so never beyond loopback. */
+export function demoRefusal(config: { demo: boolean }, host: string, configFile: string): string | undefined {
+  if (!config.demo || isLoopback(host)) return undefined;
+  return (
+    `paved: refusing to listen on ${host}: ${configFile} has demo: true, and its plain-text tokens are published, ` +
+    `so anyone who can reach ${host} could act as any person in it. Serve it on loopback (unset HOST, or HOST=127.0.0.1), ` +
+    `or set demo: false with sha256 token hashes (printf %s "$TOKEN" | npx paved hash-token) to serve it on the network.\n`
+  );
+}
 
 /** Whether `command` is an executable on PATH. */
 export function onPath(command: string, path = process.env.PATH ?? ""): boolean {
@@ -51,6 +70,7 @@ export interface Service {
   runbooks: RunbookExecutor;
   runner: Runner;
   store: Store;
+  health: StoreHealth;
   engine: Engine;
   config: PavedConfig;
   /** Stops claiming jobs, lets running ones finish (within the grace), closes everything. */
@@ -65,6 +85,8 @@ export interface ServiceOptions {
   engine?: EngineName;
   workers?: number;
   logger?: boolean | object;
+  /** One logger for the app, workflow, runner and runbooks (wins over `logger`). */
+  log?: FastifyBaseLogger;
   now?: () => Date;
   /** Start the job runner in the background. Default true (tests drain it by hand). */
   startRunner?: boolean;
@@ -75,6 +97,10 @@ export interface ServiceOptions {
   usePlans?: boolean;
   /** Simulate engine: time per changing step of an apply. Default 0. */
   simulateStepMs?: number;
+  /** Time between store integrity checks (one runs at start). Default 5 min. */
+  healthIntervalMs?: number;
+  /** Event streams: heartbeat interval (default 15 s); the cap per person comes from the config. */
+  streams?: StreamOptions;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
@@ -88,14 +114,35 @@ async function makeEngine(name: EngineName, store: Store, options: ServiceOption
   });
 }
 
+/** A pino logger from the `logger` option: false is silent, true or undefined the default. */
+export function makeLogger(logger: boolean | object | undefined): FastifyBaseLogger {
+  if (logger === false) return pino({ level: "silent" });
+  return pino(logger === undefined || logger === true ? DEFAULT_LOG : logger);
+}
+
+/**
+ * Logs what would otherwise end the process silently: a promise rejected with nobody to
+ * catch it is logged (with its stack) and the service goes on.
+ */
+export function logUnhandledRejections(log: Pick<FastifyBaseLogger, "error">): () => void {
+  const onRejection = (reason: unknown) => log.error({ err: reason }, "unhandled promise rejection");
+  process.on("unhandledRejection", onRejection);
+  return () => process.off("unhandledRejection", onRejection);
+}
+
 /** Opens the store, starts the engine, builds the app and (unless told not to) the runner. */
 export async function createService(options: ServiceOptions): Promise<Service> {
+  const log = options.log ?? makeLogger(options.logger);
   const store = await Store.open({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, sqliteFile: options.sqliteFile });
+  await store.watchEvents(log);
+  const health = new StoreHealth(store, log);
+  const integrity = await health.start(options.healthIntervalMs ?? 300_000);
+  if (!integrity.ok) log.error({ problem: integrity.problem }, "the store failed its integrity check: /healthz answers 503");
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
-  const workflow = new Workflow({ store, engine, config: options.config, now: options.now });
-  const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs });
-  const runbooks = new RunbookExecutor(workflow, runbookLibrary, { now: options.now, leaseMs: options.leaseMs });
-  const app = await buildApp({ workflow, runner, runbooks, logger: options.logger });
+  const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
+  const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
+  const runbooks = new RunbookExecutor(workflow, runbookLibrary, { now: options.now, leaseMs: options.leaseMs, log });
+  const app = await buildApp({ workflow, runner, runbooks, log, health, streams: options.streams });
   let recovery: NodeJS.Timeout | undefined;
   if (options.startRunner !== false) {
     runner.start();
@@ -112,15 +159,21 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     runbooks,
     runner,
     store,
+    health,
     engine,
     config: options.config,
     async close(graceMs = 30_000) {
       if (closed) return;
       closed = true;
       clearInterval(recovery);
+      // No job is claimed from now on; open event streams are told to reconnect and ended, so
+      // closing the server does not wait on them; running jobs get the grace to finish.
+      runner.stopClaiming();
+      app.streams.closeAll();
       await app.close();
       await runner.stop(graceMs);
       await runbooks.idle(graceMs);
+      health.stop();
       await engine.close();
       await store.close();
     },
@@ -136,6 +189,12 @@ export async function main(): Promise<void> {
     config = loadConfig(configFile);
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const host = env.HOST || "127.0.0.1";
+  const refusal = demoRefusal(config, host, configFile);
+  if (refusal) {
+    process.stderr.write(refusal);
     process.exit(2);
   }
   const port = Number(env.PORT ?? 8080);
@@ -165,7 +224,6 @@ export async function main(): Promise<void> {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const host = env.HOST ?? "127.0.0.1";
   try {
     await service.app.listen({ port, host });
   } catch (err) {
@@ -173,6 +231,7 @@ export async function main(): Promise<void> {
     await service.close(0);
     process.exit(2);
   }
+  logUnhandledRejections(service.app.log);
   service.app.log.info(
     { engine: service.engine.name, store: service.store.description, config: configFile, demo: config.demo },
     service.engine.name === "simulate" ? "engine simulate: nothing real is provisioned" : "engine pulumi",

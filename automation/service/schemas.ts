@@ -16,7 +16,7 @@ export const errorSchema = z
   .meta({ id: "Error" });
 
 /** The error answers every route declares, besides its success. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 500: errorSchema, 503: errorSchema };
+export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 429: errorSchema, 500: errorSchema, 503: errorSchema };
 
 export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
 
@@ -42,7 +42,12 @@ export const listQuery = z.strictObject({
   status: z.enum(STATUSES).optional(),
   team: z.string().regex(TEAM_PATTERN).optional(),
   /** Requests per page, newest first. Default 50. */
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: z
+    .string()
+    .regex(/^\d{1,9}$/, { message: "is not a whole number from 1 to 200" })
+    .default("50")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(200)),
   /** The `next` of the previous page. */
   cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, { message: "is not a cursor from a previous page" }).optional(),
 });
@@ -151,7 +156,7 @@ export const instancesSchema = z.object({
   ),
 });
 
-export const auditQuery = z.strictObject({ requestId: z.string().optional() });
+export const auditQuery = z.strictObject({ requestId: z.string().regex(/^(req|run)_[0-9a-f-]{36}$/, { message: "is not a request or runbook run id" }).optional() });
 
 export const auditSchema = z.object({
   entries: z.array(

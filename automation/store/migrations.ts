@@ -176,6 +176,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("runbook_approvals_step").on("runbook_approvals").columns(["run_id", "n"]).execute();
       },
     },
+    "0006-fair-claims": {
+      async up(db) {
+        // Jobs are claimed round-robin across teams: each job knows its team, and each claim its turn.
+        await db.schema.alterTable("jobs").addColumn("team", "text").execute();
+        await db.schema.alterTable("jobs").addColumn("claim_seq", "integer").execute();
+        await sql`update jobs set team = (select r.team from requests r where r.id = jobs.request_id)`.execute(db);
+        await db.schema.createIndex("jobs_team_claim_seq").on("jobs").columns(["team", "claim_seq"]).execute();
+        await db.schema.createIndex("jobs_claim_seq").on("jobs").column("claim_seq").execute();
+      },
+    },
   };
 }
 
@@ -192,7 +202,8 @@ export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
-    throw new Error(`migration ${failed?.migrationName ?? ""} failed: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(failed ? `migration ${failed.migrationName} failed: ${reason}` : `the migrations could not start (paved_migrations tables): ${reason}`);
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }

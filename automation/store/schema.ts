@@ -95,6 +95,10 @@ export interface JobsTable {
   run_after: string;
   created_at: string;
   updated_at: string;
+  /** The request's team: jobs are claimed round-robin across teams. Null for stack locks. */
+  team: string | null;
+  /** When the job was claimed, as a sequence number: the team claimed longest ago goes next. */
+  claim_seq: number | null;
 }
 
 export interface RunbookRunsTable {

@@ -3,8 +3,9 @@
  * (`DATABASE_URL`, for several replicas). Every read and write the workflow does goes
  * through here, so both databases behave alike.
  */
+import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
 import type { Database, InstancesTable, JobsTable, RequestsTable, RunbookRunsTable, RunbookStepsTable } from "./schema";
 import { Dialect, migrate } from "./migrations";
@@ -38,18 +39,51 @@ export function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
+/** A store that cannot be opened or migrated: says which file, directory or database. */
+export class StoreOpenError extends Error {
+  constructor(where: string, cause: unknown) {
+    const e = cause as { code?: string; message?: string };
+    super(`cannot use ${where}: ${e?.message ?? String(cause)}${e?.code && !String(e.message).includes(e.code) ? ` (${e.code})` : ""}`, { cause });
+    this.name = "StoreOpenError";
+  }
+}
+
+/** A database URL without its password, to name it in messages. */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ""}${u.pathname}`;
+  } catch {
+    return "(DATABASE_URL)";
+  }
+}
+
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
 }
 
+/** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
+const EVENTS_CHANNEL = "paved_events";
+
 export class Store {
+  /**
+   * Emits `event` (request id) for every stored event: this process's own at once, and on
+   * PostgreSQL every replica's through `LISTEN/NOTIFY` (see `watchEvents`). One watcher per
+   * process, however many streams are open.
+   */
+  readonly events = new EventEmitter();
+  private listener?: { stop(): Promise<void> };
+
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: Dialect,
     /** What `/healthz` reports: `sqlite:<file>` or `postgres`. */
     readonly description: string,
-  ) {}
+    private readonly databaseUrl?: string,
+  ) {
+    this.events.setMaxListeners(0);
+  }
 
   /** Opens the database and runs the migrations. */
   static async open(options: StoreOptions): Promise<Store> {
@@ -61,27 +95,90 @@ export class Store {
       pool.on("error", () => undefined);
       pool.on("connect", (client) => client.on("error", () => undefined));
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-      await migrate(db, "postgres");
-      return new Store(db, "postgres", "postgres");
+      try {
+        await migrate(db, "postgres");
+      } catch (err) {
+        await db.destroy().catch(() => undefined);
+        throw new StoreOpenError(`the PostgreSQL database ${describeUrl(options.databaseUrl)}`, err);
+      }
+      return new Store(db, "postgres", "postgres", options.databaseUrl);
     }
     const Sqlite = (await import("better-sqlite3")).default;
     let file = options.sqliteFile;
     if (!file) {
-      const dir = options.dataDir ?? ".paved";
-      mkdirSync(dir, { recursive: true });
+      const dir = resolve(options.dataDir ?? ".paved");
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw new StoreOpenError(`the data directory ${dir} (PAVED_DATA_DIR)`, err);
+      }
       file = join(dir, "paved.db");
     }
-    const database = new Sqlite(file);
-    database.pragma("journal_mode = WAL");
-    database.pragma("busy_timeout = 5000");
-    database.pragma("foreign_keys = ON");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    await migrate(db, "sqlite");
-    return new Store(db, "sqlite", `sqlite:${file}`);
+    let database: InstanceType<typeof Sqlite> | undefined;
+    try {
+      database = new Sqlite(file);
+      database.pragma("journal_mode = WAL");
+      database.pragma("busy_timeout = 5000");
+      database.pragma("foreign_keys = ON");
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+      await migrate(db, "sqlite");
+      return new Store(db, "sqlite", `sqlite:${file}`);
+    } catch (err) {
+      database?.close();
+      const where = file === ":memory:" ? "the in-memory SQLite database" : `the SQLite database ${resolve(file)} (is its directory writable?)`;
+      throw new StoreOpenError(where, err);
+    }
   }
 
   async close(): Promise<void> {
+    await this.listener?.stop();
+    this.listener = undefined;
     await this.db.destroy();
+  }
+
+  /**
+   * Starts relaying other replicas' events to `events` (PostgreSQL: one connection that
+   * `LISTEN`s, reconnecting when it drops; `reconnected` then fires, since events may have
+   * been missed meanwhile). SQLite has one replica: its events are all in-process already.
+   */
+  async watchEvents(log?: { warn(obj: object, msg: string): void }): Promise<void> {
+    if (this.dialect !== "postgres" || this.listener) return;
+    const { Client } = await import("pg");
+    let client: InstanceType<typeof Client> | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new Client({ connectionString: this.databaseUrl, connectionTimeoutMillis: 5000 });
+      const reconnect = (err: unknown) => {
+        if (stopped || client !== c) return;
+        client = undefined;
+        log?.warn({ err }, "event watcher lost its connection: reconnecting");
+        c.end().catch(() => undefined);
+        retry = setTimeout(() => void connect(), 1000);
+        retry.unref();
+      };
+      client = c;
+      c.on("error", reconnect);
+      c.on("end", () => reconnect(new Error("connection ended")));
+      c.on("notification", (n) => {
+        if (n.channel === EVENTS_CHANNEL && n.payload) this.events.emit("event", n.payload);
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${EVENTS_CHANNEL}`);
+        this.events.emit("reconnected");
+      } catch (err) {
+        reconnect(err);
+      }
+    };
+    await connect();
+    this.listener = {
+      stop: async () => {
+        stopped = true;
+        if (retry) clearTimeout(retry);
+        await client?.end().catch(() => undefined);
+      },
+    };
   }
 
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -204,6 +301,9 @@ export class Store {
 
   async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
     await this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) }).execute();
+    this.events.emit("event", requestId);
+    // Other replicas' streams (and this one's again: a stream reads only what it has not sent).
+    if (this.dialect === "postgres") await sql`select pg_notify(${EVENTS_CHANNEL}, ${requestId})`.execute(this.db);
   }
 
   async eventsAfter(requestId: string, afterId: number) {
@@ -299,14 +399,19 @@ export class Store {
         run_after: job.at,
         created_at: job.at,
         updated_at: job.at,
+        // The request's team, for fair claiming (the workflow does not need to know).
+        team: sql<string | null>`(select r.team from requests r where r.id = ${job.request_id})`,
       })
       .execute();
   }
 
   /**
-   * Claims the oldest runnable job whose stack has no running job, for `owner` until
-   * `leaseUntil`. PostgreSQL: `FOR UPDATE SKIP LOCKED`, so replicas never claim the same
-   * job; the partial unique index keeps one running job per stack across replicas.
+   * Claims a runnable job whose stack has no running job, for `owner` until `leaseUntil`:
+   * round-robin across teams (the team whose last claim is oldest, or that never had one,
+   * goes first), then the oldest job of that team. So one team's burst delays another
+   * team's first request by at most one job per worker. PostgreSQL: `FOR UPDATE SKIP
+   * LOCKED`, so replicas never claim the same job; the partial unique index keeps one
+   * running job per stack across replicas.
    */
   async claimJob(owner: string, now: string, leaseUntil: string): Promise<JobRow | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -318,6 +423,7 @@ export class Store {
             .where("status", "=", "queued")
             .where("run_after", "<=", now)
             .where((eb) => eb("stack", "not in", eb.selectFrom("jobs as r").select("r.stack").where("r.status", "=", "running")))
+            .orderBy(sql`(select coalesce(max(k.claim_seq), 0) from jobs k where k.team = jobs.team)`)
             .orderBy("id")
             .limit(1);
           if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
@@ -325,7 +431,14 @@ export class Store {
           if (!job) return undefined;
           await trx
             .updateTable("jobs")
-            .set({ status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1, updated_at: now })
+            .set({
+              status: "running",
+              lease_owner: owner,
+              lease_until: leaseUntil,
+              attempts: job.attempts + 1,
+              updated_at: now,
+              claim_seq: sql<number>`(select coalesce(max(k.claim_seq), 0) + 1 from jobs k)`,
+            })
             .where("id", "=", job.id)
             .execute();
           return { ...job, status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1 } as JobRow;

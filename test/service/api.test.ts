@@ -259,7 +259,7 @@ describe("request routes", () => {
     expect(Object.keys(doc.paths)).toEqual(
       expect.arrayContaining(["/healthz", "/catalog", "/requests", "/requests/{id}", "/requests/{id}/approve", "/requests/{id}/reject", "/requests/{id}/cancel", "/requests/{id}/events", "/instances", "/audit"]),
     );
-    expect(Object.keys(doc.paths["/requests"].post.responses).sort()).toEqual(["202", "400", "401", "403", "404", "409", "422", "500", "503"]);
+    expect(Object.keys(doc.paths["/requests"].post.responses).sort()).toEqual(["202", "400", "401", "403", "404", "409", "422", "429", "500", "503"]);
   });
 });
 

@@ -123,3 +123,42 @@ describe("paved hash-token", () => {
     expect(await hash("short\n")).toEqual({ code: 2, stdout: "", stderr: "paved hash-token: a token is at least 8 characters, without spaces or line breaks\n" });
   });
 });
+
+describe("a configuration that could never work", () => {
+  const base = (extra: string[]) =>
+    [
+      "demo: true",
+      "people:",
+      "  alice: { token: alice-dev-token }",
+      "  bob: { token: bob-dev-token }",
+      "teams:",
+      "  payments:",
+      "    members: [alice]",
+      "approverGroups:",
+      "  platform: [bob]",
+      ...extra,
+    ].join("\n");
+
+  it("refuses two people with the same token, with file:line:col", () => {
+    const hashed = hashToken("shared-token-1");
+    const err = errorOf(["people:", `  alice: { token: "${hashed}" }`, `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join("\n"));
+    expect(err.message).toBe(`paved.yaml is not a valid Paved configuration:\n  paved.yaml:3:17 people.bob.token: is the same token as alice's: each person needs a token of their own`);
+    // A plain demo token and its hash are the same token too.
+    const mixed = errorOf(["demo: true", "people:", "  alice: { token: shared-token-1 }", `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join("\n"));
+    expect(mixed.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual(["4:17 people.bob.token: is the same token as alice's: each person needs a token of their own"]);
+  });
+
+  it("refuses a zero or negative approval expiry", () => {
+    expect(errorOf(base(["approvals:", "  expiry: 0s"])).issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
+      '11:11 approvals.expiry: "0s" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d',
+    ]);
+    expect(errorOf(base(["approvals:", "  expiry: -5m"])).issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['approvals.expiry: "-5m" is not a positive duration like 24h, 90m or 2d']);
+  });
+
+  it("refuses an approval rule its group has too few members to satisfy", () => {
+    const err = errorOf(base(["approvals:", "  rules:", "    low: { count: 1 }", "    medium: { count: 1 }", "    high: { count: 1, group: platform }", "    critical: { count: 2, group: platform }"]));
+    expect(err.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
+      "15:24 approvals.rules.critical.count: needs 2 approvals from platform, which has 1 member (bob): no critical-risk change could ever be approved",
+    ]);
+  });
+});

@@ -3,55 +3,13 @@
  * restarted on the same data directory, and finds the request `failed` (`interrupted`),
  * the stack flagged for a refresh, and everything recorded before the crash still there.
  */
-import { ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { freePort } from "../net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { ROOT } from "./harness";
+import { describe, expect, it } from "vitest";
+import { ALICE as headers, useProcesses, waitFor } from "./process";
 
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-async function startService(env: Record<string, string>): Promise<{ child: ChildProcess; base: string; output: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "automation/service/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, PAVED_ENGINE: "simulate", PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`no start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, base, output: () => out };
-}
-
-const headers = { authorization: "Bearer alice-dev-token", "content-type": "application/json" };
-
-async function waitFor(base: string, id: string, until: (r: any) => boolean, timeoutMs = 30_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await (await fetch(`${base}/requests/${id}`, { headers })).json();
-    if (until(r)) return r;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(r).slice(0, 300)}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+const startService = useProcesses();
 
 describe("SIGKILL mid-apply", () => {
   it("the restarted service marks the request failed (interrupted), flags the stack, and keeps the record", async () => {

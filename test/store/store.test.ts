@@ -32,7 +32,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(await again.ping()).toBe(true);
       await again.close();
       const tables = (await store.db.selectFrom("paved_migrations" as never).select("name" as never).execute()) as { name: string }[];
-      expect(tables.map((t) => t.name)).toEqual(["0001-initial", "0002-runbooks", "0003-approval-floor", "0004-one-request-in-flight", "0005-gate-for-every-door"]);
+      expect(tables.map((t) => t.name)).toEqual(["0001-initial", "0002-runbooks", "0003-approval-floor", "0004-one-request-in-flight", "0005-gate-for-every-door", "0006-fair-claims"]);
     });
 
     it("claims each job once, oldest first, never two running jobs of one stack", async () => {
