@@ -94,6 +94,12 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     await page.click("#request button[type=submit]");
   }
 
+  /** Opens the request with `action` from the list (which refreshes every few seconds). */
+  async function openRow(page: Page, action: string): Promise<void> {
+    await page.click(`#requests tbody tr:has(td:text-is("${action}"))`, { timeout: 20_000 });
+    await textStarts(page, "detail-title", `${action} `);
+  }
+
   const texts = (page: Page, selector: string) => page.$$eval(selector, (nodes) => nodes.map((n) => n.textContent));
 
   it("serves the page with a strict content security policy", async () => {
@@ -167,7 +173,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     // The preview grouped by risk, with the changed keys of each step.
     expect(await alice.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk))).toEqual(["medium"]);
     const rows = await texts(alice, "#detail-preview section[data-risk=medium] tbody tr");
-    expect(rows.find((r) => r!.startsWith("createweb-db-dbaws:rds/instance:Instance"))).toMatch(/allocatedStorage.*instanceClass/);
+    expect(rows).toContain("createweb-db-dbaws:rds/instance:Instance—creates aws:rds/instance:Instance web-db-db; in prod: one level higher");
     await screenshot(alice, "1-requester-create");
 
     // bob (platform) approves it from his own page; it is provisioned.
@@ -191,6 +197,21 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
       expect.arrayContaining(["status previewing", "status awaiting_approval: needs 1 approval", "status awaiting_approval (approval from bob)", "status approved (approved by bob)", "status succeeded"]),
     );
 
+    // alice moves it to the large tier: the preview shows the changed keys of each update.
+    await request(alice, { action: "update", environment: "prod", offering: "postgres", name: "web-db", tier: "large" });
+    await textStarts(alice, "detail-summary", "Status awaiting_approval");
+    await textStarts(alice, "detail-title", "update postgres web-db");
+    const updates = await texts(alice, "#detail-preview section[data-risk=high] tbody tr");
+    expect(updates).toContain(
+      "updateweb-db-dbaws:rds/instance:InstanceallocatedStorage, instanceClass, maxAllocatedStorage" +
+        "updates aws:rds/instance:Instance web-db-db (allocatedStorage, instanceClass, maxAllocatedStorage); in prod: one level higher",
+    );
+    await screenshot(alice, "1b-requester-update");
+    await openRow(bob, "update");
+    await bob.waitForSelector("#decide:not([hidden])");
+    await bob.click("#approve");
+    await textStarts(alice, "detail-summary", "Status succeeded");
+
     // alice destroys it: critical (a prod database's data is lost), two approvals from platform.
     await request(alice, { action: "destroy", environment: "prod", offering: "postgres", name: "web-db" });
     await textStarts(alice, "detail-summary", "Status awaiting_approval");
@@ -201,15 +222,14 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
 
     // erin is in team payments but not in platform: she sees it, and no action.
     const erin = await signIn("erin-dev-token");
-    await erin.click("#requests tbody tr >> nth=0");
+    await openRow(erin, "destroy");
     await textStarts(erin, "detail-summary", "Status awaiting_approval");
     expect(await erin.isHidden("#decide")).toBe(true);
     expect(await erin.isHidden("#own")).toBe(true);
     expect(await erin.textContent("#approval-note")).toBe("Only members of platform can approve this critical-risk change.");
 
     // bob approves once: alice's page shows "1 of 2 from platform: bob" live; bob's has no second Approve.
-    await bob.click("#requests tbody tr >> nth=0");
-    await textStarts(bob, "detail-title", "destroy postgres web-db");
+    await openRow(bob, "destroy");
     await bob.waitForSelector("#decide:not([hidden])");
     await bob.click("#approve");
     await textStarts(bob, "approval-progress", "Approvals: 1 of 2 from platform: bob");
@@ -223,7 +243,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
 
     // carol sees the one still needed and gives it.
     const carol = await signIn("carol-dev-token");
-    await carol.click("#requests tbody tr >> nth=0");
+    await openRow(carol, "destroy");
     await carol.waitForSelector("#decide:not([hidden])");
     expect(await carol.textContent("#approval-progress")).toBe("Approvals: 1 of 2 from platform: bob");
     await screenshot(carol, "4-approver-to-decide");
@@ -231,7 +251,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     await textStarts(alice, "detail-summary", "Status succeeded");
     expect(await alice.textContent("#approval-progress")).toBe("Approvals: 2 of 2 from platform: bob, carol");
     await screenshot(alice, "5-requester-destroyed");
-  }, 120_000);
+  }, 240_000);
 
   it("shows a rejection reason as text, not HTML", async () => {
     const alice = await signIn("alice-dev-token");
