@@ -77,7 +77,8 @@ describe("the npm package", () => {
     writeFileSync(
       join(consumer, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "commonjs", strict: true, rootDir: "src", outDir: "dist", types: [], skipLibCheck: true, esModuleInterop: true },
+        // The README's consumer tsconfig, as is.
+        compilerOptions: { target: "ES2022", module: "nodenext", strict: true, rootDir: "src", outDir: "dist", skipLibCheck: true },
         include: ["src"],
       }),
     );
