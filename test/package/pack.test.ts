@@ -118,7 +118,7 @@ describe("the npm package", () => {
         "kubernetes:apps/v1:Deployment",
       ]),
     );
-  });
+  }, 180_000);
 
   it("its bin checks a spec from the built files (paved check)", () => {
     const consumer = join(work, "consumer");
