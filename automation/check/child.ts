@@ -61,7 +61,8 @@ export function locateFailure(stack: string, dir: string, read: (file: string) =
       // The position still says where.
     }
   }
-  return { file: relative(dir, frame.file), line: frame.line, column: frame.column, ...(component ? { component } : {}), ...(name !== undefined ? { name } : {}) };
+  const position = { file: relative(dir, frame.file), line: frame.line, column: frame.column };
+  return { ...position, ...(component ? { component } : {}), ...(name !== undefined ? { name } : {}) };
 }
 
 // A program's console output must not reach the report.

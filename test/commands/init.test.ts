@@ -82,7 +82,8 @@ describe("paved init", () => {
   it("refuses to overwrite an existing paved.yaml", async () => {
     writeFileSync(join(dir, "paved.yaml"), "# mine\n");
     const r = await init();
-    expect(r).toEqual({ code: 1, stdout: "", stderr: `paved init: ${join(dir, "paved.yaml")} already exists; it is left as it is (move it away to start afresh)\n` });
+    const stderr = `paved init: ${join(dir, "paved.yaml")} already exists; it is left as it is (move it away to start afresh)\n`;
+    expect(r).toEqual({ code: 1, stdout: "", stderr });
     expect(readFileSync(join(dir, "paved.yaml"), "utf8")).toBe("# mine\n");
   });
 

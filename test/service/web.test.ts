@@ -100,6 +100,10 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     await textStarts(page, "detail-title", `${action} `);
   }
 
+  /** The risk levels the preview is grouped by, in order. */
+  const riskGroups = (page: Page) =>
+    page.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk));
+
   const texts = (page: Page, selector: string) => page.$$eval(selector, (nodes) => nodes.map((n) => n.textContent));
 
   it("serves the page with a strict content security policy", async () => {
@@ -171,7 +175,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     expect(await alice.isVisible("#cancel")).toBe(true);
     expect(await alice.textContent("#approval-note")).toBe("You requested this change: someone else approves it. You can still cancel it.");
     // The preview grouped by risk, with the changed keys of each step.
-    expect(await alice.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk))).toEqual(["medium"]);
+    expect(await riskGroups(alice)).toEqual(["medium"]);
     const rows = await texts(alice, "#detail-preview section[data-risk=medium] tbody tr");
     expect(rows).toContain("createweb-db-dbaws:rds/instance:Instance—creates aws:rds/instance:Instance web-db-db; in prod: one level higher");
     await screenshot(alice, "1-requester-create");
@@ -194,7 +198,13 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     expect(await alice.textContent("#approval-progress")).toBe("Approvals: 1 of 1: bob");
     expect(await alice.isHidden("#own")).toBe(true);
     expect(await texts(alice, "#detail-events li")).toEqual(
-      expect.arrayContaining(["status previewing", "status awaiting_approval: needs 1 approval", "status awaiting_approval (approval from bob)", "status approved (approved by bob)", "status succeeded"]),
+      expect.arrayContaining([
+        "status previewing",
+        "status awaiting_approval: needs 1 approval",
+        "status awaiting_approval (approval from bob)",
+        "status approved (approved by bob)",
+        "status succeeded",
+      ]),
     );
 
     // alice moves it to the large tier: the preview shows the changed keys of each update.
@@ -216,7 +226,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     await request(alice, { action: "destroy", environment: "prod", offering: "postgres", name: "web-db" });
     await textStarts(alice, "detail-summary", "Status awaiting_approval");
     expect(await alice.textContent("#approval-progress")).toBe("Approvals: 0 of 2 from platform");
-    const levels = await alice.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk));
+    const levels = await riskGroups(alice);
     expect(levels[0]).toBe("critical");
     expect(await texts(alice, "#detail-preview section >> nth=0 >> h4")).toEqual([expect.stringMatching(/^critical risk · \d+ changes?$/)]);
 

@@ -59,7 +59,10 @@ function decision(me, r) {
   const need = r.risk.requiredApprovals;
   if (r.requestedBy === me.name) return { may: false, why: "You requested this change: someone else approves it. You can still cancel it." };
   const eligible = need.group ? me.groups.includes(need.group) : me.groups.length > 0 || me.teams.includes(r.team);
-  if (!eligible) return { may: false, why: need.group ? `Only members of ${need.group} can approve this ${need.level}-risk change.` : `You may not approve requests of team ${r.team}.` };
+  if (!eligible) {
+    const why = need.group ? `Only members of ${need.group} can approve this ${need.level}-risk change.` : `You may not approve requests of team ${r.team}.`;
+    return { may: false, why };
+  }
   if (countedApprovers(r).includes(me.name)) return { may: false, approved: true, why: "You approved this preview; it waits for the others." };
   return { may: true, why: "" };
 }
