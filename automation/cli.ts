@@ -8,6 +8,7 @@ import type { CommandIO } from "./commands/io";
 type Command = { summary: string; load: () => Promise<{ run(argv: string[], io: CommandIO): Promise<number> }> };
 
 export const commands: Record<string, Command> = {
+  init: { summary: "write a starter paved.yaml here (one team, an approver group, tokens printed once)", load: () => import("./commands/init") },
   check: { summary: "check a spec or a Pulumi program against the policy pack, under mocks", load: () => import("./commands/check") },
   serve: { summary: "serve the self-service API and page (configured by the environment)", load: () => import("./commands/serve") },
   "hash-token": { summary: "print the sha256 of a bearer token (read on stdin) for paved.yaml", load: () => import("./commands/hashToken") },

@@ -6,11 +6,11 @@
  * TypeScript runs without a build.
  */
 import { existsSync, readFileSync, writeSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { evaluate } from "../../policy-pack/evaluate";
 import { runUnderMocks } from "../../policy-pack/mocks";
-import type { CheckAnswer, CheckRequest } from "./protocol";
+import type { CheckAnswer, CheckRequest, FailurePosition } from "./protocol";
 
 // Pulumi records a stack trace for every resource and promise; translating each through
 // tsx's source maps doubled the time of a run. Reports carry messages, not stacks.
@@ -18,15 +18,59 @@ process.setSourceMapsEnabled(false);
 
 function answer(a: CheckAnswer): never {
   writeSync(3, JSON.stringify(a));
-  process.exit(0);
+  // A failure exits non-zero: with 0, Pulumi's exit hook prints its promise-leak banner
+  // (the failed program's registrations never finished) before the real error.
+  process.exit(a.ok ? 0 : 1);
+}
+
+/** The program directory of a `--program` check: failures are located in its files. */
+let programDir: string | undefined;
+
+function failure(err: unknown): never {
+  const error = (err as Error)?.message ?? String(err);
+  const at = programDir && err instanceof Error ? locateFailure(err.stack ?? "", programDir, (f) => readFileSync(f, "utf8")) : undefined;
+  answer({ ok: false, error, ...(at ? { at } : {}) });
+}
+
+/**
+ * The first stack frame in the program's own files (not its node_modules), the component
+ * whose constructor was running when it threw (the nearest \`new X\` frame above), and the
+ * resource name when the call site passes it as a string literal.
+ */
+export function locateFailure(stack: string, dir: string, read: (file: string) => string): FailurePosition | undefined {
+  const frames = stack
+    .split("\n")
+    .map((l) => /^\s+at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ fn: m[1] ?? "", file: m[2]!, line: Number(m[3]), column: Number(m[4]) }));
+  const root = resolve(dir) + sep;
+  const index = frames.findIndex((f) => f.file.startsWith(root) && !f.file.slice(root.length).split(sep).includes("node_modules"));
+  if (index < 0) return undefined;
+  const frame = frames[index]!;
+  const component = frames
+    .slice(0, index)
+    .map((f) => /^new (\w+)$/.exec(f.fn)?.[1])
+    .filter((c): c is string => c !== undefined)
+    .pop();
+  let name: string | undefined;
+  if (component) {
+    try {
+      const line = read(frame.file).split("\n")[frame.line - 1] ?? "";
+      name = /^new\s+[\w$.]+\s*\(\s*(["'`])([^"'`]*)\1/.exec(line.slice(frame.column - 1))?.[2];
+    } catch {
+      // The position still says where.
+    }
+  }
+  const position = { file: relative(dir, frame.file), line: frame.line, column: frame.column };
+  return { ...position, ...(component ? { component } : {}), ...(name !== undefined ? { name } : {}) };
 }
 
 // A program's console output must not reach the report.
 console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
 console.info = console.log;
 
-process.on("unhandledRejection", (err) => answer({ ok: false, error: (err as Error)?.message ?? String(err) }));
-process.on("uncaughtException", (err) => answer({ ok: false, error: err.message }));
+process.on("unhandledRejection", (err) => failure(err));
+process.on("uncaughtException", (err) => failure(err));
 
 /** Project name, program entry and stack config of a Pulumi program directory. */
 export function loadProgram(dir: string, stack: string, overrides: Record<string, string>) {
@@ -68,6 +112,11 @@ async function main(): Promise<void> {
     stack = `${spec.team}-${spec.environment}`;
     program = () => deploy(request.spec as never);
   } else {
+    // Without source maps a position would point into tsx's output: locate failures only with them.
+    if (request.sourceMaps) {
+      process.setSourceMapsEnabled(true);
+      programDir = request.dir;
+    }
     const loaded = loadProgram(request.dir, request.stack, request.config);
     ({ project, config, secretKeys } = loaded);
     stack = request.stack;
@@ -88,5 +137,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: Error) => answer({ ok: false, error: err.message }));
+  main().catch((err: unknown) => failure(err));
 }

@@ -75,7 +75,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
   }
   const started = Date.now();
   const target = options.spec ?? options.program!;
-  const fail = (errors: { message: string; path?: string; line?: number; column?: number; file?: string }[]) => {
+  const fail = (errors: { message: string; path?: string; line?: number; column?: number; file?: string; resource?: string }[]) => {
     if (options.json) io.stdout.write(JSON.stringify({ target, status: "error", errors }, null, 2) + "\n");
     for (const e of errors) io.stderr.write(`${e.message}\n`);
     return 2;
@@ -107,9 +107,26 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   // Progress on stderr only when it takes over a second; the program's own output too.
   const progress = setTimeout(() => io.stderr.write(`paved check: running ${target} under mocks...\n`), 1000);
-  const answer = await runChild(request, (chunk) => io.stderr.write(chunk)).finally(() => clearTimeout(progress));
+  let answer = await runChild(request, (chunk) => io.stderr.write(chunk)).finally(() => clearTimeout(progress));
+  if (!answer.ok && request.mode === "program" && !answer.at) {
+    // Positions in the program's TypeScript need source maps, which slow every run: only a failed run pays for them.
+    const again = await runChild({ ...request, sourceMaps: true }, () => undefined);
+    if (!again.ok && again.at) answer = again;
+  }
   if (!answer.ok) {
-    return fail([{ message: `paved check: ${target} failed: ${answer.error}` }]);
+    const at = answer.at;
+    if (!at) return fail([{ message: `paved check: ${target} failed: ${answer.error}` }]);
+    const what = at.component ? `${at.component}${at.name !== undefined ? ` "${at.name}"` : ""} at ` : "";
+    const where = `${at.file}:${at.line}:${at.column}`;
+    return fail([
+      {
+        message: `paved check: ${target} failed: ${what}${where}: ${answer.error}`,
+        file: at.file,
+        line: at.line,
+        column: at.column,
+        ...(at.component ? { resource: at.name !== undefined ? `${at.component} ${at.name}` : at.component } : {}),
+      },
+    ]);
   }
   // Registration order varies from run to run: report in a stable order.
   answer.violations.sort(

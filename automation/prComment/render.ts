@@ -218,6 +218,8 @@ function policySections(preview: ParsedPreview, options: Required<RenderOptions>
   const packLine =
     packs === undefined ? "" : packs.length === 0 ? "No policy pack ran." : `Policy packs: ${packs.map(([n, v]) => `${mdCode(n)} ${mdText(v)}`).join(", ")}.`;
   if (preview.violations.length === 0) {
+    // With no pack, "no violations" would read as a pass: say that nothing was checked.
+    if (packs?.length === 0) return [{ text: `${heading}\n\nNot checked: no policy pack ran in this preview.` }];
     return [{ text: `${heading}\n\nNo violations.${packLine ? ` ${packLine}` : ""}` }];
   }
   const byLevel = new Map<string, PolicyResult[]>();

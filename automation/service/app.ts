@@ -39,6 +39,7 @@ import {
   errorSchema,
   healthSchema,
   idParams,
+  meSchema,
   instancesQuery,
   instancesSchema,
   listQuery,
@@ -283,6 +284,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     await workflow.store.ping();
     return { status: "ok" as const, engine: workflow.engine.name, store: workflow.store.dialect === "postgres" ? "postgres" : "sqlite" };
+  });
+
+  app.get("/me", { schema: { response: { 200: meSchema, ...ERRORS } } }, async (request) => {
+    const { name, teams, groups } = me(request);
+    return { name, teams, groups };
   });
 
   app.get("/catalog", { schema: { response: { 200: catalogSchema, ...ERRORS } } }, async () => ({ engine: workflow.engine.name, offerings: catalogJsonSchemas() }));

@@ -180,10 +180,28 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   };
 }
 
+/** What to do when there is no configuration file: the service cannot know who may sign in. */
+export function missingConfig(file: string, fromEnv: boolean): string {
+  return [
+    `paved: no configuration file at ${file}${fromEnv ? " (PAVED_CONFIG)" : ""}.`,
+    "The service needs a paved.yaml: the people who may sign in (with their hashed tokens),",
+    "the teams and the approver groups. To write a starter one in this directory, run:",
+    "",
+    "  npx paved init",
+    "",
+    "It prints each person's bearer token once. Or set PAVED_CONFIG to an existing file.",
+    "",
+  ].join("\n");
+}
+
 /** Starts the service from the environment (see the table above): `npm start` and `paved serve`. */
 export async function main(): Promise<void> {
   const env = process.env;
   const configFile = resolve(env.PAVED_CONFIG ?? "paved.yaml");
+  if (!existsSync(configFile)) {
+    process.stderr.write(missingConfig(configFile, env.PAVED_CONFIG !== undefined));
+    process.exit(2);
+  }
   let config: PavedConfig;
   try {
     config = loadConfig(configFile);

@@ -20,6 +20,9 @@ export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSc
 
 export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
 
+/** Who the bearer token belongs to: the page shows it and offers only the actions this person may take. */
+export const meSchema = z.object({ name: z.string(), teams: z.array(z.string()), groups: z.array(z.string()) }).meta({ id: "Me" });
+
 export const catalogSchema = z.object({
   engine: z.string(),
   offerings: z.array(

@@ -118,18 +118,38 @@ describe("paved check --program", () => {
     const r = await check("--program", resolve(root, "test/fixtures/config-program"));
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain("failed: Missing required configuration variable 'needs-config:visibilityTimeout'");
+    expect(r.stderr).toContain("failed: index.ts:8:36: Missing required configuration variable 'needs-config:visibilityTimeout'");
     const ok = await check("--program", resolve(root, "test/fixtures/config-program"), "--config", "visibilityTimeout=45");
     expect([ok.code, ok.stdout.split("\n").slice(-2)[0]]).toEqual([0, expect.stringMatching(/^PASSED: 0 mandatory/)]);
-  });
+  }, 120_000);
 
   it("exits 2 with the error of a program that throws", async () => {
     const r = await check("--program", resolve(root, "test/fixtures/throwing-program"), "--json");
     expect(r.code).toBe(2);
     const report = JSON.parse(r.stdout);
     expect(report.status).toBe("error");
-    expect(report.errors[0].message).toMatch(/^paved check: .*throwing-program failed: regions\.json is missing eu-west-3$/);
-  });
+    expect(report.errors).toEqual([
+      {
+        message: `paved check: ${resolve(root, "test/fixtures/throwing-program")} failed: index.ts:5:7: regions.json is missing eu-west-3`,
+        file: "index.ts",
+        line: 5,
+        column: 7,
+      },
+    ]);
+    // Not Pulumi's promise-leak banner: the program's own error only.
+    expect(r.stderr).not.toContain("promises were still active");
+  }, 120_000);
+
+  it("names the component, the resource and the position where a component throws", async () => {
+    const dir = resolve(root, "test/fixtures/throwing-component");
+    const r = await check("--program", dir);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.split("\n").filter((l) => l && !l.startsWith("paved check: running"));
+    expect(lines).toEqual([`paved check: ${dir} failed: PostgresDatabase "orders-db" at index.ts:8:19: tier "huge" is not one of small, medium, large`]);
+    const json = JSON.parse((await check("--program", dir, "--json")).stdout);
+    expect(json.errors[0]).toMatchObject({ file: "index.ts", line: 8, column: 19, resource: "PostgresDatabase orders-db" });
+  }, 120_000);
 });
 
 describe("usage", () => {

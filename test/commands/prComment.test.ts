@@ -70,7 +70,7 @@ describe("paved pr-comment", () => {
     const r = await prComment(["--event-log", fixture("pulumi-display-aws-webserver-replace-preview-engine-events.json"), "--environment", "dev"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("| `+-` replace | 1 |\n| unchanged | 2 |");
-    expect(r.stdout).toContain("No violations. No policy pack ran.");
+    expect(r.stdout).toContain("Not checked: no policy pack ran in this preview.");
   });
 
   it("exits 1 when a mandatory policy blocks a prod replace of a database, still printing the comment", async () => {

@@ -3,8 +3,8 @@
  * project, compile a small stack that imports the components with `tsc`, and run it under
  * Pulumi mocks. Dependencies come from the npm cache that `npm ci` filled (--prefer-offline).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const repo = resolve(__dirname, "../..");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 let work: string;
 let tarball: string;
 
@@ -77,13 +78,15 @@ describe("the npm package", () => {
     writeFileSync(
       join(consumer, "tsconfig.json"),
       JSON.stringify({
-        compilerOptions: { target: "ES2022", module: "commonjs", strict: true, rootDir: "src", outDir: "dist", types: [], skipLibCheck: true, esModuleInterop: true },
+        // The README's consumer tsconfig, as is.
+        compilerOptions: { target: "ES2022", module: "nodenext", strict: true, rootDir: "src", outDir: "dist", skipLibCheck: true },
         include: ["src"],
       }),
     );
     sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], consumer);
   }, 600_000);
 
+  // Two installed projects: removing them takes a while on a busy machine.
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
   }, 300_000);
@@ -116,7 +119,7 @@ describe("the npm package", () => {
         "kubernetes:apps/v1:Deployment",
       ]),
     );
-  });
+  }, 180_000);
 
   it("its bin checks a spec from the built files (paved check)", () => {
     const consumer = join(work, "consumer");
@@ -157,6 +160,61 @@ describe("the npm package", () => {
     const out = sh(process.execPath, ["-e", script], consumer);
     expect(JSON.parse(out.trim())).toEqual(expect.arrayContaining(["s3-no-public-acl", "s3-public-access-block"]));
   });
+
+  // A newcomer: an empty project, `npm install paved`, then `npx paved init && npx paved serve`
+  // on the embedded defaults (SQLite in .paved, the simulate engine when no Pulumi CLI).
+  it("a newcomer's npx paved init && npx paved serve works in an empty directory", async () => {
+    const app = join(work, "newcomer");
+    mkdirSync(app);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "newcomer", version: "1.0.0", private: true }));
+    sh(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], app);
+    // The install script that --ignore-scripts skipped builds better-sqlite3 for this Node;
+    // the repository's node_modules holds that very build when the versions agree.
+    const sqlite = join(app, "node_modules", "better-sqlite3");
+    const built = join(repo, "node_modules", "better-sqlite3");
+    const version = (dir: string) => (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
+    if (version(sqlite) === version(built)) {
+      mkdirSync(join(sqlite, "build", "Release"), { recursive: true });
+      copyFileSync(join(built, "build", "Release", "better_sqlite3.node"), join(sqlite, "build", "Release", "better_sqlite3.node"));
+    } else {
+      sh(npm, ["rebuild", "better-sqlite3"], app);
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, npm_config_update_notifier: "false" };
+    delete env.PAVED_CONFIG;
+    delete env.DATABASE_URL;
+
+    // Before init: serve says what is missing and how to fix it.
+    const early = spawnSync(npx, ["--no", "paved", "serve"], { cwd: app, env, encoding: "utf8", timeout: 60_000 });
+    expect(early.status).toBe(2);
+    expect(early.stderr).toContain(`paved: no configuration file at ${join(app, "paved.yaml")}.`);
+    expect(early.stderr).toContain("  npx paved init\n");
+
+    const init = sh(npx, ["--no", "paved", "init"], app);
+    const tokens = Object.fromEntries([...init.matchAll(/^ {2}(\S+) +(paved_[A-Za-z0-9_-]{43})$/gm)].map((m) => [m[1], m[2]]));
+    expect(Object.keys(tokens)).toEqual(["developer", "approver"]);
+    expect(readFileSync(join(app, "paved.yaml"), "utf8")).toMatch(/^demo: false$/m);
+
+    const port = await freePort();
+    const child = spawn(npx, ["--no", "paved", "serve"], { cwd: app, env: { ...env, PORT: String(port) }, stdio: "ignore", detached: true });
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      let health: { status?: string; store?: string } | undefined;
+      for (let i = 0; i < 300 && !health; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json() as Promise<{ status: string; store: string }>, () => undefined);
+        if (!health) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(health).toMatchObject({ status: "ok", store: "sqlite" });
+      const call = (url: string, token?: string) => fetch(`http://127.0.0.1:${port}${url}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+      expect((await call("/catalog")).status).toBe(401);
+      expect(await (await call("/me", tokens.developer)).json()).toEqual({ name: "developer", teams: ["app"], groups: [] });
+      expect(await (await call("/me", tokens.approver)).json()).toEqual({ name: "approver", teams: [], groups: ["platform"] });
+      expect(existsSync(join(app, ".paved"))).toBe(true);
+    } finally {
+      // npx runs paved in a child of its own: stop the whole group.
+      process.kill(-child.pid!, "SIGTERM");
+      await exited;
+    }
+  }, 300_000);
 
   // The consumer was installed with --ignore-scripts, so better-sqlite3 is not built there:
   // the service runs on PostgreSQL, when the tests have one.

@@ -1,9 +1,11 @@
-// The self-service page: the same API as everyone else, with the token kept in this tab only.
+// The approver's console: the same API as everyone else, with the token kept in this tab only.
 // Every value from the API is written with textContent, never as HTML.
 "use strict";
 
-const state = { token: sessionStorage.getItem("paved-token") || "", catalog: [], selected: null };
+const state = { token: sessionStorage.getItem("paved-token") || "", me: null, catalog: [], selected: null, stream: null, refresh: 0 };
 const $ = (id) => document.getElementById(id);
+const RISK_ORDER = ["critical", "high", "medium", "low", "none"];
+const CANCELLABLE = ["previewing", "awaiting_approval", "approved"];
 
 async function api(method, url, body) {
   const res = await fetch(url, {
@@ -20,41 +22,75 @@ async function api(method, url, body) {
   return data;
 }
 
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
 function cell(row, text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  row.appendChild(td);
-  return td;
+  return row.appendChild(el("td", text));
+}
+
+// What the signed-in person may do, mirroring the service's rules (the service still decides).
+
+/** Approvals that count for the current preview: not the requester's, each person once. */
+function countedApprovers(r) {
+  const digest = r.preview ? r.preview.digest : undefined;
+  const names = [];
+  for (const a of r.approvals) if (a.digest === digest && a.by !== r.requestedBy && !names.includes(a.by)) names.push(a.by);
+  return names;
+}
+
+/** "1 of 2 from platform: bob", or how the request went without a human. */
+function approvalProgress(r) {
+  if (!r.risk) return "";
+  const need = r.risk.requiredApprovals;
+  if (r.risk.blocked) return "Blocked by a mandatory policy: no approval can apply it";
+  if (need.auto) return "No approval needed: within the team's autonomy";
+  const names = countedApprovers(r);
+  return `${names.length} of ${need.count}${need.group ? ` from ${need.group}` : ""}${names.length ? `: ${names.join(", ")}` : ""}`;
+}
+
+/** Whether `me` may approve or reject `r` now, and if not, why (for the note under the progress). */
+function decision(me, r) {
+  if (r.status !== "awaiting_approval" || !r.risk) return { may: false, why: "" };
+  const need = r.risk.requiredApprovals;
+  if (r.requestedBy === me.name) return { may: false, why: "You requested this change: someone else approves it. You can still cancel it." };
+  const eligible = need.group ? me.groups.includes(need.group) : me.groups.length > 0 || me.teams.includes(r.team);
+  if (!eligible) {
+    const why = need.group ? `Only members of ${need.group} can approve this ${need.level}-risk change.` : `You may not approve requests of team ${r.team}.`;
+    return { may: false, why };
+  }
+  if (countedApprovers(r).includes(me.name)) return { may: false, approved: true, why: "You approved this preview; it waits for the others." };
+  return { may: true, why: "" };
+}
+
+// Parameters form, from the catalog's JSON Schemas.
+
+function options(select, values, schema) {
+  for (const v of values) {
+    const o = el("option", v === "" ? `(default${schema.default !== undefined ? `: ${schema.default}` : ""})` : v);
+    o.value = v;
+    select.appendChild(o);
+  }
 }
 
 function renderParams() {
   const offering = state.catalog.find((o) => o.name === $("offering").value);
   const box = $("params");
-  box.replaceChildren();
-  const legend = document.createElement("legend");
-  legend.textContent = "Parameters";
-  box.appendChild(legend);
+  box.replaceChildren(el("legend", "Parameters"));
   if (!offering) return;
   for (const [key, schema] of Object.entries(offering.parameters.properties || {})) {
-    const label = document.createElement("label");
-    label.textContent = `${key} `;
+    const label = el("label", `${key} `);
     let input;
     if (schema.enum) {
       input = document.createElement("select");
-      for (const v of ["", ...schema.enum]) {
-        const o = document.createElement("option");
-        o.value = v;
-        o.textContent = v === "" ? `(default${schema.default !== undefined ? `: ${schema.default}` : ""})` : v;
-        input.appendChild(o);
-      }
+      options(input, ["", ...schema.enum], schema);
     } else if (schema.type === "boolean") {
       input = document.createElement("select");
-      for (const v of ["", "true", "false"]) {
-        const o = document.createElement("option");
-        o.value = v;
-        o.textContent = v === "" ? `(default${schema.default !== undefined ? `: ${schema.default}` : ""})` : v;
-        input.appendChild(o);
-      }
+      options(input, ["", "true", "false"], schema);
     } else {
       input = document.createElement("input");
       if (schema.type === "integer" || schema.type === "number") input.type = "number";
@@ -78,49 +114,189 @@ function readParams() {
   return params;
 }
 
+// The list and the detail.
+
 async function loadRequests() {
   const { requests } = await api("GET", "/requests");
   const body = $("requests").querySelector("tbody");
   body.replaceChildren();
   for (const r of requests) {
-    const row = document.createElement("tr");
+    const row = el("tr");
     row.dataset.id = r.id;
     row.tabIndex = 0;
+    if (state.selected && state.selected.id === r.id) row.className = "selected";
     cell(row, r.name);
     cell(row, r.action);
     cell(row, r.environment);
     cell(row, r.status).className = `status ${r.status}`;
     cell(row, r.risk ? r.risk.level : "");
+    cell(row, r.status === "awaiting_approval" ? approvalProgress(r) : "");
     cell(row, r.requestedBy);
-    row.addEventListener("click", () => show(r.id));
+    row.addEventListener("click", () => select(r.id));
+    row.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") select(r.id);
+    });
     body.appendChild(row);
   }
 }
 
-async function show(id) {
-  const r = await api("GET", `/requests/${id}`);
-  state.selected = r;
+/** The preview's changes grouped by risk, highest first, each with its changed keys and reasons. */
+function renderPreview(r) {
+  const box = $("detail-preview");
+  box.replaceChildren();
+  const steps = r.preview ? r.preview.steps.filter((s) => s.op !== "same") : [];
+  if (!r.preview) box.appendChild(el("p", r.status === "previewing" || r.status === "submitted" ? "Previewing…" : "No preview.", "note"));
+  else if (steps.length === 0) box.appendChild(el("p", "No changes.", "note"));
+  const levels = [...new Set(steps.map((s) => s.risk))].sort((a, b) => RISK_ORDER.indexOf(a) - RISK_ORDER.indexOf(b));
+  for (const level of levels) {
+    const group = steps.filter((s) => s.risk === level);
+    const section = el("section", undefined, `risk-group risk-${level}`);
+    section.dataset.risk = level;
+    section.appendChild(el("h4", `${level} risk · ${group.length} change${group.length === 1 ? "" : "s"}`));
+    const table = el("table");
+    const head = el("tr");
+    for (const h of ["Op", "Resource", "Type", "Changed keys", "Why"]) head.appendChild(el("th", h));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = table.appendChild(el("tbody"));
+    for (const s of group) {
+      const row = el("tr");
+      cell(row, s.op);
+      cell(row, s.urn.split("::").pop());
+      cell(row, s.type);
+      cell(row, s.changedKeys.length ? s.changedKeys.join(", ") : "—").className = "keys";
+      cell(row, s.reasons.join("; "));
+      body.appendChild(row);
+    }
+    section.appendChild(table);
+    box.appendChild(section);
+  }
+}
+
+function render(r) {
+  const me = state.me;
   $("detail").hidden = false;
   $("detail-title").textContent = `${r.action} ${r.offering} ${r.name} (${r.team}/${r.environment})`;
-  $("detail-summary").textContent = `Status ${r.status}` + (r.risk ? ` · ${r.risk.level} risk · ${r.risk.requiredApprovals.description}` : "") + (r.engine === "simulate" ? " · simulated: nothing real is provisioned" : "");
-  const reasons = $("detail-reasons");
-  reasons.replaceChildren(...(r.risk ? r.risk.reasons : []).map((t) => Object.assign(document.createElement("li"), { textContent: t })));
-  const steps = $("detail-steps").querySelector("tbody");
-  steps.replaceChildren();
-  for (const s of r.preview ? r.preview.steps.filter((x) => x.op !== "same") : []) {
-    const row = document.createElement("tr");
-    cell(row, s.op);
-    cell(row, s.type);
-    cell(row, s.urn.split("::").pop());
-    cell(row, s.risk);
-    cell(row, s.changedKeys.join(", "));
-    steps.appendChild(row);
-  }
-  $("detail-violations").replaceChildren(...r.violations.map((v) => Object.assign(document.createElement("li"), { textContent: `${v.enforcementLevel} ${v.policyName}: ${v.message}` })));
+  $("detail-summary").textContent =
+    `Status ${r.status} · requested by ${r.requestedBy}` +
+    (r.risk ? ` · ${r.risk.level} risk · needs ${r.risk.requiredApprovals.description}` : "") +
+    (r.engine === "simulate" ? " · simulated: nothing real is provisioned" : "");
+  $("detail-reasons").replaceChildren(...(r.risk ? r.risk.reasons : []).map((t) => el("li", t)));
+
+  const progress = approvalProgress(r);
+  const box = $("detail-approvals");
+  box.hidden = !r.risk;
+  const satisfied = r.risk && (r.risk.requiredApprovals.auto || countedApprovers(r).length >= r.risk.requiredApprovals.count);
+  box.className = `approvals ${r.status === "awaiting_approval" ? "pending" : satisfied ? "done" : ""}`;
+  $("approval-progress").textContent = progress ? `Approvals: ${progress}` : "";
+  $("approval-list").replaceChildren(
+    ...r.approvals.map((a) => {
+      const stale = r.preview && a.digest !== r.preview.digest ? " (for an earlier preview: does not count)" : "";
+      return el("li", `${a.by} approved at ${new Date(a.at).toLocaleString()}${a.comment ? `: “${a.comment}”` : ""}${stale}`);
+    }),
+  );
+  const d = decision(me, r);
+  $("approval-note").textContent = d.why;
+  $("decide").hidden = !d.may;
+  $("own").hidden = !(r.requestedBy === me.name && CANCELLABLE.includes(r.status));
+
+  renderPreview(r);
+  $("detail-violations").replaceChildren(...r.violations.map((v) => el("li", `${v.enforcementLevel} ${v.policyName}: ${v.message}`)));
   $("detail-digest").textContent = r.preview ? `Preview digest ${r.preview.digest}` : "";
-  $("decide").hidden = r.status !== "awaiting_approval";
   $("detail-error").textContent = r.error || "";
   $("detail-outputs").textContent = r.outputs ? JSON.stringify(r.outputs, null, 2) : "";
+}
+
+async function show(id) {
+  const r = await api("GET", `/requests/${id}`);
+  if (state.selected && state.selected.id !== id) return;
+  state.selected = r;
+  render(r);
+}
+
+async function select(id) {
+  const same = state.selected && state.selected.id === id;
+  if (!same) {
+    $("comment").value = "";
+    $("detail-events").replaceChildren();
+    state.selected = { id };
+  }
+  await show(id);
+  if (!same) follow(id);
+  for (const row of $("requests").querySelectorAll("tbody tr")) row.className = row.dataset.id === id ? "selected" : "";
+}
+
+// Live updates: the request's Server-Sent Events, read with fetch because EventSource cannot send
+// the Authorization header. Each event refreshes the detail and the list; a dropped stream resumes
+// with Last-Event-ID; the service ends it after a terminal status.
+
+function describeEvent(type, data) {
+  if (type === "progress") return data.line || "";
+  let text = `status ${data.status}`;
+  if (data.approvedBy) text += Array.isArray(data.approvedBy) ? ` (approved by ${data.approvedBy.join(", ")})` : ` (approval from ${data.approvedBy})`;
+  if (data.by) text += ` by ${data.by}`;
+  if (data.needs) text += `: needs ${data.needs}`;
+  if (data.auto) text += " (automatically: within the team's autonomy)";
+  return text;
+}
+
+function scheduleRefresh(id) {
+  clearTimeout(state.refresh);
+  state.refresh = setTimeout(() => {
+    show(id).catch(() => undefined);
+    loadRequests().catch(() => undefined);
+  }, 100);
+}
+
+async function follow(id) {
+  if (state.stream) state.stream.abort();
+  const controller = new AbortController();
+  state.stream = controller;
+  let last = 0;
+  let ended = false;
+  const live = $("live");
+  while (!controller.signal.aborted && !ended) {
+    try {
+      const headers = { authorization: `Bearer ${state.token}`, accept: "text/event-stream", ...(last ? { "last-event-id": String(last) } : {}) };
+      const res = await fetch(`/requests/${id}/events`, { headers, signal: controller.signal });
+      if (!res.ok || !res.body) break;
+      live.textContent = "● live";
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = { id: 0, type: "message", data: "" };
+          for (const line of block.split("\n")) {
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+            if (field === "id") event.id = Number(val);
+            else if (field === "event") event.type = val;
+            else if (field === "data") event.data += val;
+          }
+          if (event.id) last = event.id;
+          let data = {};
+          try {
+            data = JSON.parse(event.data);
+          } catch {
+            data = { line: event.data };
+          }
+          $("detail-events").appendChild(el("li", describeEvent(event.type, data)));
+          if (event.type === "status" && ["succeeded", "failed", "blocked", "rejected", "cancelled", "expired"].includes(data.status)) ended = true;
+          scheduleRefresh(id);
+        }
+      }
+    } catch {
+      if (controller.signal.aborted) return;
+    }
+    if (!ended && !controller.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  if (state.stream === controller) live.textContent = ended ? "" : "(not live: reload to update)";
 }
 
 async function decide(kind) {
@@ -128,7 +304,8 @@ async function decide(kind) {
   $("detail-error").textContent = "";
   try {
     if (kind === "approve") await api("POST", `/requests/${r.id}/approve`, { digest: r.preview.digest, ...($("comment").value ? { comment: $("comment").value } : {}) });
-    else await api("POST", `/requests/${r.id}/reject`, { reason: $("comment").value || "rejected from the web page" });
+    else if (kind === "reject") await api("POST", `/requests/${r.id}/reject`, { reason: $("comment").value || "rejected from the web page" });
+    else await api("POST", `/requests/${r.id}/cancel`);
     await show(r.id);
     await loadRequests();
   } catch (err) {
@@ -136,18 +313,39 @@ async function decide(kind) {
   }
 }
 
+// Signing in and out.
+
 async function signIn() {
+  const me = await api("GET", "/me");
   const health = await fetch("/healthz").then((r) => r.json());
-  $("engine").hidden = false;
-  $("engine").textContent = health.engine === "simulate" ? "Engine: simulate. Nothing real is provisioned." : `Engine: ${health.engine}`;
   const { offerings } = await api("GET", "/catalog");
+  state.me = me;
   state.catalog = offerings;
-  const select = $("offering");
-  select.replaceChildren(...offerings.map((o) => Object.assign(document.createElement("option"), { value: o.name, textContent: o.title })));
+  $("engine").textContent = health.engine === "simulate" ? "Engine: simulate. Nothing real is provisioned." : `Engine: ${health.engine}`;
+  $("engine").hidden = false;
+  const roles = [me.teams.length ? `team ${me.teams.join(", ")}` : "", me.groups.length ? `approver in ${me.groups.join(", ")}` : ""].filter(Boolean);
+  $("signed-in").textContent = `Signed in as ${me.name}${roles.length ? ` (${roles.join("; ")})` : ""}`;
+  $("my-teams").replaceChildren(...me.teams.map((t) => Object.assign(el("option"), { value: t })));
+  if (me.teams.length === 1 && !$("team").value) $("team").value = me.teams[0];
+  $("offering").replaceChildren(...offerings.map((o) => Object.assign(el("option", o.title), { value: o.name })));
   renderParams();
+  $("who").textContent = "";
+  $("login").hidden = true;
+  $("session").hidden = false;
   $("app").hidden = false;
-  $("who").textContent = "Signed in";
   await loadRequests();
+}
+
+function signOut() {
+  if (state.stream) state.stream.abort();
+  sessionStorage.removeItem("paved-token");
+  Object.assign(state, { token: "", me: null, selected: null, stream: null });
+  $("token").value = "";
+  $("app").hidden = true;
+  $("detail").hidden = true;
+  $("session").hidden = true;
+  $("engine").hidden = true;
+  $("login").hidden = false;
 }
 
 $("login").addEventListener("submit", async (e) => {
@@ -161,6 +359,7 @@ $("login").addEventListener("submit", async (e) => {
     $("app").hidden = true;
   }
 });
+$("sign-out").addEventListener("click", signOut);
 $("offering").addEventListener("change", renderParams);
 $("request").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -175,19 +374,22 @@ $("request").addEventListener("submit", async (e) => {
       params: readParams(),
     });
     await loadRequests();
-    await show(r.id);
+    await select(r.id);
   } catch (err) {
     $("request-error").textContent = err.message;
   }
 });
 $("approve").addEventListener("click", () => decide("approve"));
 $("reject").addEventListener("click", () => decide("reject"));
+$("cancel").addEventListener("click", () => decide("cancel"));
+// New requests from others show up in the list; the open request updates over its event stream.
 setInterval(() => {
-  if (!state.token || $("app").hidden) return;
-  loadRequests().catch(() => undefined);
-  if (state.selected) show(state.selected.id).catch(() => undefined);
-}, 2000);
+  if (state.token && !$("app").hidden) loadRequests().catch(() => undefined);
+}, 5000);
 if (state.token) {
   $("token").value = state.token;
-  signIn().catch(() => sessionStorage.removeItem("paved-token"));
+  signIn().catch(() => {
+    sessionStorage.removeItem("paved-token");
+    $("app").hidden = true;
+  });
 }

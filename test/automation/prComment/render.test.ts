@@ -179,7 +179,7 @@ describe("render: real previews", () => {
 
   it("says when no policy pack ran", () => {
     const r = md(combinePreview(undefined, events("pulumi-display-aws-webserver-replace-preview-engine-events.json")));
-    expect(r.markdown).toContain("#### Policy results\n\nNo violations. No policy pack ran.");
+    expect(r.markdown).toContain("#### Policy results\n\nNot checked: no policy pack ran in this preview.");
     expect(opHeadings(r.markdown)).toEqual(["##### `+-` Replace (1)"]);
     expect(r.markdown).toContain("`userData` (forces replacement)");
   });
