@@ -82,7 +82,7 @@ describe("SIGTERM", () => {
       // Recorded before the process exited, not left for a lease to run out.
       const db = new Database(join(dataDir, "paved.db"), { readonly: true });
       const row = db.prepare("select status, error from requests where id = ?").get(id);
-      const state = JSON.parse((db.prepare("select state from stack_state where stack = 'payments-dev-exports'").get() as { state: string }).state) as { pending?: string[] };
+      const state = JSON.parse((db.prepare("select state from stack_state where stack = 'payments.dev.exports'").get() as { state: string }).state) as { pending?: string[] };
       db.close();
       expect(row).toEqual({ status: "failed", error: "interrupted" });
       expect(state.pending?.length).toBeGreaterThan(0);
@@ -91,7 +91,7 @@ describe("SIGTERM", () => {
       const failed = await waitFor(second.base, id, (r) => r.status === "failed");
       expect(failed.error).toBe("interrupted");
       const instances = (await (await fetch(`${second.base}/instances`, { headers: ALICE })).json()) as any;
-      expect(instances.instances.find((i: any) => i.stack === "payments-dev-exports")).toMatchObject({ status: "interrupted", needsRefresh: true });
+      expect(instances.instances.find((i: any) => i.stack === "payments.dev.exports")).toMatchObject({ status: "interrupted", needsRefresh: true });
       const audit = (await (await fetch(`${second.base}/audit?requestId=${id}`, { headers: ALICE })).json()) as any;
       expect(audit.entries.map((e: any) => e.action)).toEqual(["request.create", "request.auto-approved", "engine.up", "request.interrupted"]);
       second.child.kill("SIGTERM");
