@@ -97,7 +97,9 @@ export const configSchema = z
         /** How long an approval counts, and how long a request waits for one. Default `24h`. */
         expiry: z.string().default("24h"),
         /** Approvals needed per risk level. Default: 1; high 1 from platform; critical 2 from platform. */
-        rules: z.strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, ruleSchema])) as Record<(typeof RISK_LEVELS)[number], typeof ruleSchema>).optional(),
+        rules: z
+          .strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, ruleSchema])) as Record<(typeof RISK_LEVELS)[number], typeof ruleSchema>)
+          .optional(),
       })
       .default({ expiry: "24h" }),
     /**
@@ -116,18 +118,28 @@ export const configSchema = z
     ];
     for (const [path, text] of windows) {
       const ms = parseDuration(text);
-      if (!ms) ctx.addIssue({ code: "custom", path, message: ms === 0 ? `"${text}" is zero: use a duration like 1m, 30s or 1h` : `"${text}" is not a duration like 1m, 30s or 1h` });
+      if (!ms)
+        ctx.addIssue({
+          code: "custom",
+          path,
+          message: ms === 0 ? `"${text}" is zero: use a duration like 1m, 30s or 1h` : `"${text}" is not a duration like 1m, 30s or 1h`,
+        });
     }
     // Two people with one token: whoever presents it is the first of them, silently.
     const holders = new Map<string, string>();
     for (const [person, p] of Object.entries(c.people)) {
       if (!c.demo && !HASHED_TOKEN.test(p.token)) {
-        ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["people", person, "token"],
+          message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)",
+        });
         continue;
       }
       const digest = digestOf(p.token).toString("hex");
       const first = holders.get(digest);
-      if (first) ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
+      if (first)
+        ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
       else holders.set(digest, person);
     }
     const known = new Set(Object.keys(c.people));
@@ -144,9 +156,17 @@ export const configSchema = z
     const expiry = parseDuration(c.approvals.expiry);
     if (expiry === undefined) {
       const negative = /^-\d+(ms|s|m|h|d)$/.test(c.approvals.expiry);
-      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is not ${negative ? "a positive duration" : "a duration"} like 24h, 90m or 2d` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["approvals", "expiry"],
+        message: `"${c.approvals.expiry}" is not ${negative ? "a positive duration" : "a duration"} like 24h, 90m or 2d`,
+      });
     } else if (expiry === 0) {
-      ctx.addIssue({ code: "custom", path: ["approvals", "expiry"], message: `"${c.approvals.expiry}" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["approvals", "expiry"],
+        message: `"${c.approvals.expiry}" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d`,
+      });
     }
     if (c.policies) {
       try {
@@ -229,8 +249,14 @@ const limit = (l: { max: number; window: string }): Limit => ({ max: l.max, wind
 /** Builds the lookups over a validated configuration. */
 export function buildConfig(raw: RawConfig): PavedConfig {
   const digests = Object.entries(raw.people).map(([name, p]) => ({ name, digest: digestOf(p.token) }));
-  const teamsOf = (name: string) => Object.entries(raw.teams).filter(([, t]) => t.members.includes(name)).map(([team]) => team);
-  const groupsOf = (name: string) => Object.entries(raw.approverGroups).filter(([, m]) => m.includes(name)).map(([g]) => g);
+  const teamsOf = (name: string) =>
+    Object.entries(raw.teams)
+      .filter(([, t]) => t.members.includes(name))
+      .map(([team]) => team);
+  const groupsOf = (name: string) =>
+    Object.entries(raw.approverGroups)
+      .filter(([, m]) => m.includes(name))
+      .map(([g]) => g);
   const person = (name: string): Person | undefined => (name in raw.people ? { name, teams: teamsOf(name), groups: groupsOf(name) } : undefined);
   return {
     demo: raw.demo,

@@ -143,7 +143,8 @@ export class Gate {
     }
     if (!this.eligible(person, subject)) {
       const { level, group } = subject.requirement;
-      throw new DomainError("forbidden",
+      throw new DomainError(
+        "forbidden",
         "not_an_approver",
         group
           ? `a ${level}-risk ${subject.noun} needs approval from ${group}, and ${person.name} is not in it`
@@ -168,9 +169,12 @@ export class Gate {
     }
     if (!this.eligible(person, { ...subject, digest: "", awaitingSince: "" })) {
       const { level, group } = subject.requirement;
-      throw new DomainError("forbidden",
+      throw new DomainError(
+        "forbidden",
         "not_an_approver",
-        group ? `a ${level}-risk ${subject.noun} is decided by ${group}, and ${person.name} is not in it` : `${person.name} may not reject this ${subject.noun}`,
+        group
+          ? `a ${level}-risk ${subject.noun} is decided by ${group}, and ${person.name} is not in it`
+          : `${person.name} may not reject this ${subject.noun}`,
       );
     }
   }

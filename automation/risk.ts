@@ -8,13 +8,7 @@
  * at critical. A create is never more than low (prod: medium): nothing existing is touched,
  * and the policy pack judges what is created.
  */
-import {
-  Environment,
-  componentTypes,
-  securitySensitiveResourceTypes,
-  statefulOfferings,
-  statefulResourceTypes,
-} from "../components/guardrails";
+import { Environment, componentTypes, securitySensitiveResourceTypes, statefulOfferings, statefulResourceTypes } from "../components/guardrails";
 import { PlannedStep } from "./steps";
 
 export const RISK_LEVELS = ["low", "medium", "high", "critical"] as const;
@@ -182,10 +176,7 @@ export interface ApprovalRequirement {
 }
 
 /** What a change at `level` needs, given the team's autonomy and the rules. */
-export function requiredApprovals(
-  level: RiskLevel,
-  options: { autonomy: Autonomy; rules?: ApprovalRules },
-): ApprovalRequirement {
+export function requiredApprovals(level: RiskLevel, options: { autonomy: Autonomy; rules?: ApprovalRules }): ApprovalRequirement {
   const rules = options.rules ?? DEFAULT_APPROVAL_RULES;
   if (riskRank(level) <= riskRank(options.autonomy)) {
     return { level, auto: true, count: 0 };

@@ -148,7 +148,13 @@ export class Workflow {
   }
 
   /** Moves a request from one of `from` to `to`, with the patch; false if it was not in `from`. */
-  private async transition(request: RequestRow, from: Status[], to: Status, patch: Partial<RequestRow> = {}, detail?: Record<string, unknown>): Promise<boolean> {
+  private async transition(
+    request: RequestRow,
+    from: Status[],
+    to: Status,
+    patch: Partial<RequestRow> = {},
+    detail?: Record<string, unknown>,
+  ): Promise<boolean> {
     const ok = await this.store.updateRequest(request.id, { ...patch, status: to, updated_at: this.at() }, from);
     if (ok) await this.emit(request.id, "status", { status: to, ...(detail ?? {}) });
     return ok;
@@ -174,7 +180,9 @@ export class Workflow {
     }
     const offering = getOfferingSpec(input.offering);
     if (!offering) {
-      throw new DomainError("invalid", "invalid_request", "the request is not valid", [{ path: "offering", message: `"${input.offering}" is not an offering` }]);
+      throw new DomainError("invalid", "invalid_request", "the request is not valid", [
+        { path: "offering", message: `"${input.offering}" is not an offering` },
+      ]);
     }
     // Found by (team, environment, name): only the requesting team's own instance ever matches.
     const instance = await this.store.findInstance(input.team, input.environment, input.name);
@@ -198,14 +206,23 @@ export class Workflow {
           ? { ...(JSON.parse(instance!.params) as Record<string, unknown>), ...input.params }
           : (JSON.parse(instance!.params) as Record<string, unknown>);
     // A destroy removes what exists: an instance made under older rules can always go.
-    const parsed = input.action === "destroy" ? { ok: true as const } : validateOfferingInstance({ offering: input.offering, team: input.team, environment: input.environment, name: input.name, params });
+    const parsed =
+      input.action === "destroy"
+        ? { ok: true as const }
+        : validateOfferingInstance({ offering: input.offering, team: input.team, environment: input.environment, name: input.name, params });
     if (!parsed.ok) {
-      throw new DomainError("invalid", "invalid_params", `the params are not valid for ${input.offering}`, parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+      throw new DomainError(
+        "invalid",
+        "invalid_params",
+        `the params are not valid for ${input.offering}`,
+        parsed.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+      );
     }
     const spec = this.specFor(input.team, input.environment, input.offering, input.name, params);
     const checked = validateSpec(spec);
     if (!checked.ok) {
-      throw new DomainError("unprocessable",
+      throw new DomainError(
+        "unprocessable",
         "missing_context",
         `team ${input.team} has no ${input.environment} settings this offering needs (paved.yaml teams.${input.team}.environments.${input.environment})`,
         checked.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
@@ -242,7 +259,14 @@ export class Workflow {
       const other = (await this.store.inFlight(stack, TERMINAL_STATUSES))[0];
       throw new DomainError("conflict", "request_in_flight", `request ${other?.id ?? "(another)"} on ${stack} is still ${other?.status ?? "in flight"}`);
     }
-    await this.store.audit({ at, actor: person.name, action: `request.${input.action}`, request_id: row.id, stack, detail: { offering: input.offering, params } });
+    await this.store.audit({
+      at,
+      actor: person.name,
+      action: `request.${input.action}`,
+      request_id: row.id,
+      stack,
+      detail: { offering: input.offering, params },
+    });
     await this.emit(row.id, "status", { status: "previewing" });
     await this.enqueue(row, "preview");
     return this.view(row);
@@ -308,7 +332,15 @@ export class Workflow {
     this.gate.checkApprover(person, this.subject(current), input.digest, await this.given(current));
     const at = this.at();
     await this.store.addApproval({ request_id: id, by: person.name, at, digest: input.digest, comment: input.comment ?? null });
-    await this.store.audit({ at, actor: person.name, action: "request.approve", request_id: id, stack: current.stack, digest: input.digest, detail: input.comment ? { comment: input.comment } : undefined });
+    await this.store.audit({
+      at,
+      actor: person.name,
+      action: "request.approve",
+      request_id: id,
+      stack: current.stack,
+      digest: input.digest,
+      detail: input.comment ? { comment: input.comment } : undefined,
+    });
     await this.emit(id, "status", { status: "awaiting_approval", approvedBy: person.name });
     await this.advanceIfApproved(await this.get(id));
     return this.view(await this.get(id));
@@ -320,7 +352,15 @@ export class Workflow {
     const check = this.gate.count(subject, await this.given(row));
     if (!check.satisfied) return;
     if (await this.transition(row, ["awaiting_approval"], "approved", {}, { approvedBy: check.counted })) {
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.approved", request_id: row.id, stack: row.stack, digest: subject.digest, detail: { approvers: check.counted } });
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: "request.approved",
+        request_id: row.id,
+        stack: row.stack,
+        digest: subject.digest,
+        detail: { approvers: check.counted },
+      });
       await this.enqueue(row, "apply");
     }
   }
@@ -340,7 +380,9 @@ export class Workflow {
   async cancel(person: Person, id: string): Promise<RequestView> {
     const row = await this.getFor(person, id);
     if (row.requested_by !== person.name) throw new DomainError("forbidden", "not_requester", "only the requester can cancel a request");
-    if (!(await this.transition(row, ["previewing", "awaiting_approval", "approved"], "cancelled", { error: `cancelled by ${person.name}` }, { by: person.name }))) {
+    if (
+      !(await this.transition(row, ["previewing", "awaiting_approval", "approved"], "cancelled", { error: `cancelled by ${person.name}` }, { by: person.name }))
+    ) {
       throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}: it can no longer be cancelled`);
     }
     await this.store.audit({ at: this.at(), actor: person.name, action: "request.cancel", request_id: id, stack: row.stack });
@@ -388,7 +430,12 @@ export class Workflow {
     const id = snapshot.replace(/^arn:aws[\w-]*:rds:[\w-]+:\d{12}:snapshot:/, "");
     const own = (await this.store.teamInstances(team)).map((i) => finalSnapshotIdentifier(i.name, { team: i.team, environment: i.environment }));
     if (own.includes(id)) return [];
-    return [{ atLeast: "high", reason: `restores ${offering} from snapshot ${id}, which is not a final snapshot of team ${team}'s instances: it may hold another team's data` }];
+    return [
+      {
+        atLeast: "high",
+        reason: `restores ${offering} from snapshot ${id}, which is not a final snapshot of team ${team}'s instances: it may hold another team's data`,
+      },
+    ];
   }
 
   /** Risk, requirement and view of an engine preview, for `row`. */
@@ -412,20 +459,52 @@ export class Workflow {
     const detail = { digest: preview.digest, risk: risk.level, ...(engineMs !== undefined ? { engineMs } : {}) };
     if (blocked) {
       if (await this.transition(row, from, "blocked", { ...patch, error: "a mandatory policy failed: see violations" }, detail)) {
-        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.blocked", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { violations: preview.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policyName) } });
+        await this.store.audit({
+          at: this.at(),
+          actor: SYSTEM,
+          action: "request.blocked",
+          request_id: row.id,
+          stack: row.stack,
+          digest: preview.digest,
+          detail: { violations: preview.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policyName) },
+        });
       }
       return;
     }
     if (risk.requiredApprovals.auto) {
       if (await this.transition(row, from, "approved", patch, { ...detail, auto: true })) {
-        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.auto-approved", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { risk: risk.level, autonomy: this.config.autonomy(row.team, row.environment as Environment) } });
+        await this.store.audit({
+          at: this.at(),
+          actor: SYSTEM,
+          action: "request.auto-approved",
+          request_id: row.id,
+          stack: row.stack,
+          digest: preview.digest,
+          detail: { risk: risk.level, autonomy: this.config.autonomy(row.team, row.environment as Environment) },
+        });
         await this.enqueue(row, "apply");
       }
       return;
     }
     const floor = await this.store.lastApprovalId();
-    if (await this.transition(row, from, "awaiting_approval", { ...patch, awaiting_since: this.at(), approval_floor: floor }, { ...detail, needs: risk.requiredApprovals.description })) {
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.awaiting-approval", request_id: row.id, stack: row.stack, digest: preview.digest, detail: { risk: risk.level, needs: risk.requiredApprovals.description } });
+    if (
+      await this.transition(
+        row,
+        from,
+        "awaiting_approval",
+        { ...patch, awaiting_since: this.at(), approval_floor: floor },
+        { ...detail, needs: risk.requiredApprovals.description },
+      )
+    ) {
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: "request.awaiting-approval",
+        request_id: row.id,
+        stack: row.stack,
+        digest: preview.digest,
+        detail: { risk: risk.level, needs: risk.requiredApprovals.description },
+      });
       await this.advanceIfApproved(await this.get(row.id));
     }
   }
@@ -453,11 +532,26 @@ export class Workflow {
       // Preview again: what runs must be what was approved.
       const again = await this.engine.preview(op);
       if (again.digest !== approved.digest) {
-        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-changed", request_id: row.id, stack: row.stack, digest: again.digest, detail: { approved: approved.digest } });
+        await this.store.audit({
+          at: this.at(),
+          actor: SYSTEM,
+          action: "request.preview-changed",
+          request_id: row.id,
+          stack: row.stack,
+          digest: again.digest,
+          detail: { approved: approved.digest },
+        });
         await this.decide(await this.get(row.id), again, ["applying"]);
         return "done";
       }
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: `engine.${row.action === "destroy" ? "destroy" : "up"}`, request_id: row.id, stack: row.stack, digest: approved.digest });
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: `engine.${row.action === "destroy" ? "destroy" : "up"}`,
+        request_id: row.id,
+        stack: row.stack,
+        digest: approved.digest,
+      });
       const result = await this.engine.apply(op, { digest: approved.digest, unprotect: row.action === "destroy" });
       await this.store.upsertInstance({
         stack: row.stack,
@@ -472,9 +566,17 @@ export class Workflow {
         created_at: this.at(),
         updated_at: this.at(),
       });
-      const outputs = row.action === "destroy" ? {} : (result.outputs[row.name] as Record<string, unknown>) ?? {};
+      const outputs = row.action === "destroy" ? {} : ((result.outputs[row.name] as Record<string, unknown>) ?? {});
       await this.transition(row, ["applying"], "succeeded", { outputs: JSON.stringify(outputs) }, { changeSummary: result.changeSummary });
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.succeeded", request_id: row.id, stack: row.stack, digest: approved.digest, detail: { changeSummary: result.changeSummary } });
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: "request.succeeded",
+        request_id: row.id,
+        stack: row.stack,
+        digest: approved.digest,
+        detail: { changeSummary: result.changeSummary },
+      });
       return "done";
     } catch (err) {
       // Shutdown ran out of grace: the runner records the job as interrupted, as after a crash.
@@ -485,7 +587,14 @@ export class Workflow {
       }
       if (err instanceof PreviewChangedError) {
         // The engine's own guard (an update plan) caught a change: preview and approve afresh.
-        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-changed", request_id: row.id, stack: row.stack, detail: { reason: err.message } });
+        await this.store.audit({
+          at: this.at(),
+          actor: SYSTEM,
+          action: "request.preview-changed",
+          request_id: row.id,
+          stack: row.stack,
+          detail: { reason: err.message },
+        });
         const fresh = await this.get(row.id);
         await this.transition(fresh, ["applying"], "previewing");
         await this.enqueue(fresh, "preview");
@@ -510,7 +619,14 @@ export class Workflow {
     const row = await this.store.getRequest(job.request_id);
     if (!row) return;
     if (job.kind === "preview" && row.status === "previewing") {
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.preview-restarted", request_id: row.id, stack: row.stack, detail: { job: job.id } });
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: "request.preview-restarted",
+        request_id: row.id,
+        stack: row.stack,
+        detail: { job: job.id },
+      });
       await this.enqueue(row, "preview");
       return;
     }
@@ -519,9 +635,28 @@ export class Workflow {
       if (await this.store.getInstance(row.stack)) await this.store.setNeedsRefresh(row.stack, true, at);
       else if (job.kind === "apply") {
         // A create cut off mid-apply may have left resources behind: list the stack so it is refreshed, not forgotten.
-        await this.store.upsertInstance({ stack: row.stack, team: row.team, environment: row.environment, name: row.name, offering: row.offering, params: row.params, outputs: "{}", status: "interrupted", needs_refresh: 1, created_at: at, updated_at: at });
+        await this.store.upsertInstance({
+          stack: row.stack,
+          team: row.team,
+          environment: row.environment,
+          name: row.name,
+          offering: row.offering,
+          params: row.params,
+          outputs: "{}",
+          status: "interrupted",
+          needs_refresh: 1,
+          created_at: at,
+          updated_at: at,
+        });
       }
-      await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.interrupted", request_id: row.id, stack: row.stack, detail: { job: job.id, kind: job.kind } });
+      await this.store.audit({
+        at: this.at(),
+        actor: SYSTEM,
+        action: "request.interrupted",
+        request_id: row.id,
+        stack: row.stack,
+        detail: { job: job.id, kind: job.kind },
+      });
     }
   }
 

@@ -28,7 +28,15 @@ export function generateResources(count: number): EvaluateResource[] {
         type: "aws:rds/instance:Instance",
         name: `db${i}`,
         protect: env === "prod",
-        props: { instanceClass: "db.m7g.large", storageEncrypted: !bad, publiclyAccessible: bad, backupRetentionPeriod: 14, deletionProtection: true, multiAz: true, tags: tags(env) },
+        props: {
+          instanceClass: "db.m7g.large",
+          storageEncrypted: !bad,
+          publiclyAccessible: bad,
+          backupRetentionPeriod: 14,
+          deletionProtection: true,
+          multiAz: true,
+          tags: tags(env),
+        },
       },
       {
         type: "aws:ec2/securityGroup:SecurityGroup",
@@ -49,16 +57,38 @@ export function generateResources(count: number): EvaluateResource[] {
         protect: env === "prod",
         props: { atRestEncryptionEnabled: true, transitEncryptionEnabled: !bad, tags: tags(env) },
       },
-      { type: "aws:iam/policy:Policy", name: `pol${i}`, props: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: bad ? "*" : "s3:GetObject", Resource: "*" }] }), tags: tags(env) } },
+      {
+        type: "aws:iam/policy:Policy",
+        name: `pol${i}`,
+        props: { policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: bad ? "*" : "s3:GetObject", Resource: "*" }] }), tags: tags(env) },
+      },
       {
         type: "kubernetes:apps/v1:Deployment",
         name: `web${i}`,
         props: {
           metadata: { name: `web${i}`, labels: { "paved.dev/environment": env } },
-          spec: { template: { spec: { securityContext: { runAsNonRoot: true }, containers: [{ name: "app", image: bad ? "nginx" : "nginx:1.27", resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } } }] } } },
+          spec: {
+            template: {
+              spec: {
+                securityContext: { runAsNonRoot: true },
+                containers: [
+                  {
+                    name: "app",
+                    image: bad ? "nginx" : "nginx:1.27",
+                    resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } },
+                  },
+                ],
+              },
+            },
+          },
         },
       },
-      { type: "kubernetes:core/v1:Namespace", name: `ns${i}`, protect: env === "prod", props: { metadata: { name: `ns${i}`, labels: { "pod-security.kubernetes.io/enforce": "restricted", "paved.dev/environment": env } } } },
+      {
+        type: "kubernetes:core/v1:Namespace",
+        name: `ns${i}`,
+        protect: env === "prod",
+        props: { metadata: { name: `ns${i}`, labels: { "pod-security.kubernetes.io/enforce": "restricted", "paved.dev/environment": env } } },
+      },
       { type: "kubernetes:core/v1:ResourceQuota", name: `quota${i}`, props: { metadata: { name: "q", namespace: `ns${i}` }, spec: { hard: { pods: "10" } } } },
     ];
     out.push(...kinds.slice(0, count - out.length));
@@ -72,7 +102,9 @@ async function time(label: string, resources: EvaluateResource[], policies?: Pol
   const violations = await evaluate(resources, { policies });
   const seconds = (performance.now() - start) / 1000;
   const perSecond = resources.length / seconds;
-  console.log(`${label.padEnd(44)} ${resources.length} resources in ${(seconds * 1000).toFixed(0)} ms: ${perSecond.toFixed(0)} resources/s (${violations.length} violations)`);
+  console.log(
+    `${label.padEnd(44)} ${resources.length} resources in ${(seconds * 1000).toFixed(0)} ms: ${perSecond.toFixed(0)} resources/s (${violations.length} violations)`,
+  );
   return perSecond;
 }
 

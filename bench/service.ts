@@ -91,7 +91,14 @@ async function bench(label: string, env: Record<string, string>): Promise<void> 
       headers: ALICE,
       connections: 10,
       duration: DURATION_S,
-      requests: [{ setupRequest: (req: any) => ({ ...req, body: JSON.stringify({ team: "payments", environment: "prod", offering: "queue", name: `b-${process.pid}-${n++}`, params: {} }) }) }],
+      requests: [
+        {
+          setupRequest: (req: any) => ({
+            ...req,
+            body: JSON.stringify({ team: "payments", environment: "prod", offering: "queue", name: `b-${process.pid}-${n++}`, params: {} }),
+          }),
+        },
+      ],
     } as any);
     console.log(
       `${label} POST /requests      ${writes.requests.average.toFixed(0)} req/s  p50 ${writes.latency.p50} ms  p99 ${writes.latency.p99} ms  (${writes.non2xx} non-2xx, ${writes.errors} errors)`,

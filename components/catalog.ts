@@ -63,9 +63,7 @@ function componentOptions(context: BuildContext, needsKubernetes: boolean, opts?
   return opts;
 }
 
-function define<S extends z.ZodType>(
-  definition: Omit<OfferingDefinition<z.output<S>>, "params"> & { params: S },
-): OfferingDefinition<z.output<S>> {
+function define<S extends z.ZodType>(definition: Omit<OfferingDefinition<z.output<S>>, "params"> & { params: S }): OfferingDefinition<z.output<S>> {
   return definition as OfferingDefinition<z.output<S>>;
 }
 

@@ -55,26 +55,16 @@ function show(value: unknown): string {
 }
 
 /** Throws `<argument> "<value>" is not one of a, b, c` unless `value` is in `allowed`. */
-export function assertOneOf<T extends string | number>(
-  argument: string,
-  value: unknown,
-  allowed: readonly T[],
-): asserts value is T {
+export function assertOneOf<T extends string | number>(argument: string, value: unknown, allowed: readonly T[]): asserts value is T {
   if (!allowed.includes(value as T)) {
-    throw new PavedArgumentError(
-      argument,
-      `${argument} ${show(value)} is not one of ${allowed.join(", ")}`,
-    );
+    throw new PavedArgumentError(argument, `${argument} ${show(value)} is not one of ${allowed.join(", ")}`);
   }
 }
 
 /** Throws `<argument> <value> is not an integer between min and max` unless it is. */
 export function assertIntegerInRange(argument: string, value: unknown, min: number, max: number): asserts value is number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new PavedArgumentError(
-      argument,
-      `${argument} ${show(value)} is not an integer between ${min} and ${max}`,
-    );
+    throw new PavedArgumentError(argument, `${argument} ${show(value)} is not an integer between ${min} and ${max}`);
   }
 }
 

@@ -18,33 +18,9 @@ export {
   queueSettings,
   redisSettings,
 } from "./aws";
-export {
-  TeamNamespace,
-  TeamNamespaceArgs,
-  WebService,
-  WebServiceArgs,
-  namespaceSettings,
-  parseImageReference,
-  webServiceSettings,
-} from "./kubernetes";
-export {
-  BuildContext,
-  BuiltOffering,
-  CatalogContextError,
-  OfferingDefinition,
-  catalog,
-  catalogJsonSchemas,
-  getOffering,
-} from "./catalog";
-export {
-  OfferingInstance,
-  OfferingInstanceResult,
-  OfferingIssue,
-  OfferingSpec,
-  getOfferingSpec,
-  offerings,
-  validateOfferingInstance,
-} from "./offerings";
+export { TeamNamespace, TeamNamespaceArgs, WebService, WebServiceArgs, namespaceSettings, parseImageReference, webServiceSettings } from "./kubernetes";
+export { BuildContext, BuiltOffering, CatalogContextError, OfferingDefinition, catalog, catalogJsonSchemas, getOffering } from "./catalog";
+export { OfferingInstance, OfferingInstanceResult, OfferingIssue, OfferingSpec, getOfferingSpec, offerings, validateOfferingInstance } from "./offerings";
 export { CommonArgs, PavedArgumentError, ResolvedCommonArgs, resolveCommonArgs } from "./common";
 export {
   ENVIRONMENTS,

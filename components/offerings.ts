@@ -40,10 +40,7 @@ export interface OfferingSpec<P = unknown> {
   needs: readonly ("network" | "kubernetes")[];
 }
 
-const tierSchema = z
-  .enum(TIERS)
-  .default("small")
-  .describe("Size from the guardrails table: small, medium or large.");
+const tierSchema = z.enum(TIERS).default("small").describe("Size from the guardrails table: small, medium or large.");
 
 const storageRanges = TIERS.map((t) => `${t} ${tiers[t].rds.storageGb.min}-${tiers[t].rds.storageGb.max}`).join(", ");
 
@@ -61,7 +58,8 @@ const postgresParams = z
       .int()
       .min(storageBounds.min)
       .max(storageBounds.max)
-      .optional().describe(`Allocated storage in GiB, within the tier's range (${storageRanges}). Default: the tier's default.`),
+      .optional()
+      .describe(`Allocated storage in GiB, within the tier's range (${storageRanges}). Default: the tier's default.`),
     snapshotIdentifier: z
       .string()
       .regex(/^(arn:aws[\w-]*:rds:[\w-]+:\d{12}:snapshot:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$/, { message: "must be an RDS snapshot identifier or ARN" })

@@ -10,9 +10,7 @@ export type IssuePath = (string | number)[];
 
 /** `resources[2].params.tier` from `["resources", 2, "params", "tier"]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
-    .join("");
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`)).join("");
 }
 
 /** Longest input quoted back in a message; longer ones are cut (a message never echoes a whole payload). */
@@ -44,7 +42,12 @@ export function describeZodIssue(issue: z.core.$ZodIssue): { path: IssuePath; me
     case "invalid_type":
       return [{ path, message: input === undefined ? "is required" : `expected ${issue.expected}, got ${show(input)}` }];
     case "too_small":
-      return [{ path, message: `${show(input)} is less than the minimum ${String(issue.minimum)}${issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""}` }];
+      return [
+        {
+          path,
+          message: `${show(input)} is less than the minimum ${String(issue.minimum)}${issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : ""}`,
+        },
+      ];
     case "too_big":
       return [{ path, message: `${show(input)} is more than the maximum ${String(issue.maximum)}` }];
     case "invalid_format":

@@ -28,16 +28,7 @@ export {
   parsePolicyPackConfig,
   reconcilePolicyPackConfig,
 } from "./engineConfig";
-export {
-  MockRunResult,
-  RegisteredResource,
-  RunUnderMocksOptions,
-  isSecretValue,
-  mockCall,
-  mockResourceOutputs,
-  revealSecrets,
-  runUnderMocks,
-} from "./mocks";
+export { MockRunResult, RegisteredResource, RunUnderMocksOptions, isSecretValue, mockCall, mockResourceOutputs, revealSecrets, runUnderMocks } from "./mocks";
 export { policies } from "./policies";
 
 /** What `evaluateProgram` returns. */

@@ -167,13 +167,7 @@ interface Prepared {
   props: Record<string, any>;
 }
 
-function reportFor(
-  p: Policy,
-  level: EnforcementLevel,
-  out: Violation[],
-  resource?: Prepared,
-  byUrn?: Map<string, Prepared>,
-): ReportViolation {
+function reportFor(p: Policy, level: EnforcementLevel, out: Violation[], resource?: Prepared, byUrn?: Map<string, Prepared>): ReportViolation {
   const enforcementLevel = level === "remediate" ? "mandatory" : (level as "advisory" | "mandatory");
   return (message: string, urn?: string) => {
     const target = urn !== undefined ? byUrn?.get(urn) : resource;
@@ -282,9 +276,7 @@ export async function evaluate(resources: EvaluateResource[], options: EvaluateO
     }
   }
 
-  const stackPolicies = (policies.filter(isStackPolicy) as StackValidationPolicy[]).filter(
-    (p) => config.get(p.name)!.enforcementLevel !== "disabled",
-  );
+  const stackPolicies = (policies.filter(isStackPolicy) as StackValidationPolicy[]).filter((p) => config.get(p.name)!.enforcementLevel !== "disabled");
   if (stackPolicies.length > 0) {
     const policyResources = prepared.map((r) => ({
       type: r.resource.type,

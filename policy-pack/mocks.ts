@@ -69,11 +69,7 @@ export interface MockRunResult<T> {
 
 /** True when `value` is a secret in Pulumi's wire form. */
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
-  );
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
 }
 
 /** Replaces every wire-form secret in `value` by its plain value (deeply). */
@@ -106,11 +102,7 @@ const ACCOUNT = "123456789012";
  * the output properties that programs commonly read (ARNs, endpoints, URLs, generated
  * names). Used by `runUnderMocks` and by the simulate engine.
  */
-export function mockResourceOutputs(
-  type: string,
-  name: string,
-  inputs: Record<string, unknown>,
-): { id: string; state: Record<string, unknown> } {
+export function mockResourceOutputs(type: string, name: string, inputs: Record<string, unknown>): { id: string; state: Record<string, unknown> } {
   const h = shortHash(type, name);
   const plain = inputs;
   switch (type) {
@@ -256,10 +248,7 @@ type Callback = (err: unknown, resp: RegisterResponse | undefined) => void;
  * program may create resources and return stack outputs, as a Pulumi program's main
  * function does. Runs are sequential: Pulumi's runtime is global, so do not overlap two.
  */
-export async function runUnderMocks<T = Record<string, unknown>>(
-  program: () => unknown,
-  options: RunUnderMocksOptions = {},
-): Promise<MockRunResult<T>> {
+export async function runUnderMocks<T = Record<string, unknown>>(program: () => unknown, options: RunUnderMocksOptions = {}): Promise<MockRunResult<T>> {
   const project = options.project ?? "paved";
   const stack = options.stack ?? "dev";
   const config: Record<string, string> = {};
@@ -300,9 +289,7 @@ export async function runUnderMocks<T = Record<string, unknown>>(
         record.urn = resp.getUrn();
         record.id = resp.getId() || undefined;
         const state = resp.getObject();
-        record.outputs = state
-          ? (pulumi.runtime.deserializeProperties(state as never) as Record<string, unknown>)
-          : {};
+        record.outputs = state ? (pulumi.runtime.deserializeProperties(state as never) as Record<string, unknown>) : {};
       }
       cb(err, resp);
     });

@@ -37,7 +37,10 @@ function fence(command: string): string[] {
 
 export function renderRunbook(runbook: Runbook): string {
   const p = placeholders();
-  const schema = z.toJSONSchema(runbook.params, { io: "input" }) as { properties?: Record<string, { type?: string; enum?: string[]; pattern?: string }>; required?: string[] };
+  const schema = z.toJSONSchema(runbook.params, { io: "input" }) as {
+    properties?: Record<string, { type?: string; enum?: string[]; pattern?: string }>;
+    required?: string[];
+  };
   const lines: string[] = [
     `# ${runbook.title}`,
     "",
@@ -60,7 +63,7 @@ export function renderRunbook(runbook: Runbook): string {
     .join(" ");
   lines.push(`npx paved runbook run ${runbook.id} ${args} --dry-run   # every step it would take; runs only the checks`);
   lines.push(`npx paved runbook run ${runbook.id} ${args}`);
-  lines.push("```", "", "Or `POST /runbooks/" + runbook.id + "/runs` with `{ \"params\": { ... } }` on the service.", "", "## Steps");
+  lines.push("```", "", "Or `POST /runbooks/" + runbook.id + '/runs` with `{ "params": { ... } }` on the service.', "", "## Steps");
   runbook.steps.forEach((step, i) => {
     lines.push("", `### ${i + 1}. ${step.title}`, "", `*${kindLine(step)}; times out after ${Math.round((step.timeoutMs ?? 5 * 60_000) / 60_000)} min*`, "");
     switch (step.kind) {
@@ -74,12 +77,17 @@ export function renderRunbook(runbook: Runbook): string {
         if (step.command) lines.push(...fence(text(step.command, p)!));
         break;
       case "decision":
-        lines.push(text(step.question, p)!, "", `Answers: ${step.options.map((o) => `\`${o}\`${step.stopOn?.includes(o) ? " (ends the run here)" : ""}`).join(", ")}`);
+        lines.push(
+          text(step.question, p)!,
+          "",
+          `Answers: ${step.options.map((o) => `\`${o}\`${step.stopOn?.includes(o) ? " (ends the run here)" : ""}`).join(", ")}`,
+        );
         break;
       case "action":
         lines.push(`It will ${text(step.description, p)}.`);
         if (step.command) lines.push(...fence(text(step.command, p)!));
-        if (step.rollback) lines.push("", "If it fails, its rollback undoes it: applied on its own when its preview needs no approval, otherwise the run says what to request.");
+        if (step.rollback)
+          lines.push("", "If it fails, its rollback undoes it: applied on its own when its preview needs no approval, otherwise the run says what to request.");
         break;
     }
     lines.push("", `If it fails: ${text(step.onFailure, p)}`);

@@ -20,7 +20,6 @@ import { offerings, validateOfferingInstance } from "../components/offerings";
 import { IssuePath, describeZodIssue, formatPath, quote } from "../components/zodIssues";
 import { ENVIRONMENTS, Environment, NAME_PATTERN, OFFERINGS, Offering, TEAM_PATTERN } from "../components/guardrails";
 
-
 export interface ResourceSpec {
   offering: Offering;
   name: string;
@@ -34,7 +33,6 @@ export interface EnvironmentSpec {
   kubernetes?: { context?: string; namespace?: string };
   resources: ResourceSpec[];
 }
-
 
 /** One problem in a spec. `line` and `column` are 1-based, when the spec came from YAML. */
 export interface SpecIssue {
@@ -60,7 +58,6 @@ export class SpecError extends Error {
     this.name = "SpecError";
   }
 }
-
 
 const resourceSchema = z.strictObject({
   offering: z.enum(OFFERINGS),
@@ -119,7 +116,10 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
       if (!offering || !(OFFERINGS as string[]).includes(r.offering)) return;
       const given = r.params && typeof r.params === "object" ? r.params : {};
       // A web service without a namespace runs in the spec's default namespace.
-      const withDefaults = r.offering === "web-service" && spec.kubernetes?.namespace && given.namespace === undefined ? { namespace: spec.kubernetes.namespace, ...given } : given;
+      const withDefaults =
+        r.offering === "web-service" && spec.kubernetes?.namespace && given.namespace === undefined
+          ? { namespace: spec.kubernetes.namespace, ...given }
+          : given;
       // Everything the component enforces, including what depends on the name and environment. The
       // team, the environment and a name that is not NAME_PATTERN are reported by the schema above.
       const checked = validateOfferingInstance({ offering: r.offering, team: spec.team, environment: spec.environment, name: r.name, params: withDefaults });

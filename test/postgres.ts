@@ -13,7 +13,9 @@ import { join } from "node:path";
 
 /** Why PostgreSQL suites are skipped, or undefined when a server is available. */
 export function postgresUnavailable(): string | undefined {
-  return process.env.PAVED_TEST_DATABASE_URL ? undefined : (process.env.PAVED_TEST_POSTGRES_SKIP ?? "no PostgreSQL: set PAVED_TEST_DATABASE_URL or install Debian's postgresql");
+  return process.env.PAVED_TEST_DATABASE_URL
+    ? undefined
+    : (process.env.PAVED_TEST_POSTGRES_SKIP ?? "no PostgreSQL: set PAVED_TEST_DATABASE_URL or install Debian's postgresql");
 }
 
 /** A new, empty database on the test server; its URL. */

@@ -25,5 +25,4 @@ export interface CheckedResource {
 }
 
 export type CheckAnswer =
-  | { ok: true; project: string; stack: string; resources: CheckedResource[]; violations: Violation[] }
-  | { ok: false; error: string; at?: FailurePosition };
+  { ok: true; project: string; stack: string; resources: CheckedResource[]; violations: Violation[] } | { ok: false; error: string; at?: FailurePosition };

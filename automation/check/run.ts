@@ -31,7 +31,10 @@ export function runChild(request: CheckRequest, onOutput: (chunk: string) => voi
       if (result) {
         resolvePromise(JSON.parse(result) as CheckAnswer);
       } else {
-        resolvePromise({ ok: false, error: `the check process exited with code ${code}${stderr ? `: ${stderr.trim().split("\n").slice(-5).join("\n")}` : ""}` });
+        resolvePromise({
+          ok: false,
+          error: `the check process exited with code ${code}${stderr ? `: ${stderr.trim().split("\n").slice(-5).join("\n")}` : ""}`,
+        });
       }
     });
   });

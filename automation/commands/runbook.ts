@@ -72,13 +72,24 @@ export function parseArgs(argv: string[]): Args {
   return args;
 }
 
-const MARK: Record<string, string> = { succeeded: "✓", failed: "✗", skipped: "-", interrupted: "!", awaiting_answer: "?", awaiting_approval: "⏸", running: "…", pending: " " };
+const MARK: Record<string, string> = {
+  succeeded: "✓",
+  failed: "✗",
+  skipped: "-",
+  interrupted: "!",
+  awaiting_answer: "?",
+  awaiting_approval: "⏸",
+  running: "…",
+  pending: " ",
+};
 
 function printSteps(run: RunView, io: CommandIO, from: number): number {
   let printed = from;
   for (const s of run.steps) {
     if (s.n <= from || ["pending", "running", "awaiting_answer", "awaiting_approval"].includes(s.status)) continue;
-    io.stdout.write(`${MARK[s.status] ?? " "} ${s.n}. ${s.title} [${s.kind}${s.kind === "action" ? (s.reversible ? ", reversible" : ", irreversible") : ""}]: ${s.status}\n`);
+    io.stdout.write(
+      `${MARK[s.status] ?? " "} ${s.n}. ${s.title} [${s.kind}${s.kind === "action" ? (s.reversible ? ", reversible" : ", irreversible") : ""}]: ${s.status}\n`,
+    );
     if (s.output) io.stdout.write(s.output.replace(/^/gm, "    ") + "\n");
     printed = s.n;
   }
@@ -118,7 +129,10 @@ async function follow(service: Service, person: Person, runId: string, io: Comma
     }
     const step = run.steps[run.currentStep - 1];
     const awaiting = step.awaiting as
-      | { answer?: { question: string; options: string[] }; approval?: { digest: string; risk: string; reasons: string[]; requiredApprovals: { description: string }; progress: string; plan: string[] } }
+      | {
+          answer?: { question: string; options: string[] };
+          approval?: { digest: string; risk: string; reasons: string[]; requiredApprovals: { description: string }; progress: string; plan: string[] };
+        }
       | undefined;
     if (run.status === "awaiting_approval" && awaiting?.approval) {
       const a = awaiting.approval;

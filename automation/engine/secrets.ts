@@ -9,7 +9,10 @@ import { isSecretValue } from "../../policy-pack/mocks";
 export function maskSecrets(value: unknown, mode: "hash" | "hide"): unknown {
   if (isSecretValue(value)) {
     if (mode === "hide") return "[secret]";
-    const hash = createHash("sha256").update(JSON.stringify(value.value ?? null)).digest("hex").slice(0, 16);
+    const hash = createHash("sha256")
+      .update(JSON.stringify(value.value ?? null))
+      .digest("hex")
+      .slice(0, 16);
     return { "[secret]": `sha256:${hash}` };
   }
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, mode));

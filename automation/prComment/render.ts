@@ -189,9 +189,7 @@ const FAILURE_STATE: Record<FailureStatus, string> = {
 
 /** The head line and the section of a failed update: which operations failed and how they left each resource. */
 function failureParts(preview: ParsedPreview, failed: FailedStep[]): { line: string; section: Section } {
-  const refresh = preview.maybeCorrupt
-    ? " The engine marked the stack as possibly corrupt: run `pulumi refresh` before the next update."
-    : "";
+  const refresh = preview.maybeCorrupt ? " The engine marked the stack as possibly corrupt: run `pulumi refresh` before the next update." : "";
   const line = `❌ **The update failed: ${plural(failed.length, "resource operation")} failed** (below).${refresh}`;
   const rows = failed.map((f) => [
     mdCode(f.name, true),
@@ -379,12 +377,16 @@ function omittedNote(omitted: Omitted, totals: { resources: Partial<Record<StepO
   const ops = OP_ORDER.filter((op) => omitted.resources[op]);
   if (ops.length > 0) {
     const n = ops.reduce((sum, op) => sum + omitted.resources[op]!, 0);
-    parts.push(`${plural(n, "changed resource")} (${ops.map((op) => `${formatCount(omitted.resources[op]!)} of ${formatCount(totals.resources[op] ?? 0)} ${op}`).join(", ")})`);
+    parts.push(
+      `${plural(n, "changed resource")} (${ops.map((op) => `${formatCount(omitted.resources[op]!)} of ${formatCount(totals.resources[op] ?? 0)} ${op}`).join(", ")})`,
+    );
   }
   const levels = Object.keys(omitted.policies).filter((l) => omitted.policies[l] > 0);
   if (levels.length > 0) {
     const n = levels.reduce((sum, l) => sum + omitted.policies[l], 0);
-    parts.push(`${plural(n, "policy result")} (${levels.map((l) => `${formatCount(omitted.policies[l])} of ${formatCount(totals.policies[l] ?? 0)} ${l}`).join(", ")})`);
+    parts.push(
+      `${plural(n, "policy result")} (${levels.map((l) => `${formatCount(omitted.policies[l])} of ${formatCount(totals.policies[l] ?? 0)} ${l}`).join(", ")})`,
+    );
   }
   if (omitted.errors > 0) parts.push(plural(omitted.errors, "error"));
   if (omitted.warnings > 0) parts.push(plural(omitted.warnings, "warning"));
@@ -414,10 +416,7 @@ export function render(input: RenderInput, options: RenderOptions = {}): RenderR
 
   const run = preview.operation === "update" ? "update" : "preview";
   const failure = preview.failed && preview.failed.length > 0 ? failureParts(preview, preview.failed) : undefined;
-  const head: string[] = [
-    markerLine(stack),
-    `### Pulumi ${run}${stack ? ` of ${mdCode(stack)}` : ""}${failure ? " failed" : ""}`,
-  ];
+  const head: string[] = [markerLine(stack), `### Pulumi ${run}${stack ? ` of ${mdCode(stack)}` : ""}${failure ? " failed" : ""}`];
   if (failure) head.push(failure.line);
   head.push(verdictLine(input, risk.level, mandatory, requirement, changing));
   if (errors.length > 0) head.push(`❌ **The ${run} reported ${plural(errors.length, "error")}** (below): the changes listed may be incomplete.`);

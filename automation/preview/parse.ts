@@ -125,7 +125,16 @@ const digestSchema = z.looseObject({
 
 const eventSchemas = {
   resourcePreEvent: z.looseObject({
-    metadata: z.looseObject({ op: z.string(), urn: z.string(), type: z.string().optional(), old: state, new: state, keys: keyList, diffs: keyList, detailedDiff }),
+    metadata: z.looseObject({
+      op: z.string(),
+      urn: z.string(),
+      type: z.string().optional(),
+      old: state,
+      new: state,
+      keys: keyList,
+      diffs: keyList,
+      detailedDiff,
+    }),
     planning: z.boolean().nullish(),
   }),
   resOpFailedEvent: z.looseObject({
@@ -273,7 +282,10 @@ export function parsePreviewJson(data: Buffer | string, source: string): ParsedP
   if (text.trim() === "") throw new PreviewInputError("empty input (expected the output of `pulumi preview --json`)", source);
   const start = findJsonStart(text);
   if (start === undefined) {
-    const first = text.split(/\r?\n/).find((l) => l.trim() !== "")!.trim();
+    const first = text
+      .split(/\r?\n/)
+      .find((l) => l.trim() !== "")!
+      .trim();
     throw new PreviewInputError(
       `no JSON document found (expected the output of \`pulumi preview --json\`); it starts with ${JSON.stringify(first.length > 120 ? `${first.slice(0, 120)}...` : first)}`,
       source,
@@ -281,7 +293,10 @@ export function parsePreviewJson(data: Buffer | string, source: string): ParsedP
   }
   const json = parseDocument(text, start, source);
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new PreviewInputError(`expected a JSON object (the output of \`pulumi preview --json\`), found ${Array.isArray(json) ? "an array" : typeof json}`, source);
+    throw new PreviewInputError(
+      `expected a JSON object (the output of \`pulumi preview --json\`), found ${Array.isArray(json) ? "an array" : typeof json}`,
+      source,
+    );
   }
   const doc = json as Record<string, unknown>;
   if (!("steps" in doc) && !("changeSummary" in doc) && !("diagnostics" in doc)) {
@@ -320,7 +335,7 @@ export function parsePreviewJson(data: Buffer | string, source: string): ParsedP
 
 /** Offset of the first line that starts (after blanks) with `{`: where the document begins. */
 function findJsonStart(text: string): number | undefined {
-  for (let lineStart = 0; lineStart < text.length; ) {
+  for (let lineStart = 0; lineStart < text.length;) {
     const m = /^[ \t]*/.exec(text.slice(lineStart, lineStart + 200))!;
     if (text[lineStart + m[0].length] === "{") return lineStart + m[0].length;
     const nl = text.indexOf("\n", lineStart);

@@ -9,7 +9,10 @@ import { stripVTControlCharacters } from "node:util";
 export function decodeText(data: Buffer | string): string {
   if (typeof data === "string") return data.charCodeAt(0) === 0xfeff ? data.slice(1) : data;
   if (data.length >= 2 && data[0] === 0xff && data[1] === 0xfe) return evenBytes(data.subarray(2)).toString("utf16le");
-  if (data.length >= 2 && data[0] === 0xfe && data[1] === 0xff) return Buffer.from(evenBytes(data.subarray(2))).swap16().toString("utf16le");
+  if (data.length >= 2 && data[0] === 0xfe && data[1] === 0xff)
+    return Buffer.from(evenBytes(data.subarray(2)))
+      .swap16()
+      .toString("utf16le");
   if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) return data.subarray(3).toString("utf8");
   // `{` or a letter followed by a NUL: UTF-16LE written without a BOM.
   if (data.length >= 4 && data[0] !== 0 && data[1] === 0 && data[2] !== 0 && data[3] === 0) return evenBytes(data).toString("utf16le");

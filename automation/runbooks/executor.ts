@@ -189,7 +189,8 @@ export class RunbookExecutor {
     const runbook = this.runbook(runbookId);
     const parsed = runbook.params.safeParse(rawParams ?? {}, { reportInput: true });
     if (!parsed.success) {
-      throw new DomainError("invalid",
+      throw new DomainError(
+        "invalid",
         "invalid_params",
         `the params are not valid for runbook ${runbookId}`,
         parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath(["params", ...i.path]), message: i.message })),
@@ -221,7 +222,13 @@ export class RunbookExecutor {
       created_at: at,
       updated_at: at,
     });
-    await this.store.audit({ at, actor: person.name, action: options.dryRun ? "runbook.dry-run" : "runbook.start", request_id: id, detail: { runbook: runbookId, params } });
+    await this.store.audit({
+      at,
+      actor: person.name,
+      action: options.dryRun ? "runbook.dry-run" : "runbook.start",
+      request_id: id,
+      detail: { runbook: runbookId, params },
+    });
     this.kick(id);
     return this.view(id);
   }
@@ -304,11 +311,18 @@ export class RunbookExecutor {
 
   /** The digest of a `run` action's plan. */
   planDigest(runbookId: string, n: number, params: unknown, plan: string[]): string {
-    return `sha256:${createHash("sha256").update(canonicalJson({ runbook: runbookId, step: n, params, plan })).digest("hex")}`;
+    return `sha256:${createHash("sha256")
+      .update(canonicalJson({ runbook: runbookId, step: n, params, plan }))
+      .digest("hex")}`;
   }
 
   /** The engine's preview of `change` (read only). */
-  private async preview(services: RunServices, change: Change, signal: AbortSignal, log: (l: string) => void): Promise<{ preview: EnginePreview; stack: string }> {
+  private async preview(
+    services: RunServices,
+    change: Change,
+    signal: AbortSignal,
+    log: (l: string) => void,
+  ): Promise<{ preview: EnginePreview; stack: string }> {
     const stack = await services.stackOf(change.ref);
     const preview = await this.workflow.engine.preview({
       stack,
@@ -321,19 +335,40 @@ export class RunbookExecutor {
   }
 
   /** Previews and assesses an action, as the gate would a request with the same preview. */
-  private async gateAction(run: RunRow, runbook: Runbook, n: number, step: Extract<Step<unknown>, { kind: "action" }>, ctx: StepContext<any>, services: RunServices, log: (l: string) => void): Promise<GatedAction> {
+  private async gateAction(
+    run: RunRow,
+    runbook: Runbook,
+    n: number,
+    step: Extract<Step<unknown>, { kind: "action" }>,
+    ctx: StepContext<any>,
+    services: RunServices,
+    log: (l: string) => void,
+  ): Promise<GatedAction> {
     const params = ctx.params as Record<string, unknown>;
     const raise = step.reversible ? undefined : ("human" as const);
     if (step.change) {
       const change = await step.change(ctx);
       if (change.action !== "destroy") {
         // What the door refuses, a runbook's change cannot do either: said before any preview.
-        const valid = validateOfferingInstance({ offering: change.offering, team: change.ref.team, environment: change.ref.environment, name: change.ref.name, params: change.params });
+        const valid = validateOfferingInstance({
+          offering: change.offering,
+          team: change.ref.team,
+          environment: change.ref.environment,
+          name: change.ref.name,
+          params: change.params,
+        });
         if (!valid.ok) throw new Error(`the change is not valid: ${valid.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join("; ")}`);
       }
       const { preview, stack } = await this.preview(services, change, ctx.signal, log);
       const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
-      const assessment = this.gate.assess({ team: change.ref.team, environment: change.ref.environment, steps: preview.steps, violations: preview.violations, extra, raise });
+      const assessment = this.gate.assess({
+        team: change.ref.team,
+        environment: change.ref.environment,
+        steps: preview.steps,
+        violations: preview.violations,
+        extra,
+        raise,
+      });
       const changing = preview.steps.filter((s) => s.op !== "same");
       const plan = [
         `${change.action} ${change.offering} ${change.ref.team}/${change.ref.environment}/${change.ref.name} with params ${JSON.stringify(change.params)} (engine ${this.workflow.engine.name})`,
@@ -352,7 +387,14 @@ export class RunbookExecutor {
 
   private subject(run: RunRow, stepRow: RunStepRow): GateSubject {
     const record = JSON.parse(stepRow.approval!) as ApprovalRecord;
-    return { noun: "runbook step", team: run.team ?? "", requestedBy: run.requested_by, requirement: record.requirement, digest: stepRow.digest!, awaitingSince: stepRow.awaiting_since! };
+    return {
+      noun: "runbook step",
+      team: run.team ?? "",
+      requestedBy: run.requested_by,
+      requirement: record.requirement,
+      digest: stepRow.digest!,
+      awaitingSince: stepRow.awaiting_since!,
+    };
   }
 
   private async given(runId: string, n: number, floor: number) {
@@ -365,7 +407,14 @@ export class RunbookExecutor {
    */
   private async admitted(run: RunRow, n: number, gated: GatedAction): Promise<boolean> {
     if (gated.assessment.requirement.auto) {
-      await this.store.audit({ at: this.at(), actor: "paved", action: "runbook.auto-approved", request_id: run.id, digest: gated.digest, detail: { step: n, risk: gated.assessment.level } });
+      await this.store.audit({
+        at: this.at(),
+        actor: "paved",
+        action: "runbook.auto-approved",
+        request_id: run.id,
+        digest: gated.digest,
+        detail: { step: n, risk: gated.assessment.level },
+      });
       return true;
     }
     const current = await this.store.getRunStep(run.id, n);
@@ -381,7 +430,12 @@ export class RunbookExecutor {
     // before it count no more.
     // `pending` with a digest: the engine's guard refused the admitted plan at apply time.
     const reason = !current?.digest ? "first" : current.digest !== gated.digest || current.status !== "awaiting_approval" ? "changed" : "expired";
-    const record: ApprovalRecord = { risk: gated.assessment.level, reasons: gated.assessment.reasons, requirement: gated.assessment.requirement, plan: gated.plan };
+    const record: ApprovalRecord = {
+      risk: gated.assessment.level,
+      reasons: gated.assessment.reasons,
+      requirement: gated.assessment.requirement,
+      plan: gated.plan,
+    };
     await this.store.setRunStep(run.id, n, {
       status: "awaiting_approval",
       digest: gated.digest,
@@ -390,7 +444,11 @@ export class RunbookExecutor {
       approval_floor: await this.store.lastRunApprovalId(),
       started_at: current?.started_at ?? this.at(),
       output:
-        reason === "changed" ? "the plan changed since it was approved: approve the new plan" : reason === "expired" ? "the approval wait expired: planned again, approve the new plan" : null,
+        reason === "changed"
+          ? "the plan changed since it was approved: approve the new plan"
+          : reason === "expired"
+            ? "the approval wait expired: planned again, approve the new plan"
+            : null,
     });
     await this.wait(run.id, "awaiting_approval");
     await this.store.audit({
@@ -412,7 +470,13 @@ export class RunbookExecutor {
     if (busy.length > 0) throw new Error(`request ${busy[0].id} on ${stack} is still ${busy[0].status}`);
     const result = await withStackLock(this.store, stack, run.id, this.now, () =>
       this.workflow.engine.apply(
-        { stack, action: change.action, spec: this.workflow.specFor(change.ref.team, change.ref.environment, change.offering, change.ref.name, change.params), signal, onProgress: log },
+        {
+          stack,
+          action: change.action,
+          spec: this.workflow.specFor(change.ref.team, change.ref.environment, change.offering, change.ref.name, change.params),
+          signal,
+          onProgress: log,
+        },
         // The digest the gate admitted: the engine refuses anything else.
         { digest: gated.digest, unprotect: change.action === "destroy" },
       ),
@@ -432,21 +496,41 @@ export class RunbookExecutor {
       created_at: existing?.created_at ?? at,
       updated_at: at,
     });
-    await this.store.audit({ at, actor: run.requested_by, action: `runbook.engine.${change.action === "destroy" ? "destroy" : "up"}`, request_id: run.id, stack, digest: gated.digest, detail: { changeSummary: result.changeSummary } });
+    await this.store.audit({
+      at,
+      actor: run.requested_by,
+      action: `runbook.engine.${change.action === "destroy" ? "destroy" : "up"}`,
+      request_id: run.id,
+      stack,
+      digest: gated.digest,
+      detail: { changeSummary: result.changeSummary },
+    });
     return `${change.action} ${change.ref.team}/${change.ref.environment}/${change.ref.name}: ${Object.entries(result.changeSummary)
       .map(([op, k]) => `${op} ${k}`)
       .join(", ")}`;
   }
 
   /** A rollback: previewed and gated like any change; applied only when it needs nobody. */
-  private async rollback(run: RunRow, step: Extract<Step<unknown>, { kind: "action" }>, ctx: StepContext<any>, services: RunServices, log: (l: string) => void): Promise<string> {
+  private async rollback(
+    run: RunRow,
+    step: Extract<Step<unknown>, { kind: "action" }>,
+    ctx: StepContext<any>,
+    services: RunServices,
+    log: (l: string) => void,
+  ): Promise<string> {
     const change = await step.rollback!(ctx);
     // A run action's own undo (it can change no resource).
     if (typeof change === "string") return change;
     if (step.run) throw new Error("a run action's rollback cannot change an instance");
     const { preview, stack } = await this.preview(services, change, ctx.signal, log);
     const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
-    const assessment = this.gate.assess({ team: change.ref.team, environment: change.ref.environment, steps: preview.steps, violations: preview.violations, extra });
+    const assessment = this.gate.assess({
+      team: change.ref.team,
+      environment: change.ref.environment,
+      steps: preview.steps,
+      violations: preview.violations,
+      extra,
+    });
     if (assessment.blocked || !assessment.requirement.auto) {
       return `not applied: it is ${assessment.level} risk and needs ${assessment.requirement.description}; request it (${change.action} ${change.offering} ${change.ref.name} with params ${JSON.stringify(change.params)})`;
     }
@@ -457,14 +541,17 @@ export class RunbookExecutor {
   private async advance(runId: string): Promise<void> {
     if (!(await this.store.claimRun(runId, this.owner, this.at(), this.leaseUntil()))) return;
     const controller = new AbortController();
-    const beat = setInterval(() => {
-      this.store.heartbeatRun(runId, this.owner, this.leaseUntil()).then(
-        (ok) => {
-          if (!ok) controller.abort();
-        },
-        () => undefined,
-      );
-    }, Math.max(Math.floor(this.leaseMs / 3), 50));
+    const beat = setInterval(
+      () => {
+        this.store.heartbeatRun(runId, this.owner, this.leaseUntil()).then(
+          (ok) => {
+            if (!ok) controller.abort();
+          },
+          () => undefined,
+        );
+      },
+      Math.max(Math.floor(this.leaseMs / 3), 50),
+    );
     beat.unref();
     try {
       await this.steps(runId, controller.signal);
@@ -559,9 +646,14 @@ export class RunbookExecutor {
           const output = [...lines, `expected: ${text(step.expected, params)}`, `observed: ${obs.observed}`].join("\n");
           if (!obs.ok) {
             await this.store.setRunStep(runId, n, { status: "failed", output, finished_at: this.at() });
-            await this.finish(runId, "failed", `step ${n} (${step.title}): expected ${text(step.expected, params)}, observed ${obs.observed}. Next: ${text(step.onFailure, params)}`, {
-              owner: this.owner,
-            });
+            await this.finish(
+              runId,
+              "failed",
+              `step ${n} (${step.title}): expected ${text(step.expected, params)}, observed ${obs.observed}. Next: ${text(step.onFailure, params)}`,
+              {
+                owner: this.owner,
+              },
+            );
             return;
           }
           await next("succeeded", output);
@@ -575,14 +667,25 @@ export class RunbookExecutor {
           gated = await withTimeout(timeout, controller, () => this.gateAction(run, runbook, n, step, ctx, services, log));
         } catch (err) {
           if (err instanceof LostClaim) throw err;
-          await this.store.setRunStep(runId, n, { status: "failed", output: [...lines, `error: ${(err as Error).message}`].join("\n"), finished_at: this.at() });
-          await this.finish(runId, "failed", `step ${n} (${step.title}) could not be planned: ${(err as Error).message}. Next: ${text(step.onFailure, params)}`, { owner: this.owner });
+          await this.store.setRunStep(runId, n, {
+            status: "failed",
+            output: [...lines, `error: ${(err as Error).message}`].join("\n"),
+            finished_at: this.at(),
+          });
+          await this.finish(
+            runId,
+            "failed",
+            `step ${n} (${step.title}) could not be planned: ${(err as Error).message}. Next: ${text(step.onFailure, params)}`,
+            { owner: this.owner },
+          );
           return;
         }
         if (gated.assessment.blocked) {
           const output = [...lines, ...gated.assessment.reasons.filter((r) => r.startsWith("policy "))].join("\n");
           await this.store.setRunStep(runId, n, { status: "failed", output, finished_at: this.at() });
-          await this.finish(runId, "failed", `step ${n} (${step.title}) is blocked by a mandatory policy. Next: ${text(step.onFailure, params)}`, { owner: this.owner });
+          await this.finish(runId, "failed", `step ${n} (${step.title}) is blocked by a mandatory policy. Next: ${text(step.onFailure, params)}`, {
+            owner: this.owner,
+          });
           return;
         }
         if (!(await this.admitted(run, n, gated))) return;
@@ -600,7 +703,13 @@ export class RunbookExecutor {
             // (and, above the autonomy, approve again).
             applyRetries++;
             await this.store.setRunStep(runId, n, { status: "pending", output: `${err.message}: planned again` });
-            await this.store.audit({ at: this.at(), actor: "paved", action: "runbook.preview-changed", request_id: runId, detail: { step: n, reason: err.message } });
+            await this.store.audit({
+              at: this.at(),
+              actor: "paved",
+              action: "runbook.preview-changed",
+              request_id: runId,
+              detail: { step: n, reason: err.message },
+            });
             continue;
           }
           lines.push(`error: ${(err as Error).message}`);
@@ -614,10 +723,19 @@ export class RunbookExecutor {
           if (lease.aborted) throw new LostClaim();
           await this.store.setRunStep(runId, n, { status: "failed", output: lines.join("\n"), finished_at: this.at() });
           await this.setRun(runId, { state: JSON.stringify(state) });
-          await this.finish(runId, "failed", `step ${n} (${step.title}) failed: ${(err as Error).message}. Next: ${text(step.onFailure, params)}`, { owner: this.owner });
+          await this.finish(runId, "failed", `step ${n} (${step.title}) failed: ${(err as Error).message}. Next: ${text(step.onFailure, params)}`, {
+            owner: this.owner,
+          });
           return;
         }
-        await this.store.audit({ at: this.at(), actor: "paved", action: "runbook.action", request_id: runId, digest: gated.digest, detail: { step: n, title: step.title, reversible: step.reversible } });
+        await this.store.audit({
+          at: this.at(),
+          actor: "paved",
+          action: "runbook.action",
+          request_id: runId,
+          digest: gated.digest,
+          detail: { step: n, title: step.title, reversible: step.reversible },
+        });
         applyRetries = 0;
         await next("succeeded", lines.join("\n"));
       } finally {
@@ -679,7 +797,8 @@ export class RunbookExecutor {
       // The plan is too old to approve: plan it again now, so the next approval can count.
       await this.replan(run);
       const fresh = await this.store.getRunStep(runId, n);
-      throw new DomainError("conflict",
+      throw new DomainError(
+        "conflict",
         "expired",
         `the plan waited longer than the approval expiry: it was planned again${fresh?.status === "awaiting_approval" ? `; approve digest ${fresh.digest} after reviewing it` : ""}`,
       );
@@ -689,7 +808,11 @@ export class RunbookExecutor {
     await this.store.addRunApproval({ run_id: runId, n, by: person.name, at, digest: input.digest, comment: input.comment ?? null });
     await this.store.audit({ at, actor: person.name, action: "runbook.approve", request_id: runId, digest: input.digest, detail: { step: n } });
     if (this.gate.count(subject, await this.given(runId, n, step.approval_floor)).satisfied) {
-      const ok = await this.store.updateRun(runId, { status: "running", lease_owner: this.owner, lease_until: this.leaseUntil(), updated_at: this.at() }, { from: ["awaiting_approval"] });
+      const ok = await this.store.updateRun(
+        runId,
+        { status: "running", lease_owner: this.owner, lease_until: this.leaseUntil(), updated_at: this.at() },
+        { from: ["awaiting_approval"] },
+      );
       if (ok) this.kick(runId);
     }
     return this.view(runId);
@@ -697,7 +820,11 @@ export class RunbookExecutor {
 
   /** Sends a waiting run back to planning its step (an expired wait). */
   private async replan(run: RunRow): Promise<void> {
-    const ok = await this.store.updateRun(run.id, { status: "running", lease_owner: this.owner, lease_until: this.leaseUntil(), updated_at: this.at() }, { from: ["awaiting_approval"] });
+    const ok = await this.store.updateRun(
+      run.id,
+      { status: "running", lease_owner: this.owner, lease_until: this.leaseUntil(), updated_at: this.at() },
+      { from: ["awaiting_approval"] },
+    );
     if (ok) {
       this.kick(run.id);
       await this.settle(run.id);
@@ -746,7 +873,11 @@ export class RunbookExecutor {
     const step = this.runbook(run.runbook_id).steps[run.current_step - 1];
     const row = await this.store.getRunStep(run.id, run.current_step);
     if (row?.status === "running" && step?.kind === "action" && !step.reversible) {
-      await this.store.setRunStep(run.id, run.current_step, { status: "interrupted", output: "the service stopped while this step ran", finished_at: this.at() });
+      await this.store.setRunStep(run.id, run.current_step, {
+        status: "interrupted",
+        output: "the service stopped while this step ran",
+        finished_at: this.at(),
+      });
       await this.finish(
         run.id,
         "failed",

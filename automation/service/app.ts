@@ -146,7 +146,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const parsed = (schema as z.ZodType).safeParse(data, { reportInput: true });
     if (parsed.success) return { value: parsed.data };
     const prefix = httpPart === "body" || !httpPart ? [] : [httpPart === "querystring" ? "query" : httpPart];
-    return { error: new InputError(parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }))) };
+    return {
+      error: new InputError(parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }))),
+    };
   });
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text body is refused with 415 rather than failing validation.
@@ -172,7 +174,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // allows nothing at all; the page and /docs set stricter-than-default policies of their own.
   await app.register(helmet, {
     global: true,
-    contentSecurityPolicy: { useDefaults: false, directives: { "default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"], "form-action": ["'none'"] } },
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { "default-src": ["'none'"], "frame-ancestors": ["'none'"], "base-uri": ["'none'"], "form-action": ["'none'"] },
+    },
   });
   await app.register(swaggerUi, {
     routePrefix: "/docs",
@@ -185,7 +190,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, { global: false });
   const { limits } = workflow.config;
   const authFailures = app.createRateLimit({ max: limits.authFailures.max, timeWindow: limits.authFailures.windowMs, keyGenerator: (r) => `auth:${r.ip}` });
-  const perPerson = app.createRateLimit({ max: limits.submissionsPerPerson.max, timeWindow: limits.submissionsPerPerson.windowMs, keyGenerator: (r) => `person:${r.person?.name}` });
+  const perPerson = app.createRateLimit({
+    max: limits.submissionsPerPerson.max,
+    timeWindow: limits.submissionsPerPerson.windowMs,
+    keyGenerator: (r) => `person:${r.person?.name}`,
+  });
   const perTeam = app.createRateLimit({
     max: limits.submissionsPerTeam.max,
     timeWindow: limits.submissionsPerTeam.windowMs,
@@ -193,7 +202,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   /** 429 with Retry-After and the error shape. */
   const tooMany = (reply: FastifyReply, retryAfterS: number, code: string, message: string) =>
-    reply.status(429).header("retry-after", String(Math.max(1, retryAfterS))).send({ error: { code, message } });
+    reply
+      .status(429)
+      .header("retry-after", String(Math.max(1, retryAfterS)))
+      .send({ error: { code, message } });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     if (err instanceof DomainError) {
@@ -204,11 +216,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
     if (isStoreUnavailable(err)) {
       request.log.warn({ code: err.code }, "store unavailable");
-      return reply.status(503).header("retry-after", "5").send({ error: { code: "store_unavailable", message: "the store cannot be reached; try again shortly" } });
+      return reply
+        .status(503)
+        .header("retry-after", "5")
+        .send({ error: { code: "store_unavailable", message: "the store cannot be reached; try again shortly" } });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code = err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "invalid_json" : (HTTP_CODES[status] ?? "bad_request");
+      const code =
+        err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "invalid_json" : (HTTP_CODES[status] ?? "bad_request");
       return reply.status(status).send({ error: { code, message: err.message } });
     }
     request.log.error({ err }, "request failed");
@@ -238,18 +254,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // An address that failed too often waits out the window whatever it presents: guessing stays slow.
     const seen = await authFailures(request, { increment: false });
     if (!seen.isAllowed && seen.isExceeded) {
-      return tooMany(reply, seen.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${seen.ttlInSeconds} s`);
+      return tooMany(
+        reply,
+        seen.ttlInSeconds,
+        "too_many_failed_authentications",
+        `too many requests with an invalid token from ${request.ip}: try again in ${seen.ttlInSeconds} s`,
+      );
     }
     const person = token ? workflow.config.authenticate(token) : undefined;
     if (!person) {
       if (token) {
         const failed = await authFailures(request);
         if (!failed.isAllowed && failed.isExceeded) {
-          return tooMany(reply, failed.ttlInSeconds, "too_many_failed_authentications", `too many requests with an invalid token from ${request.ip}: try again in ${failed.ttlInSeconds} s`);
+          return tooMany(
+            reply,
+            failed.ttlInSeconds,
+            "too_many_failed_authentications",
+            `too many requests with an invalid token from ${request.ip}: try again in ${failed.ttlInSeconds} s`,
+          );
         }
       }
       reply.header("www-authenticate", 'Bearer realm="paved"');
-      return reply.status(401).send({ error: { code: "unauthorized", message: token ? "the bearer token is not valid" : "an Authorization: Bearer <token> header is required" } });
+      return reply
+        .status(401)
+        .send({ error: { code: "unauthorized", message: token ? "the bearer token is not valid" : "an Authorization: Bearer <token> header is required" } });
     }
     request.person = person;
   });
@@ -280,7 +308,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get("/healthz", { schema: { response: { 200: healthSchema, 500: errorSchema, 503: errorSchema } } }, async (_request, reply) => {
     const integrity = options.health?.integrity;
     if (integrity && !integrity.ok) {
-      return reply.status(503).send({ error: { code: "store_damaged", message: `the store failed its integrity check at ${integrity.checkedAt}: ${integrity.problem}` } });
+      return reply
+        .status(503)
+        .send({ error: { code: "store_damaged", message: `the store failed its integrity check at ${integrity.checkedAt}: ${integrity.problem}` } });
     }
     await workflow.store.ping();
     return { status: "ok" as const, engine: workflow.engine.name, store: workflow.store.dialect === "postgres" ? "postgres" : "sqlite" };
@@ -291,18 +321,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { name, teams, groups };
   });
 
-  app.get("/catalog", { schema: { response: { 200: catalogSchema, ...ERRORS } } }, async () => ({ engine: workflow.engine.name, offerings: catalogJsonSchemas() }));
+  app.get("/catalog", { schema: { response: { 200: catalogSchema, ...ERRORS } } }, async () => ({
+    engine: workflow.engine.name,
+    offerings: catalogJsonSchemas(),
+  }));
 
   app.post("/requests", { schema: { body: createRequestBody, response: { 202: requestSchema, ...ERRORS } } }, async (request, reply) => {
     const person = me(request);
     const mine = await perPerson(request);
     if (!mine.isAllowed && mine.isExceeded) {
-      return tooMany(reply, mine.ttlInSeconds, "too_many_submissions", `${person.name} submitted more than ${mine.max} requests in ${Math.round(mine.timeWindow / 1000)} s: try again in ${mine.ttlInSeconds} s`);
+      return tooMany(
+        reply,
+        mine.ttlInSeconds,
+        "too_many_submissions",
+        `${person.name} submitted more than ${mine.max} requests in ${Math.round(mine.timeWindow / 1000)} s: try again in ${mine.ttlInSeconds} s`,
+      );
     }
     if (person.teams.includes(request.body.team)) {
       const team = await perTeam(request);
       if (!team.isAllowed && team.isExceeded) {
-        return tooMany(reply, team.ttlInSeconds, "too_many_submissions", `team ${request.body.team} submitted more than ${team.max} requests in ${Math.round(team.timeWindow / 1000)} s: try again in ${team.ttlInSeconds} s`);
+        return tooMany(
+          reply,
+          team.ttlInSeconds,
+          "too_many_submissions",
+          `team ${request.body.team} submitted more than ${team.max} requests in ${Math.round(team.timeWindow / 1000)} s: try again in ${team.ttlInSeconds} s`,
+        );
       }
     }
     const view = await workflow.submit(me(request), request.body);
@@ -314,9 +357,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const person = me(request);
     const { limit, cursor } = request.query;
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    if (cursor !== undefined && !after) throw new DomainError("invalid", "invalid_request", "the request is not valid", [{ path: "query.cursor", message: "is not a cursor from a previous page" }]);
+    if (cursor !== undefined && !after)
+      throw new DomainError("invalid", "invalid_request", "the request is not valid", [
+        { path: "query.cursor", message: "is not a cursor from a previous page" },
+      ]);
     // One more than the page: whether there is a next page.
-    const rows = await workflow.store.listRequests({ status: request.query.status, team: request.query.team, teams: workflow.visibleTeams(person), limit: limit + 1, after });
+    const rows = await workflow.store.listRequests({
+      status: request.query.status,
+      team: request.query.team,
+      teams: workflow.visibleTeams(person),
+      limit: limit + 1,
+      after,
+    });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {

@@ -35,7 +35,10 @@ import { runbooks as runbookLibrary } from "../../runbooks";
 
 /** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, "");
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "");
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
@@ -104,7 +107,8 @@ export interface ServiceOptions {
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
-  if (name === "simulate") return new SimulateEngine({ state: store, now: options.now, policyConfig: options.config.policies, stepDelayMs: options.simulateStepMs });
+  if (name === "simulate")
+    return new SimulateEngine({ state: store, now: options.now, policyConfig: options.config.policies, stepDelayMs: options.simulateStepMs });
   const { PulumiEngine } = await import("../engine/pulumi/engine");
   return PulumiEngine.create({
     dataDir: resolve(options.dataDir ?? ".paved"),
@@ -245,7 +249,9 @@ export async function main(): Promise<void> {
   try {
     await service.app.listen({ port, host });
   } catch (err) {
-    process.stderr.write(`paved: cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set PORT to another port)\n`);
+    process.stderr.write(
+      `paved: cannot listen on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set PORT to another port)\n`,
+    );
     await service.close(0);
     process.exit(2);
   }

@@ -54,7 +54,18 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     {
       schema: {
         response: {
-          200: z.object({ runbooks: z.array(z.object({ id: z.string(), title: z.string(), summary: z.string(), level: z.string(), steps: z.number(), params: z.record(z.string(), z.unknown()) })) }),
+          200: z.object({
+            runbooks: z.array(
+              z.object({
+                id: z.string(),
+                title: z.string(),
+                summary: z.string(),
+                level: z.string(),
+                steps: z.number(),
+                params: z.record(z.string(), z.unknown()),
+              }),
+            ),
+          }),
           ...ERRORS,
         },
       },
@@ -73,7 +84,13 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
 
   r.post(
     "/runbooks/:id/runs",
-    { schema: { params: runbookId, body: z.strictObject({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) }), response: { 202: runSchema, ...ERRORS } } },
+    {
+      schema: {
+        params: runbookId,
+        body: z.strictObject({ params: z.record(z.string(), z.unknown()).default({}), dryRun: z.boolean().default(false) }),
+        response: { 202: runSchema, ...ERRORS },
+      },
+    },
     async (request, reply) => {
       const run = await executor.start(me(request), request.params.id, request.body.params, { dryRun: request.body.dryRun });
       reply.header("location", `/runbook-runs/${run.id}`);
@@ -81,7 +98,9 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     },
   );
 
-  r.get("/runbook-runs/:id", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) => executor.viewFor(me(request), request.params.id));
+  r.get("/runbook-runs/:id", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
+    executor.viewFor(me(request), request.params.id),
+  );
 
   r.post(
     "/runbook-runs/:id/steps/:n/answer",
@@ -94,7 +113,10 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     {
       schema: {
         params: runStep,
-        body: z.strictObject({ digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "must be the sha256:<hex> digest of the plan" }), comment: z.string().max(2000).optional() }),
+        body: z.strictObject({
+          digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "must be the sha256:<hex> digest of the plan" }),
+          comment: z.string().max(2000).optional(),
+        }),
         response: { 200: runSchema, ...ERRORS },
       },
     },
@@ -107,11 +129,11 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
     async (request) => executor.reject(me(request), request.params.id, request.params.n, request.body.reason),
   );
 
-  r.post(
-    "/runbook-runs/:id/resume",
-    { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } },
-    async (request) => executor.resume(me(request), request.params.id),
+  r.post("/runbook-runs/:id/resume", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
+    executor.resume(me(request), request.params.id),
   );
 
-  r.post("/runbook-runs/:id/cancel", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) => executor.cancel(me(request), request.params.id));
+  r.post("/runbook-runs/:id/cancel", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
+    executor.cancel(me(request), request.params.id),
+  );
 }

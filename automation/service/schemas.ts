@@ -16,7 +16,17 @@ export const errorSchema = z
   .meta({ id: "Error" });
 
 /** The error answers every route declares, besides its success. */
-export const errorResponses = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema, 422: errorSchema, 429: errorSchema, 500: errorSchema, 503: errorSchema };
+export const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  403: errorSchema,
+  404: errorSchema,
+  409: errorSchema,
+  422: errorSchema,
+  429: errorSchema,
+  500: errorSchema,
+  503: errorSchema,
+};
 
 export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
 
@@ -52,7 +62,10 @@ export const listQuery = z.strictObject({
     .transform(Number)
     .pipe(z.number().int().min(1).max(200)),
   /** The `next` of the previous page. */
-  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, { message: "is not a cursor from a previous page" }).optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,200}$/, { message: "is not a cursor from a previous page" })
+    .optional(),
 });
 
 /** A page cursor: the last request's creation time and id, opaque to callers. */
@@ -159,7 +172,12 @@ export const instancesSchema = z.object({
   ),
 });
 
-export const auditQuery = z.strictObject({ requestId: z.string().regex(/^(req|run)_[0-9a-f-]{36}$/, { message: "is not a request or runbook run id" }).optional() });
+export const auditQuery = z.strictObject({
+  requestId: z
+    .string()
+    .regex(/^(req|run)_[0-9a-f-]{36}$/, { message: "is not a request or runbook run id" })
+    .optional(),
+});
 
 export const auditSchema = z.object({
   entries: z.array(

@@ -61,7 +61,11 @@ export class StreamHub {
   admit(person: Person): void {
     if (this.closing) throw new DomainError("unavailable", "shutting_down", "the service is stopping: reconnect in a moment");
     if (this.count(person.name) >= this.perPerson) {
-      throw new DomainError("too_many", "too_many_streams", `${person.name} already has ${this.perPerson} event streams open (the most one person may hold): close one first`);
+      throw new DomainError(
+        "too_many",
+        "too_many_streams",
+        `${person.name} already has ${this.perPerson} event streams open (the most one person may hold): close one first`,
+      );
     }
   }
 

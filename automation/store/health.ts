@@ -29,7 +29,11 @@ export async function checkIntegrity(store: Store, now = new Date()): Promise<In
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const reason = `${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`;
-    return { ok: false, problem: sqlite ? `${store.description} failed quick_check: ${reason}` : `${store.description} cannot be reached: ${reason}`, checkedAt };
+    return {
+      ok: false,
+      problem: sqlite ? `${store.description} failed quick_check: ${reason}` : `${store.description} cannot be reached: ${reason}`,
+      checkedAt,
+    };
   }
 }
 

@@ -152,13 +152,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     "0003-approval-floor": {
       async up(db) {
         // Approvals with an id at or below the floor were given for an earlier wait.
-        await db.schema.alterTable("requests").addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("requests")
+          .addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
       },
     },
     "0004-one-request-in-flight": {
       async up(db) {
         // Two requests on one stack at once would race: the database refuses the second.
-        await sql`create unique index requests_one_in_flight on requests (stack) where status in ('previewing', 'awaiting_approval', 'approved', 'applying')`.execute(db);
+        await sql`create unique index requests_one_in_flight on requests (stack) where status in ('previewing', 'awaiting_approval', 'approved', 'applying')`.execute(
+          db,
+        );
       },
     },
     "0005-gate-for-every-door": {
@@ -172,7 +177,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable("runbook_runs").addColumn("lease_owner", "text").execute();
         await db.schema.alterTable("runbook_runs").addColumn("lease_until", "text").execute();
         // Approvals of a runbook step count for the wait they were given in, as for requests.
-        await db.schema.alterTable("runbook_steps").addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable("runbook_steps")
+          .addColumn("approval_floor", "integer", (c) => c.notNull().defaultTo(0))
+          .execute();
         await db.schema.createIndex("runbook_approvals_step").on("runbook_approvals").columns(["run_id", "n"]).execute();
       },
     },
@@ -198,7 +206,12 @@ class InCodeProvider implements MigrationProvider {
 
 /** Brings the database to the latest schema; throws with the failing migration's name. */
 export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InCodeProvider(dialect), migrationTableName: "paved_migrations", migrationLockTableName: "paved_migrations_lock" });
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeProvider(dialect),
+    migrationTableName: "paved_migrations",
+    migrationLockTableName: "paved_migrations_lock",
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {

@@ -33,7 +33,20 @@ export function isStoreUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   const code = e?.code ?? "";
   return (
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "57P01", "57P02", "57P03", "SQLITE_BUSY", "SQLITE_CANTOPEN", "SQLITE_IOERR"].includes(code) ||
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "EPIPE",
+      "ENOTFOUND",
+      "EHOSTUNREACH",
+      "57P01",
+      "57P02",
+      "57P03",
+      "SQLITE_BUSY",
+      "SQLITE_CANTOPEN",
+      "SQLITE_IOERR",
+    ].includes(code) ||
     code.startsWith("08") ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e?.message ?? "")
   );
@@ -206,7 +219,13 @@ export class Store {
    * Requests, newest first. `after` continues a listing after the given request (its
    * `created_at` and `id`), so pages hold still while new requests arrive.
    */
-  async listRequests(filter: { status?: string; teams?: string[]; team?: string; limit?: number; after?: { createdAt: string; id: string } }): Promise<RequestRow[]> {
+  async listRequests(filter: {
+    status?: string;
+    teams?: string[];
+    team?: string;
+    limit?: number;
+    after?: { createdAt: string; id: string };
+  }): Promise<RequestRow[]> {
     let q = this.db.selectFrom("requests").selectAll();
     if (filter.after) {
       const { createdAt, id } = filter.after;
@@ -218,7 +237,11 @@ export class Store {
       if (filter.teams.length === 0) return [];
       q = q.where("team", "in", filter.teams);
     }
-    return q.orderBy("created_at", "desc").orderBy("id").limit(filter.limit ?? 200).execute();
+    return q
+      .orderBy("created_at", "desc")
+      .orderBy("id")
+      .limit(filter.limit ?? 200)
+      .execute();
   }
 
   /**
@@ -234,17 +257,17 @@ export class Store {
 
   /** Requests on `stack` that have not reached a terminal status. */
   async inFlight(stack: string, terminal: readonly string[]): Promise<RequestRow[]> {
-    return this.db.selectFrom("requests").selectAll().where("stack", "=", stack).where("status", "not in", [...terminal]).execute();
+    return this.db
+      .selectFrom("requests")
+      .selectAll()
+      .where("stack", "=", stack)
+      .where("status", "not in", [...terminal])
+      .execute();
   }
 
   /** Requests waiting for approval since before `cutoff`. */
   async awaitingSince(cutoff: string): Promise<RequestRow[]> {
-    return this.db
-      .selectFrom("requests")
-      .selectAll()
-      .where("status", "=", "awaiting_approval")
-      .where("awaiting_since", "<", cutoff)
-      .execute();
+    return this.db.selectFrom("requests").selectAll().where("status", "=", "awaiting_approval").where("awaiting_since", "<", cutoff).execute();
   }
 
   // Approvals
@@ -255,7 +278,10 @@ export class Store {
 
   /** The highest approval id so far (0 when none). */
   async lastApprovalId(): Promise<number> {
-    const row = await this.db.selectFrom("approvals").select((eb) => eb.fn.max("id").as("max")).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("approvals")
+      .select((eb) => eb.fn.max("id").as("max"))
+      .executeTakeFirst();
     return Number(row?.max ?? 0);
   }
 
@@ -294,13 +320,21 @@ export class Store {
       );
     }
     // The latest entries, oldest first.
-    return (await q.orderBy("id", "desc").limit(filter.limit ?? 1000).execute()).reverse();
+    return (
+      await q
+        .orderBy("id", "desc")
+        .limit(filter.limit ?? 1000)
+        .execute()
+    ).reverse();
   }
 
   // Events
 
   async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
-    await this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) }).execute();
+    await this.db
+      .insertInto("events")
+      .values({ request_id: requestId, at, type, data: JSON.stringify(data) })
+      .execute();
     this.events.emit("event", requestId);
     // Other replicas' streams (and this one's again: a stream reads only what it has not sent).
     if (this.dialect === "postgres") await sql`select pg_notify(${EVENTS_CHANNEL}, ${requestId})`.execute(this.db);
@@ -354,7 +388,11 @@ export class Store {
   }
 
   async setNeedsRefresh(stack: string, value: boolean, at: string): Promise<void> {
-    await this.db.updateTable("instances").set({ needs_refresh: value ? 1 : 0, updated_at: at }).where("stack", "=", stack).execute();
+    await this.db
+      .updateTable("instances")
+      .set({ needs_refresh: value ? 1 : 0, updated_at: at })
+      .where("stack", "=", stack)
+      .execute();
   }
 
   async listInstances(filter: { teams?: string[]; team?: string }): Promise<InstanceRow[]> {
@@ -460,7 +498,18 @@ export class Store {
     try {
       const row = await this.db
         .insertInto("jobs")
-        .values({ request_id: ownerRef, kind: "lock", stack, status: "running", attempts: 1, lease_owner: owner, lease_until: leaseUntil, run_after: now, created_at: now, updated_at: now })
+        .values({
+          request_id: ownerRef,
+          kind: "lock",
+          stack,
+          status: "running",
+          attempts: 1,
+          lease_owner: owner,
+          lease_until: leaseUntil,
+          run_after: now,
+          created_at: now,
+          updated_at: now,
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
       return row as JobRow;
@@ -552,7 +601,12 @@ export class Store {
 
   /** Extends `owner`'s lease on a run; false when it is no longer theirs. */
   async heartbeatRun(id: string, owner: string, leaseUntil: string): Promise<boolean> {
-    const r = await this.db.updateTable("runbook_runs").set({ lease_until: leaseUntil }).where("id", "=", id).where("lease_owner", "=", owner).executeTakeFirst();
+    const r = await this.db
+      .updateTable("runbook_runs")
+      .set({ lease_until: leaseUntil })
+      .where("id", "=", id)
+      .where("lease_owner", "=", owner)
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
@@ -617,7 +671,10 @@ export class Store {
 
   /** The highest runbook approval id so far (0 when none). */
   async lastRunApprovalId(): Promise<number> {
-    const row = await this.db.selectFrom("runbook_approvals").select((eb) => eb.fn.max("id").as("max")).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("runbook_approvals")
+      .select((eb) => eb.fn.max("id").as("max"))
+      .executeTakeFirst();
     return Number(row?.max ?? 0);
   }
 

@@ -44,16 +44,8 @@ export class Bucket extends pulumi.ComponentResource {
     const settings = bucketSettings(common.environment);
     super(componentTypes.bucket, name, {}, opts);
 
-    const bucket = new aws.s3.Bucket(
-      `${name}-bucket`,
-      { forceDestroy: false, tags: pavedTags(common, "bucket") },
-      { parent: this, protect: settings.protect },
-    );
-    new aws.s3.BucketOwnershipControls(
-      `${name}-ownership`,
-      { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } },
-      { parent: this },
-    );
+    const bucket = new aws.s3.Bucket(`${name}-bucket`, { forceDestroy: false, tags: pavedTags(common, "bucket") }, { parent: this, protect: settings.protect });
+    new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
     const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
       `${name}-public-access-block`,
       {

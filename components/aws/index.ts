@@ -20,12 +20,6 @@ export {
   finalSnapshotIdentifier,
   maxNameLength,
 } from "./naming";
-export {
-  PostgresDatabase,
-  PostgresDatabaseArgs,
-  PostgresSettings,
-  postgresDatabaseName,
-  postgresSettings,
-} from "./postgresDatabase";
+export { PostgresDatabase, PostgresDatabaseArgs, PostgresSettings, postgresDatabaseName, postgresSettings } from "./postgresDatabase";
 export { Queue, QueueArgs, QueueSettings, queueSettings } from "./queue";
 export { RedisCache, RedisCacheArgs, RedisSettings, redisSettings } from "./redisCache";

@@ -13,7 +13,9 @@ import { PavedArgumentError } from "../common";
  * `payments`/`dev`/`prod-ledger`). `orders_db` -> `orders-db-final`.
  */
 export function finalSnapshotIdentifier(name: string, owner?: { team: string; environment: string }): string {
-  const raw = owner ? `${owner.team}-${owner.environment}-${name}-${createHash("sha256").update(`${owner.team}/${owner.environment}/${name}`).digest("hex").slice(0, 8)}` : name;
+  const raw = owner
+    ? `${owner.team}-${owner.environment}-${name}-${createHash("sha256").update(`${owner.team}/${owner.environment}/${name}`).digest("hex").slice(0, 8)}`
+    : name;
   const cleaned = raw
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, "-")

@@ -1,22 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  CommonArgs,
-  ResolvedCommonArgs,
-  assertIntegerInRange,
-  assertNonEmptyString,
-  assertOneOf,
-  pavedTags,
-  resolveCommonArgs,
-} from "../common";
-import {
-  componentTypes,
-  dataStoreDefaults,
-  engineVersions,
-  environments,
-  postgresParameterFamily,
-  tiers,
-} from "../guardrails";
+import { CommonArgs, ResolvedCommonArgs, assertIntegerInRange, assertNonEmptyString, assertOneOf, pavedTags, resolveCommonArgs } from "../common";
+import { componentTypes, dataStoreDefaults, engineVersions, environments, postgresParameterFamily, tiers } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
 import { assertAwsIdentifiers, finalSnapshotIdentifier } from "./naming";
 
@@ -54,10 +39,7 @@ export interface PostgresSettings {
  * Validates the PostgreSQL-specific arguments and derives every setting. Throws a
  * `PavedArgumentError` naming the argument, the value and the allowed values.
  */
-export function postgresSettings(
-  common: ResolvedCommonArgs,
-  args: Pick<PostgresDatabaseArgs, "engineVersion" | "storageGb">,
-): PostgresSettings {
+export function postgresSettings(common: ResolvedCommonArgs, args: Pick<PostgresDatabaseArgs, "engineVersion" | "storageGb">): PostgresSettings {
   const tier = tiers[common.tier].rds;
   const env = environments[common.environment];
   const engineVersion = args.engineVersion ?? engineVersions.postgres.default;

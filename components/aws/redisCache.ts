@@ -1,14 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import {
-  CommonArgs,
-  ResolvedCommonArgs,
-  assertIntegerInRange,
-  assertOneOf,
-  pavedTags,
-  resolveCommonArgs,
-} from "../common";
+import { CommonArgs, ResolvedCommonArgs, assertIntegerInRange, assertOneOf, pavedTags, resolveCommonArgs } from "../common";
 import { componentTypes, dataStoreDefaults, engineVersions, environments, redisAuthTokenDefaults, tiers } from "../guardrails";
 import { ClientAccessArgs, NetworkArgs, clientIngressRules, validateClientAccess, validateNetwork } from "./network";
 import { assertAwsIdentifiers, finalSnapshotIdentifier } from "./naming";
@@ -43,10 +36,7 @@ export interface RedisSettings {
 }
 
 /** Validates the Redis-specific arguments and derives every setting. */
-export function redisSettings(
-  common: ResolvedCommonArgs,
-  args: Pick<RedisCacheArgs, "engineVersion" | "authTokenVersion">,
-): RedisSettings {
+export function redisSettings(common: ResolvedCommonArgs, args: Pick<RedisCacheArgs, "engineVersion" | "authTokenVersion">): RedisSettings {
   const env = environments[common.environment];
   const engineVersion = args.engineVersion ?? engineVersions.redis.default;
   assertOneOf("engineVersion", engineVersion, engineVersions.redis.allowed);

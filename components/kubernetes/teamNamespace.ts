@@ -23,11 +23,7 @@ export interface NamespaceSettings {
 }
 
 /** Validates the namespace's arguments and derives every setting. */
-export function namespaceSettings(
-  name: string,
-  common: ResolvedCommonArgs,
-  args: Pick<TeamNamespaceArgs, "namespaceName" | "group">,
-): NamespaceSettings {
+export function namespaceSettings(name: string, common: ResolvedCommonArgs, args: Pick<TeamNamespaceArgs, "namespaceName" | "group">): NamespaceSettings {
   const namespaceName = args.namespaceName ?? name;
   assertDnsLabel("namespaceName", namespaceName);
   const group = args.group ?? common.team;
@@ -82,11 +78,7 @@ export class TeamNamespace extends pulumi.ComponentResource {
     );
     const namespace = ns.metadata.name;
     const meta = (objectName: string) => ({ name: objectName, namespace, labels });
-    new k8s.core.v1.ResourceQuota(
-      `${name}-quota`,
-      { metadata: meta("paved-quota"), spec: { hard: settings.quota } },
-      { parent: this },
-    );
+    new k8s.core.v1.ResourceQuota(`${name}-quota`, { metadata: meta("paved-quota"), spec: { hard: settings.quota } }, { parent: this });
     new k8s.core.v1.LimitRange(
       `${name}-limits`,
       {

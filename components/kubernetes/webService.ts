@@ -1,13 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-  CommonArgs,
-  PavedArgumentError,
-  ResolvedCommonArgs,
-  assertIntegerInRange,
-  pavedLabels,
-  resolveCommonArgs,
-} from "../common";
+import { CommonArgs, PavedArgumentError, ResolvedCommonArgs, assertIntegerInRange, pavedLabels, resolveCommonArgs } from "../common";
 import { componentTypes, tiers, webServiceDefaults } from "../guardrails";
 import { assertDnsLabel } from "./naming";
 import { CONTAINER_PORT, ImageReference, parseImageReference, replicasRange } from "./rules";

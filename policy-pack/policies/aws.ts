@@ -1,19 +1,7 @@
 /** Policies on AWS resources. One object per rule; limits read from the guardrails table. */
 import * as aws from "@pulumi/aws";
-import {
-  ReportViolation,
-  ResourceValidationPolicy,
-  StackValidationPolicy,
-  validateResourceOfType,
-} from "@pulumi/policy";
-import {
-  ENVIRONMENTS,
-  allowedRdsInstanceClasses,
-  environments,
-  publicIngressPorts,
-  requiredTagKeys,
-  taggableResourceTypes,
-} from "../../components/guardrails";
+import { ReportViolation, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import { ENVIRONMENTS, allowedRdsInstanceClasses, environments, publicIngressPorts, requiredTagKeys, taggableResourceTypes } from "../../components/guardrails";
 import { appliesTo, environmentConfigProperty, environmentNote, environmentOf, perEnvironmentNumbers, show } from "./shared";
 
 export const rdsStorageEncrypted: ResourceValidationPolicy = {

@@ -38,7 +38,8 @@ export const decommissionInstance = defineRunbook({
     {
       kind: "check",
       title: "A final snapshot will be kept",
-      description: "For a data store, check that its destroy keeps a final snapshot (RDS final snapshot, ElastiCache final snapshot) where the environment requires one.",
+      description:
+        "For a data store, check that its destroy keeps a final snapshot (RDS final snapshot, ElastiCache final snapshot) where the environment requires one.",
       expected: "stateless, or a final snapshot configured",
       onFailure: "Take a manual snapshot before going on, or fix the component's final snapshot settings.",
       async run(ctx) {
@@ -48,7 +49,10 @@ export const decommissionInstance = defineRunbook({
         const db = resources.find((r) => r.type === "aws:rds/instance:Instance" || r.type === "aws:elasticache/replicationGroup:ReplicationGroup");
         if (!db) {
           // The pulumi engine keeps its state in the backend: the component's settings decide.
-          return { ok: true, observed: `stateful ${ctx.state.offering}: its component keeps a final snapshot in ${ctx.params.environment === "prod" ? "prod" : "staging and prod"}` };
+          return {
+            ok: true,
+            observed: `stateful ${ctx.state.offering}: its component keeps a final snapshot in ${ctx.params.environment === "prod" ? "prod" : "staging and prod"}`,
+          };
         }
         const skip = db.inputs.skipFinalSnapshot === true;
         const name = db.inputs.finalSnapshotIdentifier;

@@ -47,7 +47,12 @@ export const recoverStuckStack = defineRunbook({
       onFailure: "Check the backend's lock by hand (pulumi cancel -s <stack>), then run again.",
       async plan(ctx) {
         const ids = (ctx.state.deadJobs as number[]) ?? [];
-        return { description: [`mark ${ids.length} job(s) with an expired lease as interrupted (${ids.join(", ") || "none"})`, `pulumi cancel on ${describeRef(ctx.params)}`] };
+        return {
+          description: [
+            `mark ${ids.length} job(s) with an expired lease as interrupted (${ids.join(", ") || "none"})`,
+            `pulumi cancel on ${describeRef(ctx.params)}`,
+          ],
+        };
       },
       async run(ctx) {
         const reaped = await ctx.paved.interruptDeadJobs();

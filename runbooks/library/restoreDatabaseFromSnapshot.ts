@@ -50,7 +50,11 @@ export const restoreDatabaseFromSnapshot = defineRunbook({
       onFailure: "Nothing was switched: check the snapshot identifier and the error, then run again.",
       async change(ctx) {
         const source = ctx.state.params as { tier?: string; engineVersion?: string };
-        const p = { ...(source.tier ? { tier: source.tier } : {}), ...(source.engineVersion ? { engineVersion: source.engineVersion } : {}), snapshotIdentifier: ctx.params.snapshotIdentifier };
+        const p = {
+          ...(source.tier ? { tier: source.tier } : {}),
+          ...(source.engineVersion ? { engineVersion: source.engineVersion } : {}),
+          snapshotIdentifier: ctx.params.snapshotIdentifier,
+        };
         return changeOf(ctx, { ref: restored(ctx.params), offering: "postgres", params: p, action: "create" });
       },
       async verify(ctx) {
@@ -74,8 +78,10 @@ export const restoreDatabaseFromSnapshot = defineRunbook({
     {
       kind: "manual",
       title: "Point the application at the restored database",
-      instructions: (p) => `Change the application's database endpoint from ${p.name} to ${p.newName} (its endpoint and secret are in GET /instances), deploy, and watch the error rate.`,
-      command: (p) => `curl -s localhost:8080/instances?team=${p.team} -H "authorization: Bearer $PAVED_TOKEN" | jq '.instances[] | select(.name=="${p.newName}") | .outputs'`,
+      instructions: (p) =>
+        `Change the application's database endpoint from ${p.name} to ${p.newName} (its endpoint and secret are in GET /instances), deploy, and watch the error rate.`,
+      command: (p) =>
+        `curl -s localhost:8080/instances?team=${p.team} -H "authorization: Bearer $PAVED_TOKEN" | jq '.instances[] | select(.name=="${p.newName}") | .outputs'`,
       expected: '{ "endpoint": "...", "port": 5432, "secretArn": "..." }',
       onFailure: "Point the application back at the original database; it was never changed.",
     },

@@ -29,7 +29,9 @@ describe("the error model", () => {
   });
 
   it("no domain error outside the doors names an HTTP status", () => {
-    const core = ["automation", "runbooks", "stacks", "components"].flatMap((d) => sources(join(ROOT, d))).filter((f) => !f.includes(`${join("automation", "service")}`));
+    const core = ["automation", "runbooks", "stacks", "components"]
+      .flatMap((d) => sources(join(ROOT, d)))
+      .filter((f) => !f.includes(`${join("automation", "service")}`));
     const offenders = core.filter((f) => /new DomainError\(\s*\d/.test(readFileSync(f, "utf8")));
     expect(offenders).toEqual([]);
   });

@@ -22,7 +22,11 @@ function config() {
   raw.people.erin = { token: TOKENS.erin };
   raw.people.frank = { token: "frank-dev-token" };
   raw.teams.payments.members.push("erin");
-  raw.teams.search = { members: ["dave"], autonomy: "low", environments: { dev: { network: { vpcId: "vpc-s", subnetIds: ["s-a", "s-b"] } }, prod: { network: { vpcId: "vpc-sp", subnetIds: ["sp-a", "sp-b"] } } } };
+  raw.teams.search = {
+    members: ["dave"],
+    autonomy: "low",
+    environments: { dev: { network: { vpcId: "vpc-s", subnetIds: ["s-a", "s-b"] } }, prod: { network: { vpcId: "vpc-sp", subnetIds: ["sp-a", "sp-b"] } } },
+  };
   raw.teams["payments-dev"] = { members: ["frank"], autonomy: "low", environments: { prod: { network: { vpcId: "vpc-pd", subnetIds: ["pd-a", "pd-b"] } } } };
   return parseConfig(stringify(raw), "paved.yaml");
 }
@@ -43,7 +47,12 @@ function suite(store: StoreKind) {
   });
 
   const as = async (token: string, method: "GET" | "POST", url: string, body?: unknown) => {
-    const res = await h.service.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
+    const res = await h.service.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
     return { status: res.statusCode, body: JSON.parse(res.body) };
   };
 
@@ -152,7 +161,10 @@ function suite(store: StoreKind) {
       expect(late.status).toBe(409);
       run = await runbooks().view(run.id);
       const second = (run.steps[3].awaiting as any).approval;
-      expect(late.body.error).toEqual({ code: "expired", message: `the plan waited longer than the approval expiry: it was planned again; approve digest ${second.digest} after reviewing it` });
+      expect(late.body.error).toEqual({
+        code: "expired",
+        message: `the plan waited longer than the approval expiry: it was planned again; approve digest ${second.digest} after reviewing it`,
+      });
       expect(run.steps[3].output).toBe("the approval wait expired: planned again, approve the new plan");
       // bob's approval belonged to the expired wait: two fresh ones are needed.
       expect(second.progress).toBe("0 of 2 from platform");
@@ -168,7 +180,13 @@ function suite(store: StoreKind) {
 
     it("a runbook's change the door would refuse is refused before any preview", async () => {
       await created("alice", pg("src-db"));
-      const run = await start("alice", "restore-database-from-snapshot", { team: "payments", environment: "dev", name: "src-db", snapshotIdentifier: "snap-1", newName: "src--copy" });
+      const run = await start("alice", "restore-database-from-snapshot", {
+        team: "payments",
+        environment: "dev",
+        name: "src-db",
+        snapshotIdentifier: "snap-1",
+        newName: "src--copy",
+      });
       expect(run.status).toBe("failed");
       expect(run.error).toMatch(/^step 3 \(Create the restored database\) could not be planned: the change is not valid: name: /);
       expect((await h.call("alice", "GET", "/instances")).body.instances.map((i: any) => i.name)).not.toContain("src--copy");
@@ -177,7 +195,9 @@ function suite(store: StoreKind) {
     it("a runbook never reaches another team's instance", async () => {
       const other = await start("alice", "scale-instance", { team: "search", environment: "dev", name: "gate-db", tier: "large" }).catch((e) => e);
       expect(other).toBeInstanceOf(Error);
-      const res = await h.call("alice", "POST", "/runbooks/scale-instance/runs", { params: { team: "search", environment: "dev", name: "x-db", tier: "large" } });
+      const res = await h.call("alice", "POST", "/runbooks/scale-instance/runs", {
+        params: { team: "search", environment: "dev", name: "x-db", tier: "large" },
+      });
       expect(res.status).toBe(403);
       expect(res.body.error).toEqual({ code: "not_a_team_member", message: "alice is not a member of team search" });
     });
@@ -185,7 +205,13 @@ function suite(store: StoreKind) {
 
   describe("stack identity", () => {
     it("look-alike names never cross teams, and errors reveal nothing of another team", async () => {
-      const franks = await as("frank-dev-token", "POST", "/requests", { team: "payments-dev", environment: "prod", offering: "queue", name: "ledger", params: {} });
+      const franks = await as("frank-dev-token", "POST", "/requests", {
+        team: "payments-dev",
+        environment: "prod",
+        offering: "queue",
+        name: "ledger",
+        params: {},
+      });
       expect(franks.status).toBe(202);
       await h.drain();
       const ledger = (await as("frank-dev-token", "GET", `/requests/${franks.body.id}`)).body;
@@ -195,7 +221,14 @@ function suite(store: StoreKind) {
       expect(ledger.stack).toBe("payments-dev.prod.ledger");
 
       // alice's look-alike update finds nothing: payments has no dev prod-ledger.
-      const update = await h.call("alice", "POST", "/requests", { team: "payments", environment: "dev", offering: "queue", name: "prod-ledger", action: "update", params: { fifo: false } });
+      const update = await h.call("alice", "POST", "/requests", {
+        team: "payments",
+        environment: "dev",
+        offering: "queue",
+        name: "prod-ledger",
+        action: "update",
+        params: { fifo: false },
+      });
       expect(update.status).toBe(409);
       expect(update.body.error).toEqual({ code: "instance_not_found", message: "there is no instance prod-ledger in payments/dev to update" });
       // Her create is her own instance, on its own stack.
@@ -210,12 +243,31 @@ function suite(store: StoreKind) {
 
     it("an instance made before keeps its stack, and is found by team, environment and name", async () => {
       const at = h.clock.now().toISOString();
-      await h.service.store.upsertInstance({ stack: "payments-dev-prod-audit", team: "payments-dev", environment: "prod", name: "audit", offering: "queue", params: "{}", outputs: "{}", status: "active", needs_refresh: 0, created_at: at, updated_at: at });
+      await h.service.store.upsertInstance({
+        stack: "payments-dev-prod-audit",
+        team: "payments-dev",
+        environment: "prod",
+        name: "audit",
+        offering: "queue",
+        params: "{}",
+        outputs: "{}",
+        status: "active",
+        needs_refresh: 0,
+        created_at: at,
+        updated_at: at,
+      });
       // alice's look-alike (payments/dev/prod-audit) would have mapped to that stack name.
       const create = await request("alice", { team: "payments", environment: "dev", offering: "queue", name: "prod-audit", params: {} });
       expect(create.status).toBe("succeeded");
       expect(create.stack).toBe("payments.dev.prod-audit");
-      const legacy = await as("frank-dev-token", "POST", "/requests", { team: "payments-dev", environment: "prod", offering: "queue", name: "audit", action: "update", params: { visibilityTimeoutSeconds: 60 } });
+      const legacy = await as("frank-dev-token", "POST", "/requests", {
+        team: "payments-dev",
+        environment: "prod",
+        offering: "queue",
+        name: "audit",
+        action: "update",
+        params: { visibilityTimeoutSeconds: 60 },
+      });
       expect(legacy.status).toBe(202);
       expect(legacy.body.stack).toBe("payments-dev-prod-audit");
       await h.service.app.inject({ method: "POST", url: `/requests/${legacy.body.id}/cancel`, headers: { authorization: "Bearer frank-dev-token" } });
@@ -230,7 +282,9 @@ function suite(store: StoreKind) {
       expect(foreign.status).toBe("awaiting_approval");
       expect(foreign.risk.level).toBe("high");
       expect(foreign.risk.requiredApprovals.description).toBe("1 approval from platform");
-      expect(foreign.risk.reasons[0]).toBe(`restores postgres from snapshot ${theirs}, which is not a final snapshot of team payments's instances: it may hold another team's data`);
+      expect(foreign.risk.reasons[0]).toBe(
+        `restores postgres from snapshot ${theirs}, which is not a final snapshot of team payments's instances: it may hold another team's data`,
+      );
       await h.call("alice", "POST", `/requests/${foreign.id}/cancel`);
 
       await created("alice", pg("main-db", "prod"));
@@ -266,7 +320,9 @@ describe("the gate", () => {
 
   it("who may approve: never the requester, only the group, the digest shown, before the expiry, once", () => {
     expect(() => gate.checkApprover(person("alice"), subject, "sha256:a", [])).toThrow("the requester cannot approve their own request");
-    expect(() => gate.checkApprover(person("erin"), subject, "sha256:a", [])).toThrow("a critical-risk request needs approval from platform, and erin is not in it");
+    expect(() => gate.checkApprover(person("erin"), subject, "sha256:a", [])).toThrow(
+      "a critical-risk request needs approval from platform, and erin is not in it",
+    );
     expect(() => gate.checkApprover(person("bob"), subject, "sha256:b", [])).toThrow("the preview changed: approve digest sha256:a after reviewing it");
     expect(() => gate.checkApprover(person("bob"), { ...subject, awaitingSince: "2026-11-24T09:00:00Z" }, "sha256:a", [])).toThrow(
       "the request waited longer than the approval expiry: it must be previewed again",

@@ -22,30 +22,75 @@ describe("classifyStep", () => {
   it.each([
     [step("create", RDS, "orders-db"), "dev", "low", ["creates aws:rds/instance:Instance orders-db"]],
     [step("create", SG, "orders-db-sg"), "dev", "low", ["creates aws:ec2/securityGroup:SecurityGroup orders-db-sg"]],
-    [step("update", RDS, "orders-db", { changedKeys: ["tags", "tagsAll"] }), "dev", "low", ["updates only tags or labels of aws:rds/instance:Instance orders-db (tags, tagsAll)"]],
-    [step("update", DEPLOY, "api", { changedKeys: ["metadata.labels.team"] }), "dev", "low", ["updates only tags or labels of kubernetes:apps/v1:Deployment api (metadata.labels.team)"]],
-    [step("update", RDS, "orders-db", { changedKeys: ["instanceClass", "tags"] }), "dev", "medium", ["updates aws:rds/instance:Instance orders-db (instanceClass, tags)"]],
-    [step("replace", DEPLOY, "api", { replaceKeys: ["spec.selector"] }), "dev", "medium", ["replaces kubernetes:apps/v1:Deployment api because spec.selector changed"]],
+    [
+      step("update", RDS, "orders-db", { changedKeys: ["tags", "tagsAll"] }),
+      "dev",
+      "low",
+      ["updates only tags or labels of aws:rds/instance:Instance orders-db (tags, tagsAll)"],
+    ],
+    [
+      step("update", DEPLOY, "api", { changedKeys: ["metadata.labels.team"] }),
+      "dev",
+      "low",
+      ["updates only tags or labels of kubernetes:apps/v1:Deployment api (metadata.labels.team)"],
+    ],
+    [
+      step("update", RDS, "orders-db", { changedKeys: ["instanceClass", "tags"] }),
+      "dev",
+      "medium",
+      ["updates aws:rds/instance:Instance orders-db (instanceClass, tags)"],
+    ],
+    [
+      step("replace", DEPLOY, "api", { replaceKeys: ["spec.selector"] }),
+      "dev",
+      "medium",
+      ["replaces kubernetes:apps/v1:Deployment api because spec.selector changed"],
+    ],
     [step("delete", DEPLOY, "api"), "dev", "medium", ["deletes kubernetes:apps/v1:Deployment api"]],
-    [step("replace", RDS, "orders-db", { replaceKeys: ["engine"] }), "dev", "high", ["replaces aws:rds/instance:Instance orders-db because engine changed: its data is lost"]],
+    [
+      step("replace", RDS, "orders-db", { replaceKeys: ["engine"] }),
+      "dev",
+      "high",
+      ["replaces aws:rds/instance:Instance orders-db because engine changed: its data is lost"],
+    ],
     [step("delete", RDS, "orders-db"), "dev", "high", ["deletes aws:rds/instance:Instance orders-db: its data is lost"]],
     [step("delete", "paved:aws:PostgresDatabase", "orders-db"), "dev", "high", ["deletes paved:aws:PostgresDatabase orders-db: its data is lost"]],
-    [step("update", SG, "orders-db-sg", { changedKeys: ["ingress"] }), "dev", "high", [
-      "updates aws:ec2/securityGroup:SecurityGroup orders-db-sg (ingress)",
-      "aws:ec2/securityGroup:SecurityGroup controls access: a change can open or close it",
-    ]],
+    [
+      step("update", SG, "orders-db-sg", { changedKeys: ["ingress"] }),
+      "dev",
+      "high",
+      [
+        "updates aws:ec2/securityGroup:SecurityGroup orders-db-sg (ingress)",
+        "aws:ec2/securityGroup:SecurityGroup controls access: a change can open or close it",
+      ],
+    ],
     [step("create", RDS, "orders-db"), "prod", "medium", ["creates aws:rds/instance:Instance orders-db", "in prod: one level higher"]],
-    [step("update", DEPLOY, "api", { changedKeys: ["spec"] }), "prod", "high", ["updates kubernetes:apps/v1:Deployment api (spec)", "in prod: one level higher"]],
-    [step("delete", RDS, "orders-db", { protect: true }), "prod", "critical", [
-      "deletes aws:rds/instance:Instance orders-db: its data is lost",
-      "aws:rds/instance:Instance orders-db is protected: Pulumi refuses to delete it until it is unprotected",
-      "in prod: one level higher",
-    ]],
-    [step("update", SG, "sg", { changedKeys: ["ingress"] }), "prod", "critical", [
-      "updates aws:ec2/securityGroup:SecurityGroup sg (ingress)",
-      "aws:ec2/securityGroup:SecurityGroup controls access: a change can open or close it",
-      "in prod: one level higher",
-    ]],
+    [
+      step("update", DEPLOY, "api", { changedKeys: ["spec"] }),
+      "prod",
+      "high",
+      ["updates kubernetes:apps/v1:Deployment api (spec)", "in prod: one level higher"],
+    ],
+    [
+      step("delete", RDS, "orders-db", { protect: true }),
+      "prod",
+      "critical",
+      [
+        "deletes aws:rds/instance:Instance orders-db: its data is lost",
+        "aws:rds/instance:Instance orders-db is protected: Pulumi refuses to delete it until it is unprotected",
+        "in prod: one level higher",
+      ],
+    ],
+    [
+      step("update", SG, "sg", { changedKeys: ["ingress"] }),
+      "prod",
+      "critical",
+      [
+        "updates aws:ec2/securityGroup:SecurityGroup sg (ingress)",
+        "aws:ec2/securityGroup:SecurityGroup controls access: a change can open or close it",
+        "in prod: one level higher",
+      ],
+    ],
   ] as const)("%o in %s is %s", (s, env, level, reasons) => {
     expect(classifyStep(s, env)).toEqual({ level, reasons });
   });
@@ -73,10 +118,7 @@ describe("classifyStep", () => {
 
 describe("classifyPreview", () => {
   it("takes the highest step and its reasons", () => {
-    const r = classifyPreview(
-      [step("same", "pulumi:pulumi:Stack", "s"), step("create", "aws:sqs/queue:Queue", "q"), step("delete", RDS, "orders-db")],
-      "dev",
-    );
+    const r = classifyPreview([step("same", "pulumi:pulumi:Stack", "s"), step("create", "aws:sqs/queue:Queue", "q"), step("delete", RDS, "orders-db")], "dev");
     expect(r.level).toBe("high");
     expect(r.blocked).toBe(false);
     expect(r.reasons).toEqual(["deletes aws:rds/instance:Instance orders-db: its data is lost"]);
@@ -119,22 +161,30 @@ describe("approvals", () => {
   const critical = requiredApprovals("critical", { autonomy: "low" });
 
   it("counts two distinct platform approvers for critical", () => {
-    const check = checkApprovals(critical, [
-      { by: "bob", at: "2026-11-25T11:00:00Z", digest: "d1" },
-      { by: "carol", at: "2026-11-25T11:30:00Z", digest: "d1" },
-    ], ctx);
+    const check = checkApprovals(
+      critical,
+      [
+        { by: "bob", at: "2026-11-25T11:00:00Z", digest: "d1" },
+        { by: "carol", at: "2026-11-25T11:30:00Z", digest: "d1" },
+      ],
+      ctx,
+    );
     expect(check).toEqual({ satisfied: true, counted: ["bob", "carol"], missing: 0, ignored: [] });
   });
 
   it("ignores the requester, repeats, other digests, expired approvals and outsiders, saying why", () => {
-    const check = checkApprovals(critical, [
-      { by: "alice", at: "2026-11-25T11:00:00Z", digest: "d1" },
-      { by: "bob", at: "2026-11-25T11:00:00Z", digest: "d1" },
-      { by: "bob", at: "2026-11-25T11:10:00Z", digest: "d1" },
-      { by: "carol", at: "2026-11-25T11:00:00Z", digest: "d0" },
-      { by: "carol", at: "2026-11-24T11:59:59Z", digest: "d1" },
-      { by: "dave", at: "2026-11-25T11:00:00Z", digest: "d1" },
-    ], ctx);
+    const check = checkApprovals(
+      critical,
+      [
+        { by: "alice", at: "2026-11-25T11:00:00Z", digest: "d1" },
+        { by: "bob", at: "2026-11-25T11:00:00Z", digest: "d1" },
+        { by: "bob", at: "2026-11-25T11:10:00Z", digest: "d1" },
+        { by: "carol", at: "2026-11-25T11:00:00Z", digest: "d0" },
+        { by: "carol", at: "2026-11-24T11:59:59Z", digest: "d1" },
+        { by: "dave", at: "2026-11-25T11:00:00Z", digest: "d1" },
+      ],
+      ctx,
+    );
     expect(check).toEqual({
       satisfied: false,
       counted: ["bob"],
@@ -162,7 +212,13 @@ describe("approvals", () => {
 
 describe("steps", () => {
   it("normalizes Pulumi's ops and reads URNs", () => {
-    expect(["create-replacement", "delete-replaced", "same", "import-replacement", "bogus"].map(normalizeOp)).toEqual(["replace", "replace", "same", "import", undefined]);
+    expect(["create-replacement", "delete-replaced", "same", "import-replacement", "bogus"].map(normalizeOp)).toEqual([
+      "replace",
+      "replace",
+      "same",
+      "import",
+      undefined,
+    ]);
     const urn = "urn:pulumi:prod::shop::paved:aws:PostgresDatabase$aws:rds/instance:Instance::orders-db-db";
     expect(typeFromUrn(urn)).toBe("aws:rds/instance:Instance");
     expect(nameFromUrn(urn)).toBe("orders-db-db");

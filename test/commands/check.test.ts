@@ -104,11 +104,7 @@ describe("paved check --program", () => {
     const r = await check("--program", resolve(root, "test/fixtures/insecure-program"), "--config", "dbClass=db.t4g.small");
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(
-      [
-        "mandatory (6):",
-        "  k8s-image-pinned: kubernetes:core/v1:Pod debug",
-        '    container "shell" image "ubuntu:latest" uses the latest tag',
-      ].join("\n"),
+      ["mandatory (6):", "  k8s-image-pinned: kubernetes:core/v1:Pod debug", '    container "shell" image "ubuntu:latest" uses the latest tag'].join("\n"),
     );
     expect(r.stdout).not.toContain("rds-instance-class");
     expect(r.stdout).toMatch(/^FAILED: 6 mandatory, 0 advisory violations/m);

@@ -60,7 +60,13 @@ describe("paved pr-comment", () => {
   });
 
   it("adds the event log's policy results", async () => {
-    const r = await prComment([fixture("drift-adopter-aws-tags-sets-replace.json"), "--event-log", fixture("drift-adopter-aws-s3-cloud-preview-engine-events.json"), "--environment", "dev"]);
+    const r = await prComment([
+      fixture("drift-adopter-aws-tags-sets-replace.json"),
+      "--event-log",
+      fixture("drift-adopter-aws-s3-cloud-preview-engine-events.json"),
+      "--environment",
+      "dev",
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("#### Policy results: 1 advisory");
     expect(r.stdout).toContain("| `+-` replace | 1 |\n| `~` update | 3 |\n| unchanged | 2 |");
@@ -75,11 +81,19 @@ describe("paved pr-comment", () => {
 
   it("exits 1 when a mandatory policy blocks a prod replace of a database, still printing the comment", async () => {
     const db = { type: RDS, name: "orders-db" };
-    const preview = temp("blocked.json", JSON.stringify(previewDigest("payments-prod", [{ op: "replace", ...db, env: "prod", diffReasons: ["engine"], replaceReasons: ["engine"] }]), null, 4));
-    const events = temp("blocked.jsonl", eventLog("payments-prod", [], [policyEvent("payments-prod", db, "rds-storage-encrypted", "mandatory", "storageEncrypted is false: it must be true")]));
+    const preview = temp(
+      "blocked.json",
+      JSON.stringify(previewDigest("payments-prod", [{ op: "replace", ...db, env: "prod", diffReasons: ["engine"], replaceReasons: ["engine"] }]), null, 4),
+    );
+    const events = temp(
+      "blocked.jsonl",
+      eventLog("payments-prod", [], [policyEvent("payments-prod", db, "rds-storage-encrypted", "mandatory", "storageEncrypted is false: it must be true")]),
+    );
     const r = await prComment([preview, "--event-log", events, "--environment", "prod"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("⛔ **Blocked by 1 mandatory policy violation** · critical risk; once fixed it needs 2 approvals from platform · 1 resource to change · environment prod");
+    expect(r.stdout).toContain(
+      "⛔ **Blocked by 1 mandatory policy violation** · critical risk; once fixed it needs 2 approvals from platform · 1 resource to change · environment prod",
+    );
     const advisoryOnly = temp("advisory.jsonl", eventLog("payments-prod", [], [policyEvent("payments-prod", db, "rds-backup", "advisory", "short backups")]));
     const ok = await prComment([preview, "--event-log", advisoryOnly, "--environment", "prod"]);
     expect(ok.code).toBe(0);
@@ -89,18 +103,34 @@ describe("paved pr-comment", () => {
   it("exits 2 on malformed JSON, naming the file, line and column", async () => {
     const file = temp("bad.json", 'Previewing update (dev):\n{\n  "steps": [\n    {"op": "create" "urn": "u"}\n  ]\n}\n');
     const r = await prComment([file]);
-    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", `paved pr-comment: ${file}:4:21 invalid JSON: expected ',' or '}' after a property value, found "\\""\n`]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      `paved pr-comment: ${file}:4:21 invalid JSON: expected ',' or '}' after a property value, found "\\""\n`,
+    ]);
   });
 
   it("exits 2 on a malformed event log line, naming it", async () => {
     const log = temp("bad.jsonl", '{"sequence":0,"cancelEvent":{}}\n{"sequence":1,"policyEvent":{"policyName":"p"\n');
     const r = await prComment([fixture("stratify-aws-s3-lambda-update.json"), "--event-log", log]);
-    expect([r.code, r.stdout, r.stderr]).toEqual([2, "", `paved pr-comment: ${log}:2:46 invalid JSON in the event log: expected ',' or '}' after a property value, found the end of the input\n`]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      `paved pr-comment: ${log}:2:46 invalid JSON in the event log: expected ',' or '}' after a property value, found the end of the input\n`,
+    ]);
   });
 
   it("exits 2 on empty stdin, a missing file and input that is not a preview", async () => {
-    expect(await prComment([])).toEqual({ code: 2, stdout: "", stderr: "paved pr-comment: <stdin>: empty input (expected the output of `pulumi preview --json`)\n" });
-    expect(await prComment(["no/such/preview.json"])).toEqual({ code: 2, stdout: "", stderr: "paved pr-comment: no/such/preview.json: cannot read the file: ENOENT\n" });
+    expect(await prComment([])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "paved pr-comment: <stdin>: empty input (expected the output of `pulumi preview --json`)\n",
+    });
+    expect(await prComment(["no/such/preview.json"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "paved pr-comment: no/such/preview.json: cannot read the file: ENOENT\n",
+    });
     const r = await prComment([fixture("pulumi-display-aws-eks-large-preview-engine-events.json")]);
     expect([r.code, r.stderr]).toEqual([
       2,
@@ -148,7 +178,11 @@ describe("paved pr-comment", () => {
   it("is a paved command", async () => {
     expect(cliUsage()).toContain("  pr-comment   render `pulumi preview --json` as a pull-request comment");
     let stdout = "";
-    const code = await main(["pr-comment", "--help"], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, stdin: Readable.from([]) });
+    const code = await main(["pr-comment", "--help"], {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: () => true },
+      stdin: Readable.from([]),
+    });
     expect([code, stdout]).toEqual([0, usage]);
   });
 });

@@ -17,7 +17,11 @@ async function paved(args: string[], input = "", token: string | null = "alice-d
   let stderr = "";
   if (token === null) delete process.env.PAVED_TOKEN;
   else process.env.PAVED_TOKEN = token;
-  const code = await run(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin: Readable.from([input]) });
+  const code = await run(args, {
+    stdout: { write: (c: string) => (stdout += c) },
+    stderr: { write: (c: string) => (stderr += c) },
+    stdin: Readable.from([input]),
+  });
   return { code, stdout, stderr };
 }
 
@@ -29,11 +33,22 @@ beforeAll(async () => {
   // Two instances to work on, created through the service on the same data directory.
   const service = await createService({ config: testConfig(), dataDir: dir, engine: "simulate", logger: false });
   const alice = service.config.person("alice")!;
-  for (const [environment, name] of [["dev", "cli-db"], ["prod", "old-db"]] as const) {
-    const view = await service.workflow.submit(alice, { action: "create", team: "payments", environment, offering: "postgres", name, params: { tier: "small" } });
+  for (const [environment, name] of [
+    ["dev", "cli-db"],
+    ["prod", "old-db"],
+  ] as const) {
+    const view = await service.workflow.submit(alice, {
+      action: "create",
+      team: "payments",
+      environment,
+      offering: "postgres",
+      name,
+      params: { tier: "small" },
+    });
     for (;;) {
       const row = (await service.store.getRequest(view.id))!;
-      if (row.status === "awaiting_approval") await service.workflow.approve(service.config.person("bob")!, view.id, { digest: JSON.parse(row.preview!).digest });
+      if (row.status === "awaiting_approval")
+        await service.workflow.approve(service.config.person("bob")!, view.id, { digest: JSON.parse(row.preview!).digest });
       if (row.status === "succeeded") break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -49,25 +64,55 @@ describe("paved runbook", () => {
   it("lists the runbooks and shows one as its generated document", async () => {
     const list = await paved(["list"]);
     expect(list.code).toBe(0);
-    expect(list.stdout.split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0])).toEqual(runbooks.map((r) => r.id));
+    expect(
+      list.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(runbooks.map((r) => r.id));
     const show = await paved(["show", "scale-instance"]);
     expect(show.stdout).toBe(renderRunbook(runbooks.find((r) => r.id === "scale-instance")!));
     const missing = await paved(["show", "nope"]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toBe("paved runbook: no runbook \"nope\"; the runbooks are: rotate-cache-credentials, scale-instance, restore-database-from-snapshot, decommission-instance, recover-stuck-stack\n");
+    expect(missing.stderr).toBe(
+      'paved runbook: no runbook "nope"; the runbooks are: rotate-cache-credentials, scale-instance, restore-database-from-snapshot, decommission-instance, recover-stuck-stack\n',
+    );
   });
 
   it("refuses to run without a token, and with bad params", async () => {
     const anonymous = await paved(["run", "scale-instance", "--param", "team=payments"], "", null);
     expect(anonymous.code).toBe(2);
     expect(anonymous.stderr).toBe("paved runbook: who are you? set PAVED_TOKEN or pass --token\n");
-    const bad = await paved(["run", "scale-instance", "--param", "team=payments", "--param", "environment=dev", "--param", "name=cli-db", "--param", "tier=huge"]);
+    const bad = await paved([
+      "run",
+      "scale-instance",
+      "--param",
+      "team=payments",
+      "--param",
+      "environment=dev",
+      "--param",
+      "name=cli-db",
+      "--param",
+      "tier=huge",
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe('paved runbook: the params are not valid for runbook scale-instance\n  params.tier: "huge" is not one of small, medium, large\n');
   });
 
   it("--dry-run prints every step and runs only the checks", async () => {
-    const res = await paved(["run", "scale-instance", "--param", "team=payments", "--param", "environment=dev", "--param", "name=cli-db", "--param", "tier=medium", "--dry-run"]);
+    const res = await paved([
+      "run",
+      "scale-instance",
+      "--param",
+      "team=payments",
+      "--param",
+      "environment=dev",
+      "--param",
+      "name=cli-db",
+      "--param",
+      "tier=medium",
+      "--dry-run",
+    ]);
     expect(res.code).toBe(0);
     const lines = res.stdout.split("\n");
     expect(lines.filter((l) => /^. \d\./.test(l))).toEqual([
@@ -81,9 +126,14 @@ describe("paved runbook", () => {
   });
 
   it("asks at the decision, waits for the approval the same request would need, then applies", async () => {
-    const res = await paved(["run", "scale-instance", "--param", "team=payments", "--param", "environment=dev", "--param", "name=cli-db", "--param", "tier=large"], "proceed\n");
+    const res = await paved(
+      ["run", "scale-instance", "--param", "team=payments", "--param", "environment=dev", "--param", "name=cli-db", "--param", "tier=large"],
+      "proceed\n",
+    );
     expect(res.code).toBe(3);
-    expect(res.stdout).toContain("? 3. Confirm the maintenance window\n    Resizing cli-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?\n    [proceed/stop] > ");
+    expect(res.stdout).toContain(
+      "? 3. Confirm the maintenance window\n    Resizing cli-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?\n    [proceed/stop] > ",
+    );
     expect(res.stdout).toContain("⏸ 4. Apply the new tier: waiting for approval (medium risk: 1 approval; not from alice; so far 0 of 1)\n");
     expect(res.stdout).toContain("engine simulate: nothing real is changed\n");
     const runId = /run (run_[0-9a-f-]+):/.exec(res.stdout)![1];
@@ -99,7 +149,9 @@ describe("paved runbook", () => {
     expect(started.code).toBe(3);
     const runId = /run (run_[0-9a-f-]+):/.exec(started.stdout)![1];
     const digest = /digest (sha256:[0-9a-f]{64})/.exec(started.stdout)![1];
-    expect(started.stdout).toContain("⏸ 4. Destroy the instance: irreversible, waiting for approval (critical risk: 2 approvals from platform; not from alice; so far 0 of 2 from platform)\n");
+    expect(started.stdout).toContain(
+      "⏸ 4. Destroy the instance: irreversible, waiting for approval (critical risk: 2 approvals from platform; not from alice; so far 0 of 2 from platform)\n",
+    );
     expect(started.stdout).toContain(`Approve: PAVED_TOKEN=<approver token> paved runbook approve ${runId} 4 --digest ${digest}\n`);
 
     const self = await paved(["approve", runId, "4", "--digest", digest]);

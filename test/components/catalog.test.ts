@@ -44,9 +44,7 @@ describe("catalog", () => {
     expect(unknown.success).toBe(false);
     expect(z.flattenError(unknown.error!).formErrors).toEqual(['Unrecognized key: "public"']);
     const storage = catalog.postgres.params.safeParse({ tier: "small", storageGb: 500 });
-    expect(storage.error!.issues.map((i) => [i.path.join("."), i.message])).toEqual([
-      ["storageGb", "500 is not between 20 and 100 (the small tier's range)"],
-    ]);
+    expect(storage.error!.issues.map((i) => [i.path.join("."), i.message])).toEqual([["storageGb", "500 is not between 20 and 100 (the small tier's range)"]]);
     expect(catalog.postgres.params.parse({})).toEqual({ tier: "small" });
     expect(catalog.queue.params.parse({})).toEqual({ fifo: false, visibilityTimeoutSeconds: 30 });
   });
@@ -66,10 +64,7 @@ describe.each(ENVIRONMENTS)("every offering in %s", (environment) => {
     for (const tier of offering === "bucket" || offering === "queue" ? [undefined] : TIERS) {
       const definition = catalog[offering];
       const params = definition.params.parse({ ...sampleParams[offering], ...(tier ? { tier } : {}) });
-      const b = await build(
-        () => definition.build("thing", params, { team: "payments", environment, network }).outputs,
-        environment,
-      );
+      const b = await build(() => definition.build("thing", params, { team: "payments", environment, network }).outputs, environment);
       const component = b.resources.find((r) => r.type === componentTypes[offering])!;
       expect(component).toBeDefined();
       const children = b.resources.filter((r) => r.custom);

@@ -66,7 +66,10 @@ function paramsOf(offering: Offering, tier: Tier | undefined): fc.Arbitrary<Reco
           tier: fc.constant(tier),
           engineVersion: fc.constantFrom(...engineVersions.postgres.allowed, "12", "16.1"),
           storageGb: fc.oneof(fc.integer({ min: storage.min, max: storage.max }), around(20, 2000)),
-          snapshotIdentifier: fc.oneof(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,30}$/), fc.constantFrom("", "1-snapshot", "arn:aws:rds:eu-west-1:123456789012:snapshot:orders-final")),
+          snapshotIdentifier: fc.oneof(
+            fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9-]{0,30}$/),
+            fc.constantFrom("", "1-snapshot", "arn:aws:rds:eu-west-1:123456789012:snapshot:orders-final"),
+          ),
         },
         { requiredKeys: ["tier"] },
       );
@@ -164,16 +167,27 @@ interface NearMiss {
   apply(instance: OfferingInstance, bad: unknown): OfferingInstance;
 }
 
-const setParam = (key: string) => (i: OfferingInstance, bad: unknown): OfferingInstance => ({ ...i, params: { ...(i.params as object), [key]: bad } });
+const setParam =
+  (key: string) =>
+  (i: OfferingInstance, bad: unknown): OfferingInstance => ({ ...i, params: { ...(i.params as object), [key]: bad } });
 const setName = (i: OfferingInstance, bad: unknown): OfferingInstance => ({ ...i, name: bad as string });
 const outside = (min: number, max: number) =>
-  fc.oneof(fc.integer({ min: min - 1000, max: min - 1 }), fc.integer({ min: max + 1, max: max + 10_000_000 }), fc.double({ min, max, noNaN: true }).filter((x) => !Number.isInteger(x)));
+  fc.oneof(
+    fc.integer({ min: min - 1000, max: min - 1 }),
+    fc.integer({ min: max + 1, max: max + 10_000_000 }),
+    fc.double({ min, max, noNaN: true }).filter((x) => !Number.isInteger(x)),
+  );
 
 const doubleHyphen = fc.stringMatching(/^[a-z][a-z0-9]{0,12}--[a-z0-9]{1,12}$/);
 const trailingHyphen = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}[a-z0-9]-$/);
 
 function nearMisses(offering: Offering, environment: Environment, tier: Tier | undefined): NearMiss[] {
-  const unknownKey: NearMiss = { what: "an unknown key", path: "params.publiclyAccessible", bad: fc.anything().filter((v) => v !== undefined), apply: setParam("publiclyAccessible") };
+  const unknownKey: NearMiss = {
+    what: "an unknown key",
+    path: "params.publiclyAccessible",
+    bad: fc.anything().filter((v) => v !== undefined),
+    apply: setParam("publiclyAccessible"),
+  };
   const badTier: NearMiss = { what: "a tier", path: "params.tier", argument: "tier", bad: fc.constantFrom("xlarge", "Small", ""), apply: setParam("tier") };
   const storage = tiers[tier ?? "small"].rds.storageGb;
   const replicas = { min: environments[environment].minReplicas, max: webServiceDefaults.maxReplicas };
@@ -182,8 +196,20 @@ function nearMisses(offering: Offering, environment: Environment, tier: Tier | u
       return [
         unknownKey,
         badTier,
-        { what: "an engine version", path: "params.engineVersion", argument: "engineVersion", bad: fc.constantFrom("12", "16.1", "latest"), apply: setParam("engineVersion") },
-        { what: "storage outside the tier", path: "params.storageGb", argument: "storageGb", bad: outside(storage.min, storage.max), apply: setParam("storageGb") },
+        {
+          what: "an engine version",
+          path: "params.engineVersion",
+          argument: "engineVersion",
+          bad: fc.constantFrom("12", "16.1", "latest"),
+          apply: setParam("engineVersion"),
+        },
+        {
+          what: "storage outside the tier",
+          path: "params.storageGb",
+          argument: "storageGb",
+          bad: outside(storage.min, storage.max),
+          apply: setParam("storageGb"),
+        },
         { what: "a name with --", path: "name", argument: "name", bad: doubleHyphen, apply: setName },
         { what: "a name ending in -", path: "name", argument: "name", bad: trailingHyphen, apply: setName },
       ];
@@ -191,7 +217,13 @@ function nearMisses(offering: Offering, environment: Environment, tier: Tier | u
       return [
         unknownKey,
         badTier,
-        { what: "an engine version", path: "params.engineVersion", argument: "engineVersion", bad: fc.constantFrom("6.2", "7"), apply: setParam("engineVersion") },
+        {
+          what: "an engine version",
+          path: "params.engineVersion",
+          argument: "engineVersion",
+          bad: fc.constantFrom("6.2", "7"),
+          apply: setParam("engineVersion"),
+        },
         {
           what: "an AUTH token version",
           path: "params.authTokenVersion",
@@ -201,20 +233,38 @@ function nearMisses(offering: Offering, environment: Environment, tier: Tier | u
         },
         { what: "a name with --", path: "name", argument: "name", bad: doubleHyphen, apply: setName },
         { what: "a name ending in -", path: "name", argument: "name", bad: trailingHyphen, apply: setName },
-        { what: "a name too long for a replication group ID", path: "name", argument: "name", bad: fc.stringMatching(/^[a-z][a-z0-9]{26,39}$/), apply: setName },
+        {
+          what: "a name too long for a replication group ID",
+          path: "name",
+          argument: "name",
+          bad: fc.stringMatching(/^[a-z][a-z0-9]{26,39}$/),
+          apply: setName,
+        },
       ];
     case "queue": {
       const range = queueDefaults.visibilityTimeoutSeconds;
       return [
         unknownKey,
-        { what: "a visibility timeout", path: "params.visibilityTimeoutSeconds", argument: "visibilityTimeoutSeconds", bad: outside(range.min, range.max), apply: setParam("visibilityTimeoutSeconds") },
+        {
+          what: "a visibility timeout",
+          path: "params.visibilityTimeoutSeconds",
+          argument: "visibilityTimeoutSeconds",
+          bad: outside(range.min, range.max),
+          apply: setParam("visibilityTimeoutSeconds"),
+        },
         { what: "fifo", path: "params.fifo", argument: "fifo", bad: fc.constantFrom("true", 1, "yes"), apply: setParam("fifo") },
       ];
     }
     case "bucket":
       return [
         unknownKey,
-        { what: "a name with a prefix S3 reserves", path: "name", argument: "name", bad: fc.stringMatching(/^(xn--|sthree-|amzn-s3-demo-)[a-z0-9]{1,10}$/), apply: setName },
+        {
+          what: "a name with a prefix S3 reserves",
+          path: "name",
+          argument: "name",
+          bad: fc.stringMatching(/^(xn--|sthree-|amzn-s3-demo-)[a-z0-9]{1,10}$/),
+          apply: setName,
+        },
       ];
     case "namespace":
       return [unknownKey, badTier, { what: "a name that is not a DNS label", path: "name", argument: "namespaceName", bad: trailingHyphen, apply: setName }];
@@ -226,12 +276,22 @@ function nearMisses(offering: Offering, environment: Environment, tier: Tier | u
           what: "an image not pinned",
           path: "params.image",
           argument: "image",
-          bad: fc.oneof(repository, repository.map((r) => `${r}:latest`), fc.tuple(repository, fc.stringMatching(/^[a-f0-9]{1,63}$/)).map(([r, d]) => `${r}@sha256:${d}`)),
+          bad: fc.oneof(
+            repository,
+            repository.map((r) => `${r}:latest`),
+            fc.tuple(repository, fc.stringMatching(/^[a-f0-9]{1,63}$/)).map(([r, d]) => `${r}@sha256:${d}`),
+          ),
           apply: setParam("image"),
         },
         { what: "a port", path: "params.port", argument: "port", bad: outside(1, 65535), apply: setParam("port") },
         { what: "replicas", path: "params.replicas", argument: "replicas", bad: outside(replicas.min, replicas.max), apply: setParam("replicas") },
-        { what: "a namespace that is not a DNS label", path: "params.namespace", argument: "namespace", bad: fc.oneof(trailingHyphen, fc.constantFrom("Payments", "team_ns", "-ns")), apply: setParam("namespace") },
+        {
+          what: "a namespace that is not a DNS label",
+          path: "params.namespace",
+          argument: "namespace",
+          bad: fc.oneof(trailingHyphen, fc.constantFrom("Payments", "team_ns", "-ns")),
+          apply: setParam("namespace"),
+        },
         { what: "a name that is not a DNS label", path: "name", argument: "name", bad: trailingHyphen, apply: setName },
       ];
   }

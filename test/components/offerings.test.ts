@@ -18,14 +18,34 @@ const doubleHyphen = `it contains "--"; use single hyphens and do not end the na
 
 describe("validateOfferingInstance", () => {
   it.each([
-    ["redis authTokenVersion 5000000", instance("redis", "sessions", { authTokenVersion: 5_000_000 }), ["params", "authTokenVersion"], "5000000 is more than the maximum 1000000"],
+    [
+      "redis authTokenVersion 5000000",
+      instance("redis", "sessions", { authTokenVersion: 5_000_000 }),
+      ["params", "authTokenVersion"],
+      "5000000 is more than the maximum 1000000",
+    ],
     ["redis authTokenVersion 0", instance("redis", "sessions", { authTokenVersion: 0 }), ["params", "authTokenVersion"], "0 is less than the minimum 1"],
-    ["web-service image nginx:latest", instance("web-service", "api", { ...web, image: "nginx:latest" }), ["params", "image"], `"nginx:latest" is not pinned: ${pinned}`],
+    [
+      "web-service image nginx:latest",
+      instance("web-service", "api", { ...web, image: "nginx:latest" }),
+      ["params", "image"],
+      `"nginx:latest" is not pinned: ${pinned}`,
+    ],
     ["web-service image untagged", instance("web-service", "api", { ...web, image: "nginx" }), ["params", "image"], `"nginx" is not pinned: ${pinned}`],
-    ["web-service image with a short digest", instance("web-service", "api", { ...web, image: "nginx@sha256:abc" }), ["params", "image"], `"nginx@sha256:abc" has an invalid digest: ${pinned}`],
+    [
+      "web-service image with a short digest",
+      instance("web-service", "api", { ...web, image: "nginx@sha256:abc" }),
+      ["params", "image"],
+      `"nginx@sha256:abc" has an invalid digest: ${pinned}`,
+    ],
     ["web-service namespace tns-", instance("web-service", "api", { ...web, namespace: "tns-" }), ["params", "namespace"], `"tns-" ${notDnsLabel}`],
     ["web-service name api-", instance("web-service", "api-", web), ["name"], `"api-" ${notDnsLabel}`],
-    ["web-service 1 replica in prod", instance("web-service", "api", { ...web, replicas: 1 }, "prod"), ["params", "replicas"], "1 is less than the minimum 2 in prod"],
+    [
+      "web-service 1 replica in prod",
+      instance("web-service", "api", { ...web, replicas: 1 }, "prod"),
+      ["params", "replicas"],
+      "1 is less than the minimum 2 in prod",
+    ],
     ["namespace name tns-", instance("namespace", "tns-"), ["name"], `"tns-" ${notDnsLabel}`],
     [
       "postgres name orders--db",
@@ -33,16 +53,36 @@ describe("validateOfferingInstance", () => {
       ["name"],
       `"orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: ${doubleHyphen}`,
     ],
-    ["postgres name orders-", instance("postgres", "orders-"), ["name"], `"orders-" would make the RDS DB instance identifier "orders--db-<random>", which RDS refuses: ${doubleHyphen}`],
-    ["redis name a--b", instance("redis", "a--b"), ["name"], `"a--b" would make the ElastiCache replication group ID "a--b-redis-<random>", which ElastiCache refuses: ${doubleHyphen}`],
-    ["redis name sessions-", instance("redis", "sessions-"), ["name"], `"sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: ${doubleHyphen}`],
+    [
+      "postgres name orders-",
+      instance("postgres", "orders-"),
+      ["name"],
+      `"orders-" would make the RDS DB instance identifier "orders--db-<random>", which RDS refuses: ${doubleHyphen}`,
+    ],
+    [
+      "redis name a--b",
+      instance("redis", "a--b"),
+      ["name"],
+      `"a--b" would make the ElastiCache replication group ID "a--b-redis-<random>", which ElastiCache refuses: ${doubleHyphen}`,
+    ],
+    [
+      "redis name sessions-",
+      instance("redis", "sessions-"),
+      ["name"],
+      `"sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: ${doubleHyphen}`,
+    ],
     [
       "redis name of 27 characters",
       instance("redis", `s${"x".repeat(26)}`),
       ["name"],
       `"s${"x".repeat(26)}" would make the ElastiCache replication group ID "s${"x".repeat(26)}-redis-<random>", which ElastiCache refuses: it would be 41 characters, more than 40; a redis name has at most 26 characters`,
     ],
-    ["bucket name xn--files", instance("bucket", "xn--files"), ["name"], `"xn--files" would make the S3 bucket name "xn--files-bucket-<random>", which S3 refuses: it may not start with xn--, sthree- or amzn-s3-demo-`],
+    [
+      "bucket name xn--files",
+      instance("bucket", "xn--files"),
+      ["name"],
+      `"xn--files" would make the S3 bucket name "xn--files-bucket-<random>", which S3 refuses: it may not start with xn--, sthree- or amzn-s3-demo-`,
+    ],
     ["a name outside NAME_PATTERN", instance("queue", "Orders_Q"), ["name"], '"Orders_Q" must match ^[a-z][a-z0-9-]{1,39}$'],
     ["an unknown offering", instance("mysql", "db"), ["offering"], '"mysql" is not an offering'],
   ])("refuses %s, naming the field", (_what, given, path, message) => {
@@ -50,7 +90,13 @@ describe("validateOfferingInstance", () => {
   });
 
   it("reports every problem at once, and checks the team and environment too", () => {
-    const result = validateOfferingInstance({ offering: "web-service", team: "Payments", environment: "prod", name: "api-", params: { ...web, image: "nginx", replicas: 1 } });
+    const result = validateOfferingInstance({
+      offering: "web-service",
+      team: "Payments",
+      environment: "prod",
+      name: "api-",
+      params: { ...web, image: "nginx", replicas: 1 },
+    });
     expect(result).toEqual({
       ok: false,
       issues: [

@@ -43,7 +43,9 @@ describe("engine events to steps", () => {
 
   it("maps policy events to violations (Pulumi Cloud event format)", () => {
     const { steps, violations } = previewFromEvents(events("drift-adopter-aws-s3-cloud-preview-engine-events.json"));
-    expect(steps.map((s) => `${s.op} ${s.name} ${s.changedKeys.join(",")}`)).toEqual(["update test-bucket tags.Environment,tags.ManagedBy,tagsAll.Environment,tagsAll.ManagedBy"]);
+    expect(steps.map((s) => `${s.op} ${s.name} ${s.changedKeys.join(",")}`)).toEqual([
+      "update test-bucket tags.Environment,tags.ManagedBy,tagsAll.Environment,tagsAll.ManagedBy",
+    ]);
     expect(violations).toEqual([
       {
         policyName: "s3-bucket-replication-enabled",
@@ -73,7 +75,9 @@ describe("engine events to steps", () => {
     expect(lines).toContain("create-replacement aws:ec2/instance:Instance web-server-www");
     expect(lines).toContain("delete-replaced aws:ec2/instance:Instance web-server-www");
     expect(lines.some((l) => l.startsWith("same "))).toBe(false);
-    expect(progressLine({ sequence: 1, timestamp: 1, diagnosticEvent: { message: "\u001b[31mboom\u001b[0m\n", color: "never", severity: "error" } } as EngineEvent)).toBe("error: boom");
+    expect(
+      progressLine({ sequence: 1, timestamp: 1, diagnosticEvent: { message: "\u001b[31mboom\u001b[0m\n", color: "never", severity: "error" } } as EngineEvent),
+    ).toBe("error: boom");
   });
 });
 
@@ -96,8 +100,11 @@ describe("policy results and config", () => {
 
   it("gives a Paved policy's result as evaluate() does: the engine's description line split off, advisories whole", async () => {
     const db = { type: "aws:rds/instance:Instance", name: "db", urn: "urn:pulumi:dev::paved::aws:rds/instance:Instance::db" };
-    const [expected] = await evaluate([{ ...db, props: { publiclyAccessible: true, storageEncrypted: true, tags: { "paved:team": "t", "paved:environment": "dev" } } }]);
-    const advisoryText = "can't run policy 'rds-storage-encrypted' from policy pack 'paved@v0.1.0' during preview: string value at .storageEncrypted can't be known during preview";
+    const [expected] = await evaluate([
+      { ...db, props: { publiclyAccessible: true, storageEncrypted: true, tags: { "paved:team": "t", "paved:environment": "dev" } } },
+    ]);
+    const advisoryText =
+      "can't run policy 'rds-storage-encrypted' from policy pack 'paved@v0.1.0' during preview: string value at .storageEncrypted can't be known during preview";
     const { violations } = previewFromEvents([
       policyEvent("rds-no-public-access", `${expected.description}\n${expected.message}`),
       policyEvent("rds-storage-encrypted", advisoryText, "advisory"),
@@ -112,16 +119,24 @@ describe("policy results and config", () => {
       expect(policyPackOptions("/pack", workDir)).toEqual({ policyPacks: ["/pack"] });
       expect(policyPackOptions("/pack", workDir, {})).toEqual({ policyPacks: ["/pack"] });
       expect(readdirSync(workDir)).toEqual([]);
-      const config = { all: "advisory" as const, "rds-backup-retention": { enforcementLevel: "mandatory" as const, minimumDays: { dev: 3, staging: 7, prod: 30 } } };
+      const config = {
+        all: "advisory" as const,
+        "rds-backup-retention": { enforcementLevel: "mandatory" as const, minimumDays: { dev: 3, staging: 7, prod: 30 } },
+      };
       expect(policyPackOptions("/pack", workDir, config)).toEqual({ policyPacks: ["/pack"], policyPackConfigs: [join(workDir, POLICY_CONFIG_FILE)] });
       const file = JSON.parse(readFileSync(join(workDir, POLICY_CONFIG_FILE), "utf8"));
       expect(file).toEqual(config);
       // Read back as the CLI reads --policy-pack-config, it resolves to what evaluate() uses.
-      const infos = policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? ("mandatory" as const), configSchema: p.configSchema as never }));
+      const infos = policies.map((p) => ({
+        name: p.name,
+        enforcementLevel: p.enforcementLevel ?? ("mandatory" as const),
+        configSchema: p.configSchema as never,
+      }));
       const { config: cli, errors } = reconcilePolicyPackConfig(infos, undefined, parsePolicyPackConfig(file));
       expect(errors).toEqual([]);
       const resolved = resolvePolicyConfig(policies, config);
-      for (const p of policies) expect(resolved.get(p.name)).toEqual({ enforcementLevel: cli.get(p.name)!.enforcementLevel, properties: cli.get(p.name)!.properties ?? {} });
+      for (const p of policies)
+        expect(resolved.get(p.name)).toEqual({ enforcementLevel: cli.get(p.name)!.enforcementLevel, properties: cli.get(p.name)!.properties ?? {} });
       expect(resolved.get("rds-backup-retention")!.enforcementLevel).toBe("mandatory");
       expect(resolved.get("rds-no-public-access")!.enforcementLevel).toBe("advisory");
     } finally {
@@ -133,8 +148,14 @@ describe("policy results and config", () => {
     const dir = mkdtempSync(join(tmpdir(), "paved-pulumi-"));
     try {
       await expect(
-        PulumiEngine.create({ dataDir: dir, env: { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "x" }, policyConfig: { "security-group-no-public-ingress": { allowedPorts: ["22"] } } }),
-      ).rejects.toThrow("validating policy config: paved 0.1.0  security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string");
+        PulumiEngine.create({
+          dataDir: dir,
+          env: { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "x" },
+          policyConfig: { "security-group-no-public-ingress": { allowedPorts: ["22"] } },
+        }),
+      ).rejects.toThrow(
+        "validating policy config: paved 0.1.0  security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string",
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -171,7 +192,9 @@ describe("start-up checks", () => {
   it.skipIf(pulumiOnPath)("says the CLI cannot be run when it is missing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "paved-pulumi-"));
     try {
-      await expect(PulumiEngine.create({ dataDir: dir, env: { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "x" } })).rejects.toThrow(/^the pulumi CLI cannot be run: /);
+      await expect(PulumiEngine.create({ dataDir: dir, env: { PATH: process.env.PATH, PULUMI_CONFIG_PASSPHRASE: "x" } })).rejects.toThrow(
+        /^the pulumi CLI cannot be run: /,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -211,7 +234,12 @@ describe.skipIf(!pulumiOnPath)("the adapter against the real CLI (file backend, 
       }
       return out;
     };
-    const engine = await PulumiEngine.create({ dataDir: dir, env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "test" }, program: program as never, policyPackDir: undefined });
+    const engine = await PulumiEngine.create({
+      dataDir: dir,
+      env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "test" },
+      program: program as never,
+      policyPackDir: undefined,
+    });
     const spec = { team: "t", environment: "dev" as const, resources: [{ offering: "queue" as const, name: "pet", params: { length: 2 } }] };
     const op = { stack: "t-dev-pet", spec, action: "create" as const };
     try {
@@ -238,14 +266,23 @@ describe.skipIf(!pulumiOnPath)("the adapter against the real CLI (file backend, 
     const program = () => ({ id: new random.RandomPet("pet", { length: 2 }).id });
     const spec = { team: "t", environment: "dev" as const, resources: [] };
     const make = (policyConfig?: Record<string, unknown>) =>
-      PulumiEngine.create({ dataDir: dir, env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "test" }, program: program as never, policyConfig: policyConfig as never });
+      PulumiEngine.create({
+        dataDir: dir,
+        env: { ...process.env, PULUMI_CONFIG_PASSPHRASE: "test" },
+        program: program as never,
+        policyConfig: policyConfig as never,
+      });
     try {
       const plain = await make();
       expect((await plain.preview({ stack: "t-dev-plain", spec, action: "create" })).violations).toEqual([]);
       const configured = await make({ "stateful-resources-protected": { environment: "prod", statefulTypes: ["random:index/randomPet:RandomPet"] } });
       const preview = await configured.preview({ stack: "t-dev-pet", spec, action: "create" });
       expect(preview.violations.map((v) => [v.policyName, v.enforcementLevel, v.message])).toEqual([
-        ["stateful-resources-protected", "mandatory", "random:index/randomPet:RandomPet holds data and is not protected in prod: set the protect resource option"],
+        [
+          "stateful-resources-protected",
+          "mandatory",
+          "random:index/randomPet:RandomPet holds data and is not protected in prod: set the protect resource option",
+        ],
       ]);
       await expect(configured.apply({ stack: "t-dev-pet", spec, action: "create" }, { digest: preview.digest })).rejects.toThrow();
     } finally {

@@ -10,11 +10,22 @@ import { PreviewChangedError } from "../../automation/engine/types";
 import { classifyPreview } from "../../automation/risk";
 import type { EnvironmentSpec } from "../../stacks/spec";
 
-const res = (urn: string, type: string, inputs: Record<string, unknown>, protect = false): SimResource => ({ urn, type, name: urn.split("::").pop()!, protect, custom: true, inputs });
+const res = (urn: string, type: string, inputs: Record<string, unknown>, protect = false): SimResource => ({
+  urn,
+  type,
+  name: urn.split("::").pop()!,
+  protect,
+  custom: true,
+  inputs,
+});
 const DB = "aws:rds/instance:Instance";
 
 describe("diffStates", () => {
-  const before = [res("u::db", DB, { instanceClass: "db.t4g.small", engine: "postgres", tags: { a: "1" } }, true), res("u::sg", "aws:ec2/securityGroup:SecurityGroup", { name: "sg" }), res("u::old", "aws:sqs/queue:Queue", {})];
+  const before = [
+    res("u::db", DB, { instanceClass: "db.t4g.small", engine: "postgres", tags: { a: "1" } }, true),
+    res("u::sg", "aws:ec2/securityGroup:SecurityGroup", { name: "sg" }),
+    res("u::old", "aws:sqs/queue:Queue", {}),
+  ];
 
   it("gives create, update, replace, delete and same by URN and inputs", () => {
     const after = [
@@ -88,7 +99,10 @@ describe("SimulateEngine", () => {
   });
 
   it("leaves pending operations when an apply stops midway, and a refresh clears them", async () => {
-    const slow = new SimulateEngine({ state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) }, stepDelayMs: 200 });
+    const slow = new SimulateEngine({
+      state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) },
+      stepDelayMs: 200,
+    });
     try {
       const stack = { ...op, stack: "payments-prod-cut-db" };
       const preview = await slow.preview(stack);

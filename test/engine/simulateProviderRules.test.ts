@@ -27,15 +27,57 @@ interface Row {
 const rows: Record<string, Row[]> = {
   // components/aws/postgresDatabase.ts
   "aws:rds/instance:Instance": [
-    { change: "instance class", before: { instanceClass: "db.t4g.small" }, after: { instanceClass: "db.m7g.large" }, op: "update", keys: ["instanceClass"], source: `${TF}rds/instance.go` },
-    { change: "engine version (upgrade in place)", before: { engineVersion: "16" }, after: { engineVersion: "17" }, op: "update", keys: ["engineVersion"], source: `${TF}rds/instance.go` },
-    { change: "subnet group (not ForceNew)", before: { dbSubnetGroupName: "a" }, after: { dbSubnetGroupName: "b" }, op: "update", keys: ["dbSubnetGroupName"], source: `${TF}rds/instance.go` },
-    { change: "identifier (renamed in place)", before: { identifier: "a" }, after: { identifier: "b" }, op: "update", keys: ["identifier"], source: `${TF}rds/instance.go` },
+    {
+      change: "instance class",
+      before: { instanceClass: "db.t4g.small" },
+      after: { instanceClass: "db.m7g.large" },
+      op: "update",
+      keys: ["instanceClass"],
+      source: `${TF}rds/instance.go`,
+    },
+    {
+      change: "engine version (upgrade in place)",
+      before: { engineVersion: "16" },
+      after: { engineVersion: "17" },
+      op: "update",
+      keys: ["engineVersion"],
+      source: `${TF}rds/instance.go`,
+    },
+    {
+      change: "subnet group (not ForceNew)",
+      before: { dbSubnetGroupName: "a" },
+      after: { dbSubnetGroupName: "b" },
+      op: "update",
+      keys: ["dbSubnetGroupName"],
+      source: `${TF}rds/instance.go`,
+    },
+    {
+      change: "identifier (renamed in place)",
+      before: { identifier: "a" },
+      after: { identifier: "b" },
+      op: "update",
+      keys: ["identifier"],
+      source: `${TF}rds/instance.go`,
+    },
     { change: "engine", before: { engine: "postgres" }, after: { engine: "mysql" }, op: "replace", keys: ["engine"], source: `${TF}rds/instance.go` },
-    { change: "storage encryption", before: { storageEncrypted: true }, after: { storageEncrypted: false }, op: "replace", keys: ["storageEncrypted"], source: `${TF}rds/instance.go` },
+    {
+      change: "storage encryption",
+      before: { storageEncrypted: true },
+      after: { storageEncrypted: false },
+      op: "replace",
+      keys: ["storageEncrypted"],
+      source: `${TF}rds/instance.go`,
+    },
     { change: "database name", before: { dbName: "a" }, after: { dbName: "b" }, op: "replace", keys: ["dbName"], source: `${TF}rds/instance.go` },
     { change: "master user", before: { username: "a" }, after: { username: "b" }, op: "replace", keys: ["username"], source: `${TF}rds/instance.go` },
-    { change: "restore from a snapshot", before: {}, after: { snapshotIdentifier: "snap-1" }, op: "replace", keys: ["snapshotIdentifier"], source: `${TF}rds/instance.go` },
+    {
+      change: "restore from a snapshot",
+      before: {},
+      after: { snapshotIdentifier: "snap-1" },
+      op: "replace",
+      keys: ["snapshotIdentifier"],
+      source: `${TF}rds/instance.go`,
+    },
     { change: "KMS key", before: { kmsKeyId: "k1" }, after: { kmsKeyId: "k2" }, op: "replace", keys: ["kmsKeyId"], source: `${TF}rds/instance.go` },
     {
       change: "a tag (tags_all follows)",
@@ -55,13 +97,41 @@ const rows: Record<string, Row[]> = {
     },
   ],
   "aws:rds/subnetGroup:SubnetGroup": [
-    { change: "subnets", before: { subnetIds: ["a", "b"] }, after: { subnetIds: ["a", "c"] }, op: "update", keys: ["subnetIds[1]"], source: `${TF}rds/subnet_group.go` },
-    { change: "description", before: { description: "a" }, after: { description: "b" }, op: "update", keys: ["description"], source: `${TF}rds/subnet_group.go` },
+    {
+      change: "subnets",
+      before: { subnetIds: ["a", "b"] },
+      after: { subnetIds: ["a", "c"] },
+      op: "update",
+      keys: ["subnetIds[1]"],
+      source: `${TF}rds/subnet_group.go`,
+    },
+    {
+      change: "description",
+      before: { description: "a" },
+      after: { description: "b" },
+      op: "update",
+      keys: ["description"],
+      source: `${TF}rds/subnet_group.go`,
+    },
     { change: "name", before: { name: "a" }, after: { name: "b" }, op: "replace", keys: ["name"], source: `${TF}rds/subnet_group.go` },
   ],
   "aws:rds/parameterGroup:ParameterGroup": [
-    { change: "family", before: { family: "postgres16" }, after: { family: "postgres17" }, op: "replace", keys: ["family"], source: `${TF}rds/parameter_group.go` },
-    { change: "description", before: { description: "a" }, after: { description: "b" }, op: "replace", keys: ["description"], source: `${TF}rds/parameter_group.go` },
+    {
+      change: "family",
+      before: { family: "postgres16" },
+      after: { family: "postgres17" },
+      op: "replace",
+      keys: ["family"],
+      source: `${TF}rds/parameter_group.go`,
+    },
+    {
+      change: "description",
+      before: { description: "a" },
+      after: { description: "b" },
+      op: "replace",
+      keys: ["description"],
+      source: `${TF}rds/parameter_group.go`,
+    },
     {
       change: "a parameter",
       before: { parameters: [{ name: "rds.force_ssl", value: "1" }] },
@@ -72,7 +142,14 @@ const rows: Record<string, Row[]> = {
     },
   ],
   "aws:ec2/securityGroup:SecurityGroup": [
-    { change: "description", before: { description: "a" }, after: { description: "b" }, op: "replace", keys: ["description"], source: `${TF}ec2/vpc_security_group.go` },
+    {
+      change: "description",
+      before: { description: "a" },
+      after: { description: "b" },
+      op: "replace",
+      keys: ["description"],
+      source: `${TF}ec2/vpc_security_group.go`,
+    },
     { change: "VPC", before: { vpcId: "vpc-1" }, after: { vpcId: "vpc-2" }, op: "replace", keys: ["vpcId"], source: `${TF}ec2/vpc_security_group.go` },
     {
       change: "an ingress rule added",
@@ -139,13 +216,62 @@ const rows: Record<string, Row[]> = {
       source: `${TF}elasticache/engine_version.go (customizeDiffEngineForceNewOnDowngrade)`,
     },
     { change: "port", before: { port: 6379 }, after: { port: 6380 }, op: "replace", keys: ["port"], source: `${TF}elasticache/replication_group.go` },
-    { change: "snapshot name", before: {}, after: { snapshotName: "s1" }, op: "replace", keys: ["snapshotName"], source: `${TF}elasticache/replication_group.go` },
-    { change: "snapshot ARNs", before: {}, after: { snapshotArns: ["arn:s1"] }, op: "replace", keys: ["snapshotArns"], source: `${TF}elasticache/replication_group.go` },
-    { change: "subnet group", before: { subnetGroupName: "a" }, after: { subnetGroupName: "b" }, op: "replace", keys: ["subnetGroupName"], source: `${TF}elasticache/replication_group.go` },
-    { change: "encryption at rest", before: { atRestEncryptionEnabled: true }, after: { atRestEncryptionEnabled: false }, op: "replace", keys: ["atRestEncryptionEnabled"], source: `${TF}elasticache/replication_group.go` },
-    { change: "node type", before: { nodeType: "cache.t4g.small" }, after: { nodeType: "cache.m7g.large" }, op: "update", keys: ["nodeType"], source: `${TF}elasticache/replication_group.go` },
-    { change: "AUTH token", before: { authToken: secret("a") }, after: { authToken: secret("b") }, op: "update", keys: ["authToken"], source: `${TF}elasticache/replication_group.go` },
-    { change: "cache clusters", before: { numCacheClusters: 1 }, after: { numCacheClusters: 2 }, op: "update", keys: ["numCacheClusters"], source: `${TF}elasticache/replication_group.go` },
+    {
+      change: "snapshot name",
+      before: {},
+      after: { snapshotName: "s1" },
+      op: "replace",
+      keys: ["snapshotName"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "snapshot ARNs",
+      before: {},
+      after: { snapshotArns: ["arn:s1"] },
+      op: "replace",
+      keys: ["snapshotArns"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "subnet group",
+      before: { subnetGroupName: "a" },
+      after: { subnetGroupName: "b" },
+      op: "replace",
+      keys: ["subnetGroupName"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "encryption at rest",
+      before: { atRestEncryptionEnabled: true },
+      after: { atRestEncryptionEnabled: false },
+      op: "replace",
+      keys: ["atRestEncryptionEnabled"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "node type",
+      before: { nodeType: "cache.t4g.small" },
+      after: { nodeType: "cache.m7g.large" },
+      op: "update",
+      keys: ["nodeType"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "AUTH token",
+      before: { authToken: secret("a") },
+      after: { authToken: secret("b") },
+      op: "update",
+      keys: ["authToken"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
+    {
+      change: "cache clusters",
+      before: { numCacheClusters: 1 },
+      after: { numCacheClusters: 2 },
+      op: "update",
+      keys: ["numCacheClusters"],
+      source: `${TF}elasticache/replication_group.go`,
+    },
     {
       change: "transit encryption on 7.1",
       before: { engineVersion: "7.1", transitEncryptionEnabled: false },
@@ -165,19 +291,61 @@ const rows: Record<string, Row[]> = {
   ],
   "aws:elasticache/subnetGroup:SubnetGroup": [
     { change: "name", before: { name: "a" }, after: { name: "b" }, op: "replace", keys: ["name"], source: `${TF}elasticache/subnet_group.go` },
-    { change: "description", before: { description: "a" }, after: { description: "b" }, op: "update", keys: ["description"], source: `${TF}elasticache/subnet_group.go` },
+    {
+      change: "description",
+      before: { description: "a" },
+      after: { description: "b" },
+      op: "update",
+      keys: ["description"],
+      source: `${TF}elasticache/subnet_group.go`,
+    },
   ],
   "aws:secretsmanager/secret:Secret": [
     { change: "name", before: { name: "a" }, after: { name: "b" }, op: "replace", keys: ["name"], source: `${TF}secretsmanager/secret.go` },
-    { change: "description", before: { description: "a" }, after: { description: "b" }, op: "update", keys: ["description"], source: `${TF}secretsmanager/secret.go` },
+    {
+      change: "description",
+      before: { description: "a" },
+      after: { description: "b" },
+      op: "update",
+      keys: ["description"],
+      source: `${TF}secretsmanager/secret.go`,
+    },
   ],
   "aws:secretsmanager/secretVersion:SecretVersion": [
-    { change: "secret value", before: { secretString: secret("a") }, after: { secretString: secret("b") }, op: "replace", keys: ["secretString"], source: `${TF}secretsmanager/secret_version.go` },
-    { change: "secret", before: { secretId: "arn:1" }, after: { secretId: "arn:2" }, op: "replace", keys: ["secretId"], source: `${TF}secretsmanager/secret_version.go` },
+    {
+      change: "secret value",
+      before: { secretString: secret("a") },
+      after: { secretString: secret("b") },
+      op: "replace",
+      keys: ["secretString"],
+      source: `${TF}secretsmanager/secret_version.go`,
+    },
+    {
+      change: "secret",
+      before: { secretId: "arn:1" },
+      after: { secretId: "arn:2" },
+      op: "replace",
+      keys: ["secretId"],
+      source: `${TF}secretsmanager/secret_version.go`,
+    },
   ],
   "random:index/randomPassword:RandomPassword": [
-    { change: "a keeper", before: { keepers: { version: "1" } }, after: { keepers: { version: "2" } }, op: "replace", keys: ["keepers.version"], source: `${RANDOM} (RequiresReplaceIfValuesNotNull)` },
-    { change: "a keeper removed", before: { keepers: { version: "1" } }, after: { keepers: {} }, op: "replace", keys: ["keepers.version"], source: `${RANDOM} (RequiresReplaceIfValuesNotNull)` },
+    {
+      change: "a keeper",
+      before: { keepers: { version: "1" } },
+      after: { keepers: { version: "2" } },
+      op: "replace",
+      keys: ["keepers.version"],
+      source: `${RANDOM} (RequiresReplaceIfValuesNotNull)`,
+    },
+    {
+      change: "a keeper removed",
+      before: { keepers: { version: "1" } },
+      after: { keepers: {} },
+      op: "replace",
+      keys: ["keepers.version"],
+      source: `${RANDOM} (RequiresReplaceIfValuesNotNull)`,
+    },
     { change: "length", before: { length: 32 }, after: { length: 40 }, op: "replace", keys: ["length"], source: RANDOM },
     { change: "special", before: { special: false }, after: { special: true }, op: "replace", keys: ["special"], source: RANDOM },
     { change: "upper", before: { upper: true }, after: { upper: false }, op: "replace", keys: ["upper"], source: RANDOM },
@@ -192,7 +360,14 @@ const rows: Record<string, Row[]> = {
   "aws:s3/bucket:Bucket": [
     { change: "bucket name", before: { bucket: "a" }, after: { bucket: "b" }, op: "replace", keys: ["bucket"], source: `${TF}s3/bucket.go` },
     { change: "object lock", before: {}, after: { objectLockEnabled: true }, op: "replace", keys: ["objectLockEnabled"], source: `${TF}s3/bucket.go` },
-    { change: "force destroy", before: { forceDestroy: false }, after: { forceDestroy: true }, op: "update", keys: ["forceDestroy"], source: `${TF}s3/bucket.go` },
+    {
+      change: "force destroy",
+      before: { forceDestroy: false },
+      after: { forceDestroy: true },
+      op: "update",
+      keys: ["forceDestroy"],
+      source: `${TF}s3/bucket.go`,
+    },
   ],
   "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [
     { change: "bucket", before: { bucket: "a" }, after: { bucket: "b" }, op: "replace", keys: ["bucket"], source: `${TF}s3/bucket_ownership_controls.go` },
@@ -207,10 +382,24 @@ const rows: Record<string, Row[]> = {
   ],
   "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": [
     { change: "bucket", before: { bucket: "a" }, after: { bucket: "b" }, op: "replace", keys: ["bucket"], source: `${TF}s3/bucket_public_access_block.go` },
-    { change: "a flag", before: { blockPublicAcls: true }, after: { blockPublicAcls: false }, op: "update", keys: ["blockPublicAcls"], source: `${TF}s3/bucket_public_access_block.go` },
+    {
+      change: "a flag",
+      before: { blockPublicAcls: true },
+      after: { blockPublicAcls: false },
+      op: "update",
+      keys: ["blockPublicAcls"],
+      source: `${TF}s3/bucket_public_access_block.go`,
+    },
   ],
   "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
-    { change: "bucket", before: { bucket: "a" }, after: { bucket: "b" }, op: "replace", keys: ["bucket"], source: `${TF}s3/bucket_server_side_encryption_configuration.go` },
+    {
+      change: "bucket",
+      before: { bucket: "a" },
+      after: { bucket: "b" },
+      op: "replace",
+      keys: ["bucket"],
+      source: `${TF}s3/bucket_server_side_encryption_configuration.go`,
+    },
     {
       change: "the algorithm (a set element)",
       before: { rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }] },
@@ -249,15 +438,36 @@ const rows: Record<string, Row[]> = {
   // components/aws/queue.ts
   "aws:sqs/queue:Queue": [
     { change: "FIFO", before: { fifoQueue: false }, after: { fifoQueue: true }, op: "replace", keys: ["fifoQueue"], source: `${TF}sqs/queue.go` },
-    { change: "visibility timeout", before: { visibilityTimeoutSeconds: 30 }, after: { visibilityTimeoutSeconds: 60 }, op: "update", keys: ["visibilityTimeoutSeconds"], source: `${TF}sqs/queue.go` },
+    {
+      change: "visibility timeout",
+      before: { visibilityTimeoutSeconds: 30 },
+      after: { visibilityTimeoutSeconds: 60 },
+      op: "update",
+      keys: ["visibilityTimeoutSeconds"],
+      source: `${TF}sqs/queue.go`,
+    },
   ],
   "aws:sqs/queuePolicy:QueuePolicy": [
     { change: "queue", before: { queueUrl: "u1" }, after: { queueUrl: "u2" }, op: "replace", keys: ["queueUrl"], source: `${TF}sqs/queue_policy.go` },
     { change: "policy", before: { policy: "{}" }, after: { policy: '{"a":1}' }, op: "update", keys: ["policy"], source: `${TF}sqs/queue_policy.go` },
   ],
   "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": [
-    { change: "queue", before: { queueUrl: "u1" }, after: { queueUrl: "u2" }, op: "replace", keys: ["queueUrl"], source: `${TF}sqs/queue_redrive_allow_policy.go` },
-    { change: "policy", before: { redriveAllowPolicy: "{}" }, after: { redriveAllowPolicy: '{"a":1}' }, op: "update", keys: ["redriveAllowPolicy"], source: `${TF}sqs/queue_redrive_allow_policy.go` },
+    {
+      change: "queue",
+      before: { queueUrl: "u1" },
+      after: { queueUrl: "u2" },
+      op: "replace",
+      keys: ["queueUrl"],
+      source: `${TF}sqs/queue_redrive_allow_policy.go`,
+    },
+    {
+      change: "policy",
+      before: { redriveAllowPolicy: "{}" },
+      after: { redriveAllowPolicy: '{"a":1}' },
+      op: "update",
+      keys: ["redriveAllowPolicy"],
+      source: `${TF}sqs/queue_redrive_allow_policy.go`,
+    },
   ],
   // components/kubernetes/teamNamespace.ts
   "kubernetes:core/v1:Namespace": [
@@ -289,7 +499,14 @@ const rows: Record<string, Row[]> = {
       source: K8S,
     },
     { change: "scopes", before: { spec: {} }, after: { spec: { scopes: ["BestEffort"] } }, op: "replace", keys: ["spec.scopes"], source: K8S },
-    { change: "namespace", before: { metadata: { namespace: "a" } }, after: { metadata: { namespace: "b" } }, op: "replace", keys: ["metadata.namespace"], source: K8S },
+    {
+      change: "namespace",
+      before: { metadata: { namespace: "a" } },
+      after: { metadata: { namespace: "b" } },
+      op: "replace",
+      keys: ["metadata.namespace"],
+      source: K8S,
+    },
   ],
   "kubernetes:core/v1:LimitRange": [
     {
@@ -302,12 +519,33 @@ const rows: Record<string, Row[]> = {
     },
   ],
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": [
-    { change: "policy types", before: { spec: { policyTypes: ["Ingress"] } }, after: { spec: { policyTypes: ["Ingress", "Egress"] } }, op: "update", keys: ["spec.policyTypes[1]"], source: K8S },
-    { change: "namespace", before: { metadata: { namespace: "a" } }, after: { metadata: { namespace: "b" } }, op: "replace", keys: ["metadata.namespace"], source: K8S },
+    {
+      change: "policy types",
+      before: { spec: { policyTypes: ["Ingress"] } },
+      after: { spec: { policyTypes: ["Ingress", "Egress"] } },
+      op: "update",
+      keys: ["spec.policyTypes[1]"],
+      source: K8S,
+    },
+    {
+      change: "namespace",
+      before: { metadata: { namespace: "a" } },
+      after: { metadata: { namespace: "b" } },
+      op: "replace",
+      keys: ["metadata.namespace"],
+      source: K8S,
+    },
   ],
   "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": [
     { change: "subject", before: { subjects: [{ name: "a" }] }, after: { subjects: [{ name: "b" }] }, op: "update", keys: ["subjects[0].name"], source: K8S },
-    { change: "role", before: { roleRef: { name: "edit" } }, after: { roleRef: { name: "admin" } }, op: "replace", keys: ["roleRef.name"], source: `${K8S} (roleBinding: .roleRef)` },
+    {
+      change: "role",
+      before: { roleRef: { name: "edit" } },
+      after: { roleRef: { name: "admin" } },
+      op: "replace",
+      keys: ["roleRef.name"],
+      source: `${K8S} (roleBinding: .roleRef)`,
+    },
   ],
   // components/kubernetes/webService.ts
   "kubernetes:apps/v1:Deployment": [
@@ -328,17 +566,66 @@ const rows: Record<string, Row[]> = {
       keys: ["spec.selector.matchLabels.app"],
       source: `${K8S} (deployment: .spec.selector)`,
     },
-    { change: "namespace", before: { metadata: { namespace: "a" } }, after: { metadata: { namespace: "b" } }, op: "replace", keys: ["metadata.namespace"], source: K8S },
+    {
+      change: "namespace",
+      before: { metadata: { namespace: "a" } },
+      after: { metadata: { namespace: "b" } },
+      op: "replace",
+      keys: ["metadata.namespace"],
+      source: K8S,
+    },
   ],
   "kubernetes:core/v1:Service": [
-    { change: "port", before: { spec: { ports: [{ port: 80 }] } }, after: { spec: { ports: [{ port: 8080 }] } }, op: "update", keys: ["spec.ports[0].port"], source: K8S },
-    { change: "selector (mutable on a Service)", before: { spec: { selector: { app: "a" } } }, after: { spec: { selector: { app: "b" } } }, op: "update", keys: ["spec.selector.app"], source: K8S },
-    { change: "cluster IP", before: { spec: { clusterIP: "10.0.0.1" } }, after: { spec: { clusterIP: "10.0.0.2" } }, op: "replace", keys: ["spec.clusterIP"], source: `${K8S} (Service: .spec.clusterIP)` },
-    { change: "namespace", before: { metadata: { namespace: "a" } }, after: { metadata: { namespace: "b" } }, op: "replace", keys: ["metadata.namespace"], source: K8S },
+    {
+      change: "port",
+      before: { spec: { ports: [{ port: 80 }] } },
+      after: { spec: { ports: [{ port: 8080 }] } },
+      op: "update",
+      keys: ["spec.ports[0].port"],
+      source: K8S,
+    },
+    {
+      change: "selector (mutable on a Service)",
+      before: { spec: { selector: { app: "a" } } },
+      after: { spec: { selector: { app: "b" } } },
+      op: "update",
+      keys: ["spec.selector.app"],
+      source: K8S,
+    },
+    {
+      change: "cluster IP",
+      before: { spec: { clusterIP: "10.0.0.1" } },
+      after: { spec: { clusterIP: "10.0.0.2" } },
+      op: "replace",
+      keys: ["spec.clusterIP"],
+      source: `${K8S} (Service: .spec.clusterIP)`,
+    },
+    {
+      change: "namespace",
+      before: { metadata: { namespace: "a" } },
+      after: { metadata: { namespace: "b" } },
+      op: "replace",
+      keys: ["metadata.namespace"],
+      source: K8S,
+    },
   ],
   "kubernetes:policy/v1:PodDisruptionBudget": [
-    { change: "max unavailable (policy/v1 lists no spec field)", before: { spec: { maxUnavailable: 1 } }, after: { spec: { maxUnavailable: 2 } }, op: "update", keys: ["spec.maxUnavailable"], source: K8S },
-    { change: "namespace", before: { metadata: { namespace: "a" } }, after: { metadata: { namespace: "b" } }, op: "replace", keys: ["metadata.namespace"], source: K8S },
+    {
+      change: "max unavailable (policy/v1 lists no spec field)",
+      before: { spec: { maxUnavailable: 1 } },
+      after: { spec: { maxUnavailable: 2 } },
+      op: "update",
+      keys: ["spec.maxUnavailable"],
+      source: K8S,
+    },
+    {
+      change: "namespace",
+      before: { metadata: { namespace: "a" } },
+      after: { metadata: { namespace: "b" } },
+      op: "replace",
+      keys: ["metadata.namespace"],
+      source: K8S,
+    },
   ],
 };
 
@@ -398,7 +685,11 @@ describe("risk with detailed-diff keys", () => {
   });
 
   it("rates a Namespace label-only change low (medium in prod): an update, not a replace", () => {
-    const s = step("kubernetes:core/v1:Namespace", { metadata: { name: "payments", labels: { a: "1" } } }, { metadata: { name: "payments", labels: { a: "2" } } });
+    const s = step(
+      "kubernetes:core/v1:Namespace",
+      { metadata: { name: "payments", labels: { a: "1" } } },
+      { metadata: { name: "payments", labels: { a: "2" } } },
+    );
     expect(s.op).toBe("update");
     expect(classifyStep(s, "dev")).toEqual({ level: "low", reasons: ["updates only tags or labels of kubernetes:core/v1:Namespace r (metadata.labels.a)"] });
     expect(classifyStep(s, "prod").level).toBe("medium");

@@ -29,7 +29,12 @@ const resources = [
   reg(SG, { subnetIds: ["subnet-a"] }, { name: "subnets-1a2b3c4d", arn: "arn:aws:rds:us-east-1:1:subgrp:subnets-1a2b3c4d" }, "subnets-id-77aa"),
   reg(BUCKET, { forceDestroy: false }, { bucket: "files-9f8e7d6c", arn: "arn:aws:s3:::files-9f8e7d6c" }, "files-9f8e7d6c"),
   reg("urn:pulumi:s::p::aws:rds/instance:Instance::db", { dbSubnetGroupName: "subnets-1a2b3c4d", masterPassword: secret(password) }, {}, "db-1"),
-  reg("urn:pulumi:s::p::aws:s3/bucketPolicy:BucketPolicy::policy", { bucket: "files-9f8e7d6c", policy: '{"Resource":["arn:aws:s3:::files-9f8e7d6c/*"]}' }, {}, "p-1"),
+  reg(
+    "urn:pulumi:s::p::aws:s3/bucketPolicy:BucketPolicy::policy",
+    { bucket: "files-9f8e7d6c", policy: '{"Resource":["arn:aws:s3:::files-9f8e7d6c/*"]}' },
+    {},
+    "p-1",
+  ),
 ];
 
 describe("references", () => {

@@ -147,7 +147,10 @@ describe("the npm package", () => {
       const driver = new AnalyzerDriver(started.port);
       const info = await driver.analyzerInfo();
       driver.close();
-      expect({ name: info.name, version: info.version }).toEqual({ name: "paved", version: JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version });
+      expect({ name: info.name, version: info.version }).toEqual({
+        name: "paved",
+        version: JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version,
+      });
     } finally {
       if ("stop" in started) await started.stop();
       await engine.close();
@@ -200,7 +203,10 @@ describe("the npm package", () => {
     try {
       let health: { status?: string; store?: string } | undefined;
       for (let i = 0; i < 300 && !health; i++) {
-        health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json() as Promise<{ status: string; store: string }>, () => undefined);
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.json() as Promise<{ status: string; store: string }>,
+          () => undefined,
+        );
         if (!health) await new Promise((r) => setTimeout(r, 200));
       }
       expect(health).toMatchObject({ status: "ok", store: "sqlite" });
@@ -218,28 +224,35 @@ describe("the npm package", () => {
 
   // The consumer was installed with --ignore-scripts, so better-sqlite3 is not built there:
   // the service runs on PostgreSQL, when the tests have one.
-  it.skipIf(postgresUnavailable() !== undefined)("its bin serves the API (paved serve) on the simulate engine", async () => {
-    const consumer = join(work, "consumer");
-    writeFileSync(join(consumer, "paved.yaml"), readFileSync(join(repo, "paved.yaml")));
-    const port = await freePort();
-    const child = spawn(join(consumer, "node_modules", ".bin", "paved"), ["serve"], {
-      cwd: consumer,
-      env: { ...process.env, PORT: String(port), PAVED_ENGINE: "simulate", DATABASE_URL: await freshDatabase() },
-      stdio: "ignore",
-    });
-    const exited = new Promise((r) => child.once("exit", r));
-    try {
-      let health: unknown;
-      for (let i = 0; i < 150 && !health; i++) {
-        health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json(), () => undefined);
-        if (!health) await new Promise((r) => setTimeout(r, 200));
+  it.skipIf(postgresUnavailable() !== undefined)(
+    "its bin serves the API (paved serve) on the simulate engine",
+    async () => {
+      const consumer = join(work, "consumer");
+      writeFileSync(join(consumer, "paved.yaml"), readFileSync(join(repo, "paved.yaml")));
+      const port = await freePort();
+      const child = spawn(join(consumer, "node_modules", ".bin", "paved"), ["serve"], {
+        cwd: consumer,
+        env: { ...process.env, PORT: String(port), PAVED_ENGINE: "simulate", DATABASE_URL: await freshDatabase() },
+        stdio: "ignore",
+      });
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        let health: unknown;
+        for (let i = 0; i < 150 && !health; i++) {
+          health = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.json(),
+            () => undefined,
+          );
+          if (!health) await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(health).toEqual({ status: "ok", engine: "simulate", store: "postgres" });
+        const page = await fetch(`http://127.0.0.1:${port}/`);
+        expect(await page.text()).toContain("<title>Paved self-service</title>");
+      } finally {
+        child.kill("SIGTERM");
+        await exited;
       }
-      expect(health).toEqual({ status: "ok", engine: "simulate", store: "postgres" });
-      const page = await fetch(`http://127.0.0.1:${port}/`);
-      expect(await page.text()).toContain("<title>Paved self-service</title>");
-    } finally {
-      child.kill("SIGTERM");
-      await exited;
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -26,13 +26,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import {
-  AnalyzerPolicyConfig,
-  AnalyzerPolicyInfo,
-  EnforcementLevel,
-  parsePolicyPackConfig,
-  reconcilePolicyPackConfig,
-} from "../../policy-pack/engineConfig";
+import { AnalyzerPolicyConfig, AnalyzerPolicyInfo, EnforcementLevel, parsePolicyPackConfig, reconcilePolicyPackConfig } from "../../policy-pack/engineConfig";
 
 export const repo = resolve(__dirname, "..", "..");
 
@@ -112,13 +106,19 @@ export async function startFakeEngine(): Promise<FakeEngine> {
     getRootResource: (_call: any, cb: any) => cb(null, new (proto("./engine_pb").GetRootResourceResponse)()),
     setRootResource: (_call: any, cb: any) => cb(null, new (proto("./engine_pb").SetRootResourceResponse)()),
   });
-  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return { address: `127.0.0.1:${port}`, logs, close: () => new Promise((r) => server.tryShutdown(() => r())) };
 }
 
 /** Where the `pulumi-analyzer-policy` script finds the runner: resolved from the pack directory. */
 export function resolveRunPolicyPack(packDir: string): string {
-  return sh(process.execPath, ["-e", "try { console.log(require.resolve('@pulumi/pulumi/cmd/run-policy-pack')) } catch (e) { console.error(e.message) }"], packDir).trim();
+  return sh(
+    process.execPath,
+    ["-e", "try { console.log(require.resolve('@pulumi/pulumi/cmd/run-policy-pack')) } catch (e) { console.error(e.message) }"],
+    packDir,
+  ).trim();
 }
 
 /** A pack process started as the CLI starts it. */
@@ -286,7 +286,13 @@ export class AnalyzerDriver {
   }
 
   /** `GetAnalyzerInfo`, read as the CLI reads it (`analyzer.GetAnalyzerInfo`). */
-  async analyzerInfo(): Promise<{ name: string; version: string; supportsConfig: boolean; policies: AnalyzerPolicyInfo[]; initialConfig: Record<string, AnalyzerPolicyConfig> }> {
+  async analyzerInfo(): Promise<{
+    name: string;
+    version: string;
+    supportsConfig: boolean;
+    policies: AnalyzerPolicyInfo[];
+    initialConfig: Record<string, AnalyzerPolicyConfig>;
+  }> {
     const info = await unary<any, any>(this.client, "getAnalyzerInfo", new emptyPb.Empty());
     const policies: AnalyzerPolicyInfo[] = info.getPoliciesList().map((p: any) => {
       const schema = p.getConfigschema();

@@ -36,7 +36,10 @@ describe("RDS policies", () => {
     [{ storageEncrypted: undefined }, "rds-storage-encrypted [mandatory] db: storageEncrypted is unset: it must be true"],
     [{ publiclyAccessible: true }, "rds-no-public-access [mandatory] db: publiclyAccessible is true: databases are reached from inside the VPC only"],
     [{ backupRetentionPeriod: 7 }, "rds-backup-retention [mandatory] db: backupRetentionPeriod is 7: at least 14 days are required in prod"],
-    [{ instanceClass: "db.x2g.16xlarge" }, 'rds-instance-class [mandatory] db: instanceClass "db.x2g.16xlarge" is not one of db.t4g.small, db.m7g.large, db.r7g.xlarge'],
+    [
+      { instanceClass: "db.x2g.16xlarge" },
+      'rds-instance-class [mandatory] db: instanceClass "db.x2g.16xlarge" is not one of db.t4g.small, db.m7g.large, db.r7g.xlarge',
+    ],
     [{ deletionProtection: false }, "rds-deletion-protection [mandatory] db: deletionProtection is false: it must be true in prod"],
   ])("flag %o", async (change, message) => {
     expect(await messages([rds(change)])).toEqual([message]);
@@ -68,8 +71,13 @@ describe("RDS policies", () => {
   });
 
   it("take limits from config", async () => {
-    const config = { "rds-backup-retention": { minimumDays: { dev: 1, staging: 7, prod: 30 } }, "rds-instance-class": { allowedInstanceClasses: ["db.m7g.large"] } };
-    expect(await messages([rds()], { config })).toEqual(["rds-backup-retention [mandatory] db: backupRetentionPeriod is 14: at least 30 days are required in prod"]);
+    const config = {
+      "rds-backup-retention": { minimumDays: { dev: 1, staging: 7, prod: 30 } },
+      "rds-instance-class": { allowedInstanceClasses: ["db.m7g.large"] },
+    };
+    expect(await messages([rds()], { config })).toEqual([
+      "rds-backup-retention [mandatory] db: backupRetentionPeriod is 14: at least 30 days are required in prod",
+    ]);
     expect(await messages([rds({ instanceClass: "db.t4g.small" })], { config })).toEqual([
       "rds-backup-retention [mandatory] db: backupRetentionPeriod is 14: at least 30 days are required in prod",
       'rds-instance-class [mandatory] db: instanceClass "db.t4g.small" is not one of db.m7g.large',
@@ -98,23 +106,36 @@ describe("ElastiCache, SQS and IAM policies", () => {
   it("require queue encryption", async () => {
     expect(await messages([queue({ sqsManagedSseEnabled: true })])).toEqual([]);
     expect(await messages([queue({ kmsMasterKeyId: "alias/aws/sqs" })])).toEqual([]);
-    expect(await messages([queue({})])).toEqual(["sqs-encryption [mandatory] q: neither sqsManagedSseEnabled nor kmsMasterKeyId is set: the queue is not encrypted"]);
+    expect(await messages([queue({})])).toEqual([
+      "sqs-encryption [mandatory] q: neither sqsManagedSseEnabled nor kmsMasterKeyId is set: the queue is not encrypted",
+    ]);
   });
 
   const policy = (doc: unknown): EvaluateResource => ({ type: "aws:iam/policy:Policy", name: "p", props: { policy: doc, tags } });
   it("refuse Action * on Resource *", async () => {
     const scoped = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:GetObject", Resource: "*" }] };
     expect(await messages([policy(JSON.stringify(scoped))])).toEqual([]);
-    const admin = { Statement: [{ Effect: "Deny", Action: "*", Resource: "*" }, { Sid: "Admin", Effect: "Allow", Action: ["*"], Resource: "*" }] };
+    const admin = {
+      Statement: [
+        { Effect: "Deny", Action: "*", Resource: "*" },
+        { Sid: "Admin", Effect: "Allow", Action: ["*"], Resource: "*" },
+      ],
+    };
     expect(await messages([policy(JSON.stringify(admin))])).toEqual([
       'iam-no-wildcard-admin [mandatory] p: statement Admin allows Action "*" on Resource "*": grant the actions and resources needed instead',
     ]);
     const role: EvaluateResource = {
       type: "aws:iam/role:Role",
       name: "r",
-      props: { tags, assumeRolePolicy: "{}", inlinePolicies: [{ name: "x", policy: JSON.stringify({ Statement: { Effect: "Allow", Action: "*", Resource: "*" } }) }] },
+      props: {
+        tags,
+        assumeRolePolicy: "{}",
+        inlinePolicies: [{ name: "x", policy: JSON.stringify({ Statement: { Effect: "Allow", Action: "*", Resource: "*" } }) }],
+      },
     };
-    expect(await messages([role])).toEqual(['iam-no-wildcard-admin [mandatory] r: statement #0 allows Action "*" on Resource "*": grant the actions and resources needed instead']);
+    expect(await messages([role])).toEqual([
+      'iam-no-wildcard-admin [mandatory] r: statement #0 allows Action "*" on Resource "*": grant the actions and resources needed instead',
+    ]);
   });
 });
 
@@ -134,7 +155,10 @@ describe("security-group-no-public-ingress", () => {
   it.each([
     [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] }, "ingress from 0.0.0.0/0 on port 22: only 80, 443 may be open to the internet"],
     [{ protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["::/0"] }, "ingress from ::/0 on all ports: only 80, 443 may be open to the internet"],
-    [{ protocol: "tcp", fromPort: 80, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }, "ingress from 0.0.0.0/0 on ports 80-443: only 80, 443 may be open to the internet"],
+    [
+      { protocol: "tcp", fromPort: 80, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+      "ingress from 0.0.0.0/0 on ports 80-443: only 80, 443 may be open to the internet",
+    ],
   ])("flags %o", async (rule, message) => {
     expect(await messages([sg([rule])])).toEqual([`security-group-no-public-ingress [mandatory] sg: ${message}`]);
   });
@@ -144,16 +168,29 @@ describe("security-group-no-public-ingress", () => {
       name: "ssh",
       props: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "0.0.0.0/0" },
     };
-    expect(await messages([rule])).toEqual(["security-group-no-public-ingress [mandatory] ssh: ingress from 0.0.0.0/0 on port 22: only 80, 443 may be open to the internet"]);
+    expect(await messages([rule])).toEqual([
+      "security-group-no-public-ingress [mandatory] ssh: ingress from 0.0.0.0/0 on port 22: only 80, 443 may be open to the internet",
+    ]);
     expect(await messages([rule], { config: { "security-group-no-public-ingress": { allowedPorts: [22, 443] } } })).toEqual([]);
-    const egress: EvaluateResource = { type: "aws:ec2/securityGroupRule:SecurityGroupRule", name: "out", props: { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] } };
+    const egress: EvaluateResource = {
+      type: "aws:ec2/securityGroupRule:SecurityGroupRule",
+      name: "out",
+      props: { type: "egress", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] },
+    };
     expect(await messages([egress])).toEqual([]);
   });
 });
 
 describe("S3 policies", () => {
   const parent = "urn:pulumi:dev::paved::paved:aws:Bucket::b";
-  const bucket: EvaluateResource = { type: "aws:s3/bucket:Bucket", name: "b-bucket", urn: "urn:pulumi:dev::paved::paved:aws:Bucket$aws:s3/bucket:Bucket::b-bucket", parent, protect: true, props: { tags } };
+  const bucket: EvaluateResource = {
+    type: "aws:s3/bucket:Bucket",
+    name: "b-bucket",
+    urn: "urn:pulumi:dev::paved::paved:aws:Bucket$aws:s3/bucket:Bucket::b-bucket",
+    parent,
+    protect: true,
+    props: { tags },
+  };
   const pab = (p: Record<string, unknown> = {}): EvaluateResource => ({
     type: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     name: "b-pab",
@@ -175,7 +212,9 @@ describe("S3 policies", () => {
     expect(await messages([bucket, pab({ ignorePublicAcls: false, restrictPublicBuckets: undefined }), sse])).toEqual([
       "s3-public-access-block [mandatory] b-bucket: bucket b-bucket: public-access block leaves ignorePublicAcls, restrictPublicBuckets off",
     ]);
-    expect(await messages([bucket, pab()])).toEqual(["s3-server-side-encryption [mandatory] b-bucket: bucket b-bucket: no server-side encryption configuration"]);
+    expect(await messages([bucket, pab()])).toEqual([
+      "s3-server-side-encryption [mandatory] b-bucket: bucket b-bucket: no server-side encryption configuration",
+    ]);
   });
   it("link configuration to a bucket by dependency when they are not siblings", async () => {
     const loose = { ...bucket, parent: undefined, urn: "urn:pulumi:dev::paved::aws:s3/bucket:Bucket::b-bucket" };
@@ -194,9 +233,14 @@ describe("S3 policies", () => {
     const acl: EvaluateResource = {
       type: "aws:s3/bucketAcl:BucketAcl",
       name: "acl",
-      props: { bucket: "x", accessControlPolicy: { grants: [{ grantee: { type: "Group", uri: "http://acs.amazonaws.com/groups/global/AllUsers" }, permission: "READ" }] } },
+      props: {
+        bucket: "x",
+        accessControlPolicy: { grants: [{ grantee: { type: "Group", uri: "http://acs.amazonaws.com/groups/global/AllUsers" }, permission: "READ" }] },
+      },
     };
-    expect(await messages([acl])).toEqual(["s3-no-public-acl [mandatory] acl: a grant to http://acs.amazonaws.com/groups/global/AllUsers makes objects public"]);
+    expect(await messages([acl])).toEqual([
+      "s3-no-public-acl [mandatory] acl: a grant to http://acs.amazonaws.com/groups/global/AllUsers makes objects public",
+    ]);
   });
 });
 

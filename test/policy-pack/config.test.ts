@@ -53,7 +53,9 @@ describe("pack config", () => {
     expect((await evaluate([publicDb])).map((v) => [v.policyName, v.enforcementLevel])).toEqual([["rds-no-public-access", "mandatory"]]);
     expect((await evaluate([publicDb], { config: { "rds-no-public-access": "advisory" } })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
     expect((await evaluate([publicDb], { config: { all: "advisory" } })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
-    expect((await evaluate([publicDb], { config: { all: "advisory", "rds-no-public-access": { enforcementLevel: "mandatory" } } })).map((v) => v.enforcementLevel)).toEqual(["mandatory"]);
+    expect(
+      (await evaluate([publicDb], { config: { all: "advisory", "rds-no-public-access": { enforcementLevel: "mandatory" } } })).map((v) => v.enforcementLevel),
+    ).toEqual(["mandatory"]);
     expect(await evaluate([publicDb], { config: { "rds-no-public-access": "disabled" } })).toEqual([]);
     expect((await evaluate([publicDb], { enforcementLevel: "advisory" })).map((v) => v.enforcementLevel)).toEqual(["advisory"]);
     expect((await evaluate([publicDb], { config: { "rds-no-public-access": "remediate" } })).map((v) => v.enforcementLevel)).toEqual(["mandatory"]);
@@ -75,7 +77,10 @@ describe("pack config", () => {
   // What `pulumi preview --policy-pack-config` stops on, worded as the CLI words it
   // (pulumi/pulumi pkg/resource/analyzer/config.go, pkg/engine/update.go; gojsonschema's messages).
   it.each([
-    [{ "security-group-no-public-ingress": { allowedPorts: ["22"] } }, ["security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string"]],
+    [
+      { "security-group-no-public-ingress": { allowedPorts: ["22"] } },
+      ["security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string"],
+    ],
     [{ "rds-backup-retention": { minimumDays: { prod: "30" } } }, ["rds-backup-retention: minimumDays.prod: Invalid type. Expected: number, given: string"]],
     [
       { "rds-backup-retention": { environment: "qa" }, "rds-deletion-protection": { environment: "qa" } },
@@ -84,7 +89,10 @@ describe("pack config", () => {
         'rds-deletion-protection: environment: environment must be one of the following: "dev", "staging", "prod"',
       ],
     ],
-    [{ "rds-instance-class": { allowedInstanceClasses: "db.t4g.small" } }, ["rds-instance-class: allowedInstanceClasses: Invalid type. Expected: array, given: string"]],
+    [
+      { "rds-instance-class": { allowedInstanceClasses: "db.t4g.small" } },
+      ["rds-instance-class: allowedInstanceClasses: Invalid type. Expected: array, given: string"],
+    ],
     [{ "required-tags": { requiredTags: [1, "paved:team"] } }, ["required-tags: requiredTags.0: Invalid type. Expected: string, given: integer"]],
   ])("rejects %j as the CLI does", (config, issues) => {
     let error: PolicyConfigError | undefined;
@@ -138,7 +146,11 @@ describe("pack config", () => {
     const unknown: EvaluateResource = { ...publicDb, props: { ...publicDb.props, publiclyAccessible: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } };
     const [advisory, ...rest] = await evaluate([unknown]);
     expect(rest).toEqual([]);
-    expect(advisory).toMatchObject({ policyName: "rds-no-public-access", enforcementLevel: "advisory", description: "RDS instances must not be publicly accessible." });
+    expect(advisory).toMatchObject({
+      policyName: "rds-no-public-access",
+      enforcementLevel: "advisory",
+      description: "RDS instances must not be publicly accessible.",
+    });
     expect(advisory.message).toMatch(/^can't run policy 'rds-no-public-access' from policy pack 'paved@v0\.1\.0' during preview: /);
     expect(engineText(advisory)).toBe(advisory.message);
   });

@@ -13,7 +13,16 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalog } from "../../components/catalog";
-import { EvaluateResource, PolicyConfigError, PolicyPackConfig, engineText, evaluate, policies, resolvePolicyConfig, runUnderMocks } from "../../policy-pack/api";
+import {
+  EvaluateResource,
+  PolicyConfigError,
+  PolicyPackConfig,
+  engineText,
+  evaluate,
+  policies,
+  resolvePolicyConfig,
+  runUnderMocks,
+} from "../../policy-pack/api";
 import {
   AnalyzedResource,
   AnalyzerDriver,
@@ -78,7 +87,13 @@ async function resources(): Promise<AnalyzedResource[]> {
     urn: urn("aws:rds/instance:Instance", "new-db"),
     type: "aws:rds/instance:Instance",
     name: "new-db",
-    props: { instanceClass: "db.t4g.small", storageEncrypted: UNKNOWN, publiclyAccessible: false, backupRetentionPeriod: UNKNOWN, tags: { "paved:team": "payments", "paved:environment": "prod" } },
+    props: {
+      instanceClass: "db.t4g.small",
+      storageEncrypted: UNKNOWN,
+      publiclyAccessible: false,
+      backupRetentionPeriod: UNKNOWN,
+      tags: { "paved:team": "payments", "paved:environment": "prod" },
+    },
   });
   out.push({
     urn: urn("aws:s3/bucketAclV2:BucketAclV2", "logs-acl"),
@@ -212,7 +227,9 @@ describe("the policy pack under the CLI's loader, built and installed as node_mo
       }
       const advisories = viaEngine.filter((d) => d.text.startsWith("can't run"));
       expect(advisories.length).toBeGreaterThan(0);
-      expect(advisories[0].text).toMatch(new RegExp(`^can't run policy '[a-z0-9-]+' from policy pack 'paved@v${version.replace(/\./g, "\\.")}' during preview: `));
+      expect(advisories[0].text).toMatch(
+        new RegExp(`^can't run policy '[a-z0-9-]+' from policy pack 'paved@v${version.replace(/\./g, "\\.")}' during preview: `),
+      );
       expect(new Set(viaEngine.map((d) => d.policyName)).size).toBeGreaterThan(8);
     });
   }
@@ -261,7 +278,10 @@ describe("the policy pack under the CLI's loader, built and installed as node_mo
   });
 
   it.each([
-    [{ "security-group-no-public-ingress": { allowedPorts: ["22"] } }, ["security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string"]],
+    [
+      { "security-group-no-public-ingress": { allowedPorts: ["22"] } },
+      ["security-group-no-public-ingress: allowedPorts.0: Invalid type. Expected: number, given: string"],
+    ],
     [{ "rds-backup-retention": { minimumDays: { prod: "30" } } }, ["rds-backup-retention: minimumDays.prod: Invalid type. Expected: number, given: string"]],
   ])("config the CLI stops on, evaluate() refuses with the same errors: %j", async (config, expected) => {
     const { errors } = await driver.configure(config);

@@ -44,7 +44,11 @@ describe("pod policies", () => {
     [{ securityContext: { allowPrivilegeEscalation: true } }, {}, 'k8s-no-privileged-containers [mandatory] api: container "app" allows privilege escalation'],
     [{}, { securityContext: {} }, 'k8s-run-as-non-root [mandatory] api: container "app" does not set runAsNonRoot: true'],
     [{ securityContext: { runAsUser: 0 } }, {}, 'k8s-run-as-non-root [mandatory] api: container "app" sets runAsUser 0 (root)'],
-    [{ resources: { requests: { cpu: "1" } } }, {}, 'k8s-resources-set [mandatory] api: container "app" does not set resources requests.memory, limits.cpu, limits.memory'],
+    [
+      { resources: { requests: { cpu: "1" } } },
+      {},
+      'k8s-resources-set [mandatory] api: container "app" does not set resources requests.memory, limits.cpu, limits.memory',
+    ],
     [{ image: "nginx" }, {}, 'k8s-image-pinned [mandatory] api: container "app" image "nginx" has no tag (it means latest)'],
     [{ image: "nginx:latest" }, {}, 'k8s-image-pinned [mandatory] api: container "app" image "nginx:latest" uses the latest tag'],
     [{}, { hostNetwork: true, hostPID: true }, "k8s-no-host-namespaces [mandatory] api: pod sets hostNetwork: true, hostPID: true"],
@@ -59,7 +63,14 @@ describe("pod policies", () => {
       props: {
         spec: {
           securityContext: { runAsNonRoot: true },
-          initContainers: [{ name: "init", image: "busybox@sha256:" + "0".repeat(64), resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } }, securityContext: { privileged: true } }],
+          initContainers: [
+            {
+              name: "init",
+              image: "busybox@sha256:" + "0".repeat(64),
+              resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } },
+              securityContext: { privileged: true },
+            },
+          ],
           containers: [],
         },
       },
@@ -96,7 +107,7 @@ describe("namespace policies", () => {
       "k8s-namespace-resource-quota [mandatory] payments-dev: namespace payments-dev has no ResourceQuota",
     ]);
     expect(await messages([ns({}), quota], { config: { "k8s-namespace-pod-security": { allowedLevels: ["restricted", "baseline"] } } })).toEqual([
-      'k8s-namespace-pod-security [mandatory] payments-dev: label pod-security.kubernetes.io/enforce is unset: it must be one of restricted, baseline',
+      "k8s-namespace-pod-security [mandatory] payments-dev: label pod-security.kubernetes.io/enforce is unset: it must be one of restricted, baseline",
     ]);
   });
   it("require protect on namespaces labelled prod", async () => {

@@ -20,10 +20,13 @@ class Group extends pulumi.ComponentResource {
 
 describe("runUnderMocks", () => {
   it("records parents, protect, dependencies, URNs and secret inputs", async () => {
-    const { resources, outputs } = await runUnderMocks(() => {
-      const g = new Group("g");
-      return { bucketName: g.bucketName, token: g.token };
-    }, { project: "proj", stack: "dev" });
+    const { resources, outputs } = await runUnderMocks(
+      () => {
+        const g = new Group("g");
+        return { bucketName: g.bucketName, token: g.token };
+      },
+      { project: "proj", stack: "dev" },
+    );
     const byName = Object.fromEntries(resources.map((r) => [r.name, r]));
     expect(resources.map((r) => r.type).sort()).toEqual([
       "aws:s3/bucket:Bucket",
@@ -46,11 +49,14 @@ describe("runUnderMocks", () => {
 
   it("gives the same outputs on every run and applies config", async () => {
     const run = () =>
-      runUnderMocks(() => {
-        const cfg = new pulumi.Config();
-        const b = new aws.s3.Bucket(cfg.require("name"));
-        return { arn: b.arn };
-      }, { config: { name: "logs" } });
+      runUnderMocks(
+        () => {
+          const cfg = new pulumi.Config();
+          const b = new aws.s3.Bucket(cfg.require("name"));
+          return { arn: b.arn };
+        },
+        { config: { name: "logs" } },
+      );
     const a = await run();
     const b = await run();
     expect(a.outputs).toEqual({ arn: `arn:aws:s3:::logs-${a.resources[1].id!.slice(5)}` });

@@ -19,8 +19,23 @@ const documented = defineRunbook({
   level: "documented",
   params,
   steps: [
-    { kind: "check", title: "Replica lag is low", description: "Read the replica lag.", expected: "under 5 s", command: (p) => `psql -h ${p.team}-replica -c 'select now() - pg_last_xact_replay_timestamp()'`, onFailure: "Wait.", run: async () => ({ ok: true, observed: "n/a" }) },
-    { kind: "manual", title: "Promote the replica", instructions: "Promote it.", command: "pg_ctl promote", expected: "server promoting", onFailure: "Call the DBA." },
+    {
+      kind: "check",
+      title: "Replica lag is low",
+      description: "Read the replica lag.",
+      expected: "under 5 s",
+      command: (p) => `psql -h ${p.team}-replica -c 'select now() - pg_last_xact_replay_timestamp()'`,
+      onFailure: "Wait.",
+      run: async () => ({ ok: true, observed: "n/a" }),
+    },
+    {
+      kind: "manual",
+      title: "Promote the replica",
+      instructions: "Promote it.",
+      command: "pg_ctl promote",
+      expected: "server promoting",
+      onFailure: "Call the DBA.",
+    },
   ],
 });
 
@@ -83,20 +98,38 @@ describe("defineRunbook", () => {
     const base = { title: "T", summary: "S", level: "scripted" as const, params: z.strictObject({}) };
     expect(() => defineRunbook({ ...base, id: "Bad_Id", steps: documented.steps as never })).toThrow('runbook id "Bad_Id" must match ^[a-z][a-z0-9-]{2,62}$');
     expect(() => defineRunbook({ ...base, id: "empty", steps: [] })).toThrow("runbook empty has no steps");
-    expect(() => defineRunbook({ ...base, id: "one-option", steps: [{ kind: "decision", title: "Q", question: "?", options: ["yes"], onFailure: "-" }] })).toThrow(
-      "runbook one-option step 1: a decision needs at least two options",
-    );
     expect(() =>
-      defineRunbook({ ...base, id: "no-plan", steps: [{ kind: "action", title: "A", description: "d", reversible: false, onFailure: "-", run: async () => "", verify: async () => ({ ok: true, observed: "" }) }] }),
+      defineRunbook({ ...base, id: "one-option", steps: [{ kind: "decision", title: "Q", question: "?", options: ["yes"], onFailure: "-" }] }),
+    ).toThrow("runbook one-option step 1: a decision needs at least two options");
+    expect(() =>
+      defineRunbook({
+        ...base,
+        id: "no-plan",
+        steps: [
+          {
+            kind: "action",
+            title: "A",
+            description: "d",
+            reversible: false,
+            onFailure: "-",
+            run: async () => "",
+            verify: async () => ({ ok: true, observed: "" }),
+          },
+        ],
+      }),
     ).toThrow("runbook no-plan step 1: a run action needs a plan to be approved against");
     const verify = async () => ({ ok: true, observed: "" });
-    expect(() => defineRunbook({ ...base, id: "neither", steps: [{ kind: "action", title: "A", description: "d", reversible: true, onFailure: "-", verify }] })).toThrow(
-      "runbook neither step 1: an action has either a change or a run",
-    );
+    expect(() =>
+      defineRunbook({ ...base, id: "neither", steps: [{ kind: "action", title: "A", description: "d", reversible: true, onFailure: "-", verify }] }),
+    ).toThrow("runbook neither step 1: an action has either a change or a run");
     const change = async () => ({ ref: { team: "t", environment: "dev" as const, name: "n" }, offering: "queue", params: {}, action: "update" as const });
-    expect(() => defineRunbook({ ...base, id: "lowered", steps: [{ kind: "action", title: "A", description: "d", reversible: true, risk: "low", onFailure: "-", change, verify }] })).toThrow(
-      "runbook lowered step 1: a change's risk comes from its preview, not from the runbook",
-    );
+    expect(() =>
+      defineRunbook({
+        ...base,
+        id: "lowered",
+        steps: [{ kind: "action", title: "A", description: "d", reversible: true, risk: "low", onFailure: "-", change, verify }],
+      }),
+    ).toThrow("runbook lowered step 1: a change's risk comes from its preview, not from the runbook");
   });
 });
 

@@ -22,7 +22,14 @@ const open = () => createService({ config: testConfig(), dataDir: dir, engine: "
 const person = (s: Service, name: string) => s.config.person(name)!;
 
 async function createInstance(s: Service, name: string, environment = "dev") {
-  const view = await s.workflow.submit(person(s, "alice"), { action: "create", team: "payments", environment: environment as "dev", offering: "postgres", name, params: { tier: "small" } });
+  const view = await s.workflow.submit(person(s, "alice"), {
+    action: "create",
+    team: "payments",
+    environment: environment as "dev",
+    offering: "postgres",
+    name,
+    params: { tier: "small" },
+  });
   for (let i = 0; i < 1200; i++) {
     const row = (await s.store.getRequest(view.id))!;
     if (row.status === "awaiting_approval") {
@@ -38,7 +45,12 @@ describe("runbook runs across a restart", () => {
   it("a run waiting for an answer is answered in the next service and finishes", async () => {
     const first = await open();
     await createInstance(first, "resume-db");
-    const started = await first.runbooks.start(person(first, "alice"), "scale-instance", { team: "payments", environment: "dev", name: "resume-db", tier: "large" });
+    const started = await first.runbooks.start(person(first, "alice"), "scale-instance", {
+      team: "payments",
+      environment: "dev",
+      name: "resume-db",
+      tier: "large",
+    });
     const waiting = await first.runbooks.settle(started.id);
     expect(waiting.status).toBe("awaiting_answer");
     await first.close(2000);
@@ -62,7 +74,12 @@ describe("runbook runs across a restart", () => {
     const first = await open();
     await createInstance(first, "gone-db", "prod");
     // Two runs as a crash leaves them: `running`, their current step recorded as running.
-    const check = await first.runbooks.start(person(first, "alice"), "scale-instance", { team: "payments", environment: "prod", name: "gone-db", tier: "medium" }, { dryRun: true });
+    const check = await first.runbooks.start(
+      person(first, "alice"),
+      "scale-instance",
+      { team: "payments", environment: "prod", name: "gone-db", tier: "medium" },
+      { dryRun: true },
+    );
     await first.runbooks.settle(check.id);
     const destroy = await first.runbooks.start(person(first, "alice"), "decommission-instance", { team: "payments", environment: "prod", name: "gone-db" });
     const paused = await first.runbooks.settle(destroy.id);

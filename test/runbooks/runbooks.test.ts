@@ -53,7 +53,9 @@ describe("the runbook list and its API errors", () => {
     const unknown = await h.call("alice", "POST", "/runbooks/reboot-everything/runs", { params: {} });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe("runbook_not_found");
-    const bad = await h.call("alice", "POST", "/runbooks/scale-instance/runs", { params: { team: "payments", environment: "dev", name: "x-db", tier: "huge", force: true } });
+    const bad = await h.call("alice", "POST", "/runbooks/scale-instance/runs", {
+      params: { team: "payments", environment: "dev", name: "x-db", tier: "huge", force: true },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toEqual({
       code: "invalid_params",
@@ -63,7 +65,9 @@ describe("the runbook list and its API errors", () => {
         { path: "params.force", message: 'unknown key "force"' },
       ],
     });
-    const outsider = await h.call("dave", "POST", "/runbooks/scale-instance/runs", { params: { team: "payments", environment: "dev", name: "x-db", tier: "large" } });
+    const outsider = await h.call("dave", "POST", "/runbooks/scale-instance/runs", {
+      params: { team: "payments", environment: "dev", name: "x-db", tier: "large" },
+    });
     expect(outsider.status).toBe(403);
   });
 });
@@ -86,7 +90,9 @@ describe("scale-instance", () => {
     const run = await start("scale-instance", { team: "payments", environment: "dev", name: "scale-db", tier: "medium" });
     expect(run.status).toBe("awaiting_answer");
     expect(run.currentStep).toBe(3);
-    expect(run.steps[2].awaiting).toEqual({ answer: { question: "Resizing scale-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?", options: ["proceed", "stop"] } });
+    expect(run.steps[2].awaiting).toEqual({
+      answer: { question: "Resizing scale-db restarts it (a few minutes; multi-AZ instances fail over). Go ahead now?", options: ["proceed", "stop"] },
+    });
     const wrong = await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "yes" });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error).toEqual({ code: "invalid_answer", message: '"yes" is not one of proceed, stop' });
@@ -99,7 +105,11 @@ describe("scale-instance", () => {
     const waiting = await settle(run.id);
     expect(waiting.status).toBe("awaiting_approval");
     const approval = (waiting.steps[3].awaiting as any).approval;
-    expect(approval).toMatchObject({ risk: "medium", requiredApprovals: { level: "medium", auto: false, count: 1, description: "1 approval" }, progress: "0 of 1" });
+    expect(approval).toMatchObject({
+      risk: "medium",
+      requiredApprovals: { level: "medium", auto: false, count: 1, description: "1 approval" },
+      progress: "0 of 1",
+    });
     expect(approval.reasons).toEqual(["updates aws:rds/instance:Instance scale-db-db (allocatedStorage, instanceClass, maxAllocatedStorage)"]);
     const self = await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/4/approve`, { digest: approval.digest });
     expect(self.body.error).toEqual({ code: "self_approval", message: "the requester cannot approve their own runbook step" });
@@ -148,7 +158,13 @@ describe("scale-instance", () => {
     );
     await store.finishJob(job.id, "other-replica", "done", h.clock.now().toISOString());
     // While a runbook holds the stack, no request job of it is claimed.
-    const lock = (await store.lockStack("payments.dev.scale-db", "runbook:x", "x", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString()))!;
+    const lock = (await store.lockStack(
+      "payments.dev.scale-db",
+      "runbook:x",
+      "x",
+      h.clock.now().toISOString(),
+      new Date(h.clock.now().getTime() + 60_000).toISOString(),
+    ))!;
     await store.enqueueJob({ request_id: "req-later", kind: "preview", stack: "payments.dev.scale-db", at: h.clock.now().toISOString() });
     expect(await store.claimJob("any", h.clock.now().toISOString(), new Date(h.clock.now().getTime() + 60_000).toISOString())).toBeUndefined();
     await store.finishJob(lock.id, "runbook:x", "done", h.clock.now().toISOString());
@@ -182,7 +198,9 @@ describe("rotate-cache-credentials", () => {
     const run = await settle(waiting.id);
     expect(run.status).toBe("awaiting_answer");
     expect(run.steps[1].output).toContain("verify: authTokenVersion 2 on payments/dev/sessions-cache");
-    expect(run.steps[2].awaiting).toEqual({ answer: { question: "Restart the services that use sessions-cache, so they read the new token from its secret.", options: ["done", "failed"] } });
+    expect(run.steps[2].awaiting).toEqual({
+      answer: { question: "Restart the services that use sessions-cache, so they read the new token from its secret.", options: ["done", "failed"] },
+    });
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "done" });
     expect((await settle(run.id)).status).toBe("succeeded");
     const after = JSON.parse((await h.service.store.getStackState("payments.dev.sessions-cache"))!);
@@ -198,14 +216,22 @@ describe("rotate-cache-credentials", () => {
     await h.call("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "failed" });
     const done = await settle(run.id);
     expect(done.status).toBe("failed");
-    expect(done.error).toBe("step 3 (Restart the cache's clients) failed. Next: The old token stays valid until the next rotation: restart the clients, then confirm.");
+    expect(done.error).toBe(
+      "step 3 (Restart the cache's clients) failed. Next: The old token stays valid until the next rotation: restart the clients, then confirm.",
+    );
   });
 });
 
 describe("restore-database-from-snapshot", () => {
   it("creates the restored database beside the original, then stops when both are kept", async () => {
     await instance(pg("billing-db"));
-    const waiting = await start("restore-database-from-snapshot", { team: "payments", environment: "dev", name: "billing-db", snapshotIdentifier: "billing-db-2026-11-24", newName: "billing-db-restored" });
+    const waiting = await start("restore-database-from-snapshot", {
+      team: "payments",
+      environment: "dev",
+      name: "billing-db",
+      snapshotIdentifier: "billing-db-2026-11-24",
+      newName: "billing-db-restored",
+    });
     // Not one of the team's own final snapshots: it may hold another team's data, so at least high.
     expect(waiting.status).toBe("awaiting_approval");
     const approval = (waiting.steps[2].awaiting as any).approval;
@@ -320,7 +346,11 @@ describe("dry runs", () => {
     const cases: [string, Record<string, unknown>, string[]][] = [
       ["rotate-cache-credentials", { team: "payments", environment: "dev", name: "sessions-cache" }, ["succeeded", "skipped", "skipped"]],
       ["scale-instance", { team: "payments", environment: "dev", name: "billing-db", tier: "large" }, ["succeeded", "succeeded", "skipped", "skipped"]],
-      ["restore-database-from-snapshot", { team: "payments", environment: "dev", name: "billing-db", snapshotIdentifier: "s-1", newName: "billing-db-2" }, ["succeeded", "succeeded", "skipped", "skipped", "skipped"]],
+      [
+        "restore-database-from-snapshot",
+        { team: "payments", environment: "dev", name: "billing-db", snapshotIdentifier: "s-1", newName: "billing-db-2" },
+        ["succeeded", "succeeded", "skipped", "skipped", "skipped"],
+      ],
       ["decommission-instance", { team: "payments", environment: "dev", name: "dry-queue" }, ["succeeded", "succeeded", "succeeded", "skipped"]],
     ];
     for (const [id, params, expected] of cases) {

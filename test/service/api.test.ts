@@ -46,13 +46,37 @@ describe("POST /requests: bad input", () => {
   const cases: [string, unknown, number, string, { path: string; message: string }[] | undefined][] = [
     ["an unknown key", { ...pg("a-db"), size: 3 }, 400, "invalid_request", [{ path: "size", message: 'unknown key "size"' }]],
     ["a bad name", pg("Orders_DB"), 400, "invalid_request", [{ path: "name", message: '"Orders_DB" must match ^[a-z][a-z0-9-]{1,39}$' }]],
-    ["a name too long", pg(`a${"b".repeat(40)}`), 400, "invalid_request", [{ path: "name", message: `"a${"b".repeat(40)}" must match ^[a-z][a-z0-9-]{1,39}$` }]],
+    [
+      "a name too long",
+      pg(`a${"b".repeat(40)}`),
+      400,
+      "invalid_request",
+      [{ path: "name", message: `"a${"b".repeat(40)}" must match ^[a-z][a-z0-9-]{1,39}$` }],
+    ],
     ["an unknown environment", pg("a-db", "qa"), 400, "invalid_request", [{ path: "environment", message: '"qa" is not one of dev, staging, prod' }]],
-    ["an unknown action", { ...pg("a-db"), action: "resize" }, 400, "invalid_request", [{ path: "action", message: '"resize" is not one of create, update, destroy' }]],
+    [
+      "an unknown action",
+      { ...pg("a-db"), action: "resize" },
+      400,
+      "invalid_request",
+      [{ path: "action", message: '"resize" is not one of create, update, destroy' }],
+    ],
     ["a missing team", { environment: "dev", offering: "postgres", name: "a-db" }, 400, "invalid_request", [{ path: "team", message: "is required" }]],
     ["an unknown offering", { ...pg("a-db"), offering: "mongodb" }, 400, "invalid_request", [{ path: "offering", message: '"mongodb" is not an offering' }]],
-    ["a bad tier", pg("a-db", "dev", { tier: "xlarge" }), 400, "invalid_params", [{ path: "params.tier", message: '"xlarge" is not one of small, medium, large' }]],
-    ["an unknown param", pg("a-db", "dev", { tier: "small", publiclyAccessible: true }), 400, "invalid_params", [{ path: "params.publiclyAccessible", message: 'unknown key "publiclyAccessible"' }]],
+    [
+      "a bad tier",
+      pg("a-db", "dev", { tier: "xlarge" }),
+      400,
+      "invalid_params",
+      [{ path: "params.tier", message: '"xlarge" is not one of small, medium, large' }],
+    ],
+    [
+      "an unknown param",
+      pg("a-db", "dev", { tier: "small", publiclyAccessible: true }),
+      400,
+      "invalid_params",
+      [{ path: "params.publiclyAccessible", message: 'unknown key "publiclyAccessible"' }],
+    ],
     // What the components refuse is refused at the door, not after a 202 (issue 12, point 5).
     [
       "a redis authTokenVersion above the maximum",
@@ -73,21 +97,38 @@ describe("POST /requests: bad input", () => {
       { ...pg("tns-"), offering: "namespace", params: {} },
       400,
       "invalid_params",
-      [{ path: "name", message: `"tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)` }],
+      [
+        {
+          path: "name",
+          message: `"tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
+        },
+      ],
     ],
     [
       "a postgres name that yields an RDS identifier with --",
       pg("orders--db"),
       400,
       "invalid_params",
-      [{ path: "name", message: '"orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"' }],
+      [
+        {
+          path: "name",
+          message:
+            '"orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"',
+        },
+      ],
     ],
     [
       "a redis name that yields an ElastiCache identifier with --",
       { ...pg("sessions-"), offering: "redis", params: {} },
       400,
       "invalid_params",
-      [{ path: "name", message: '"sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"' }],
+      [
+        {
+          path: "name",
+          message:
+            '"sessions-" would make the ElastiCache replication group ID "sessions--redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"',
+        },
+      ],
     ],
     [
       "a redis name too long for ElastiCache",
@@ -114,7 +155,12 @@ describe("POST /requests: bad input", () => {
   }
 
   it("400 invalid_json for a body that is not JSON", async () => {
-    const res = await h.service.app.inject({ method: "POST", url: "/requests", headers: { authorization: "Bearer alice-dev-token", "content-type": "application/json" }, payload: "{team:" });
+    const res = await h.service.app.inject({
+      method: "POST",
+      url: "/requests",
+      headers: { authorization: "Bearer alice-dev-token", "content-type": "application/json" },
+      payload: "{team:",
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe("invalid_json");
   });
@@ -126,13 +172,24 @@ describe("POST /requests: bad input", () => {
   });
 
   it("415 for another content type", async () => {
-    const res = await h.service.app.inject({ method: "POST", url: "/requests", headers: { authorization: "Bearer alice-dev-token", "content-type": "text/plain" }, payload: "hello" });
+    const res = await h.service.app.inject({
+      method: "POST",
+      url: "/requests",
+      headers: { authorization: "Bearer alice-dev-token", "content-type": "text/plain" },
+      payload: "hello",
+    });
     expect(res.statusCode).toBe(415);
     expect(res.json().error.code).toBe("unsupported_media_type");
   });
 
   it("422 missing_context when the team has no network for that environment", async () => {
-    const res = await h.call("dave", "POST", "/requests", { team: "search", environment: "prod", offering: "postgres", name: "idx-db", params: { tier: "small" } });
+    const res = await h.call("dave", "POST", "/requests", {
+      team: "search",
+      environment: "prod",
+      offering: "postgres",
+      name: "idx-db",
+      params: { tier: "small" },
+    });
     expect(res.status).toBe(422);
     expect(res.body.error).toEqual({
       code: "missing_context",
@@ -265,7 +322,18 @@ describe("request routes", () => {
     expect(res.statusCode).toBe(200);
     const doc = res.json();
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(["/healthz", "/catalog", "/requests", "/requests/{id}", "/requests/{id}/approve", "/requests/{id}/reject", "/requests/{id}/cancel", "/requests/{id}/events", "/instances", "/audit"]),
+      expect.arrayContaining([
+        "/healthz",
+        "/catalog",
+        "/requests",
+        "/requests/{id}",
+        "/requests/{id}/approve",
+        "/requests/{id}/reject",
+        "/requests/{id}/cancel",
+        "/requests/{id}/events",
+        "/instances",
+        "/audit",
+      ]),
     );
     expect(Object.keys(doc.paths["/requests"].post.responses).sort()).toEqual(["202", "400", "401", "403", "404", "409", "422", "429", "500", "503"]);
   });
@@ -273,7 +341,13 @@ describe("request routes", () => {
 
 describe("secrets", () => {
   it("no secret value appears in a response, an event or the audit", async () => {
-    const res = await h.call("alice", "POST", "/requests", { team: "payments", environment: "dev", offering: "redis", name: "sessions", params: { tier: "small" } });
+    const res = await h.call("alice", "POST", "/requests", {
+      team: "payments",
+      environment: "dev",
+      offering: "redis",
+      name: "sessions",
+      params: { tier: "small" },
+    });
     await h.drain();
     const done = (await h.call("alice", "GET", `/requests/${res.body.id}`)).body;
     expect(done.status).toBe("succeeded");

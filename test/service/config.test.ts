@@ -74,7 +74,21 @@ describe("parseConfig", () => {
       '15:1 color: unknown key "color"',
     ]);
     const second = errorOf(
-      ["demo: true", "people:", "  alice: { token: alice-dev-token }", "teams:", "  payments:", "    members: [alice, zoe]", "approvals:", "  expiry: tomorrow", "  rules:", "    low: { count: 1 }", "    medium: { count: 1 }", "    high: { count: 1, group: security }", "    critical: { count: 2 }"].join("\n"),
+      [
+        "demo: true",
+        "people:",
+        "  alice: { token: alice-dev-token }",
+        "teams:",
+        "  payments:",
+        "    members: [alice, zoe]",
+        "approvals:",
+        "  expiry: tomorrow",
+        "  rules:",
+        "    low: { count: 1 }",
+        "    medium: { count: 1 }",
+        "    high: { count: 1, group: security }",
+        "    critical: { count: 2 }",
+      ].join("\n"),
     );
     expect(second.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'teams.payments.members[1]: "zoe" is not in people',
@@ -97,7 +111,9 @@ describe("parseConfig", () => {
 
 describe("parseDuration", () => {
   it("reads ms, s, m, h and d", () => {
-    expect([parseDuration("250ms"), parseDuration("30s"), parseDuration("90m"), parseDuration("24h"), parseDuration("2d")]).toEqual([250, 30_000, 5_400_000, 86_400_000, 172_800_000]);
+    expect([parseDuration("250ms"), parseDuration("30s"), parseDuration("90m"), parseDuration("24h"), parseDuration("2d")]).toEqual([
+      250, 30_000, 5_400_000, 86_400_000, 172_800_000,
+    ]);
     expect(parseDuration("1.5h")).toBeUndefined();
     expect(parseDuration("h")).toBeUndefined();
   });
@@ -107,7 +123,11 @@ describe("paved hash-token", () => {
   async function hash(input: string, args: string[] = []) {
     let stdout = "";
     let stderr = "";
-    const code = await hashTokenCommand(args, { stdout: { write: (c: string) => (stdout += c) }, stderr: { write: (c: string) => (stderr += c) }, stdin: Readable.from([input]) });
+    const code = await hashTokenCommand(args, {
+      stdout: { write: (c: string) => (stdout += c) },
+      stderr: { write: (c: string) => (stderr += c) },
+      stdin: Readable.from([input]),
+    });
     return { code, stdout, stderr };
   }
 
@@ -120,7 +140,11 @@ describe("paved hash-token", () => {
 
   it("refuses a token on the command line, and a short one", async () => {
     expect((await hash("", ["s3cret-token"])).code).toBe(2);
-    expect(await hash("short\n")).toEqual({ code: 2, stdout: "", stderr: "paved hash-token: a token is at least 8 characters, without spaces or line breaks\n" });
+    expect(await hash("short\n")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "paved hash-token: a token is at least 8 characters, without spaces or line breaks\n",
+    });
   });
 });
 
@@ -141,22 +165,43 @@ describe("a configuration that could never work", () => {
 
   it("refuses two people with the same token, with file:line:col", () => {
     const hashed = hashToken("shared-token-1");
-    const err = errorOf(["people:", `  alice: { token: "${hashed}" }`, `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join("\n"));
-    expect(err.message).toBe(`paved.yaml is not a valid Paved configuration:\n  paved.yaml:3:17 people.bob.token: is the same token as alice's: each person needs a token of their own`);
+    const err = errorOf(
+      ["people:", `  alice: { token: "${hashed}" }`, `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join("\n"),
+    );
+    expect(err.message).toBe(
+      `paved.yaml is not a valid Paved configuration:\n  paved.yaml:3:17 people.bob.token: is the same token as alice's: each person needs a token of their own`,
+    );
     // A plain demo token and its hash are the same token too.
-    const mixed = errorOf(["demo: true", "people:", "  alice: { token: shared-token-1 }", `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join("\n"));
-    expect(mixed.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual(["4:17 people.bob.token: is the same token as alice's: each person needs a token of their own"]);
+    const mixed = errorOf(
+      ["demo: true", "people:", "  alice: { token: shared-token-1 }", `  bob: { token: "${hashed}" }`, "teams:", "  payments:", "    members: [alice]"].join(
+        "\n",
+      ),
+    );
+    expect(mixed.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
+      "4:17 people.bob.token: is the same token as alice's: each person needs a token of their own",
+    ]);
   });
 
   it("refuses a zero or negative approval expiry", () => {
     expect(errorOf(base(["approvals:", "  expiry: 0s"])).issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
       '11:11 approvals.expiry: "0s" is zero: every approval would expire at once; use a duration like 24h, 90m or 2d',
     ]);
-    expect(errorOf(base(["approvals:", "  expiry: -5m"])).issues.map((i) => `${i.path}: ${i.message}`)).toEqual(['approvals.expiry: "-5m" is not a positive duration like 24h, 90m or 2d']);
+    expect(errorOf(base(["approvals:", "  expiry: -5m"])).issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'approvals.expiry: "-5m" is not a positive duration like 24h, 90m or 2d',
+    ]);
   });
 
   it("refuses an approval rule its group has too few members to satisfy", () => {
-    const err = errorOf(base(["approvals:", "  rules:", "    low: { count: 1 }", "    medium: { count: 1 }", "    high: { count: 1, group: platform }", "    critical: { count: 2, group: platform }"]));
+    const err = errorOf(
+      base([
+        "approvals:",
+        "  rules:",
+        "    low: { count: 1 }",
+        "    medium: { count: 1 }",
+        "    high: { count: 1, group: platform }",
+        "    critical: { count: 2, group: platform }",
+      ]),
+    );
     expect(err.issues.map((i) => `${i.line}:${i.column} ${i.path}: ${i.message}`)).toEqual([
       "15:24 approvals.rules.critical.count: needs 2 approvals from platform, which has 1 member (bob): no critical-risk change could ever be approved",
     ]);

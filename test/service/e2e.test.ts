@@ -12,7 +12,12 @@ import { ROOT } from "./harness";
 
 function npmStart(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // `npm start` as a user types it; PAVED_ENGINE is left unset so the default choice runs.
-  const child = spawn("npm", ["start", "--silent"], { cwd: ROOT, env: { ...process.env, PAVED_ENGINE: "", ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const child = spawn("npm", ["start", "--silent"], {
+    cwd: ROOT,
+    env: { ...process.env, PAVED_ENGINE: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -85,7 +90,11 @@ describe("npm start", () => {
 
     // Listen to the events before approving: the stream ends at the terminal status.
     const events = fetch(`${base()}/requests/${id}/events`, { headers: as("alice-dev-token") }).then((r) => r.text());
-    const approved = await fetch(`${base()}/requests/${id}/approve`, { method: "POST", headers: as("bob-dev-token"), body: JSON.stringify({ digest: request.preview.digest }) });
+    const approved = await fetch(`${base()}/requests/${id}/approve`, {
+      method: "POST",
+      headers: as("bob-dev-token"),
+      body: JSON.stringify({ digest: request.preview.digest }),
+    });
     expect(approved.status).toBe(200);
     const text = await events;
     const statuses = [...text.matchAll(/^event: status\ndata: (.*)$/gm)].map((m) => JSON.parse(m[1]).status);
@@ -110,7 +119,9 @@ describe("a bad paved.yaml", () => {
     writeFileSync(file, "demo: true\npeople:\n  alice: { token: alice-dev-token }\nteams:\n  payments:\n    members: [alice]\n    autonomy: always\n");
     const run = npmStart({ PORT: String(await freePort()), PAVED_DATA_DIR: dir, PAVED_CONFIG: file });
     expect(await run.exited).toBe(2);
-    expect(run.output()).toContain(`${file} is not a valid Paved configuration:\n  ${file}:7:15 teams.payments.autonomy: "always" is not one of none, low, medium, high, critical`);
+    expect(run.output()).toContain(
+      `${file} is not a valid Paved configuration:\n  ${file}:7:15 teams.payments.autonomy: "always" is not one of none, low, medium, high, critical`,
+    );
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 });

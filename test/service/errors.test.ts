@@ -26,7 +26,9 @@ describe("error answers", () => {
     expect(id.body.error.issues).toEqual([{ path: "params.id", message: `"${"x".repeat(60)}…" (90 characters) is not a request id` }]);
     const tooLong = await h.call("alice", "GET", `/requests/${"x".repeat(5000)}`);
     expect(tooLong.status).toBe(414);
-    expect(tooLong.body).toEqual({ error: { code: "uri_too_long", message: `a part of the path "/requests/${"x".repeat(50)}…" (5010 characters) is longer than 100 characters` } });
+    expect(tooLong.body).toEqual({
+      error: { code: "uri_too_long", message: `a part of the path "/requests/${"x".repeat(50)}…" (5010 characters) is longer than 100 characters` },
+    });
     const missing = await h.call("alice", "GET", `/${"y".repeat(5000)}`);
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ error: { code: "not_found", message: `no route GET "/${"y".repeat(59)}…" (5001 characters)` } });
@@ -78,7 +80,11 @@ describe("error answers", () => {
     });
     expect(broken.statusCode).toBe(400);
     expect(broken.json().error.code).toBe("invalid_json");
-    const empty = await h.service.app.inject({ method: "POST", url: "/requests", headers: { authorization: `Bearer ${TOKENS.alice}`, "content-type": "application/json" } });
+    const empty = await h.service.app.inject({
+      method: "POST",
+      url: "/requests",
+      headers: { authorization: `Bearer ${TOKENS.alice}`, "content-type": "application/json" },
+    });
     expect(empty.statusCode).toBe(400);
     expect(empty.json().error.code).toBe("invalid_request");
   });

@@ -49,7 +49,14 @@ function suite(store: StoreKind) {
   describe("a dev create within the team's autonomy", () => {
     it("is previewed, auto-approved and applied with no human, and says it was simulated", async () => {
       const accepted = await submit(pg("orders-db"));
-      expect(accepted).toMatchObject({ action: "create", status: "previewing", engine: "simulate", requestedBy: "alice", stack: "payments.dev.orders-db", params: { tier: "small" } });
+      expect(accepted).toMatchObject({
+        action: "create",
+        status: "previewing",
+        engine: "simulate",
+        requestedBy: "alice",
+        stack: "payments.dev.orders-db",
+        params: { tier: "small" },
+      });
       const done = await settle(accepted.id);
       expect(done.status).toBe("succeeded");
       expect(done.risk).toEqual({
@@ -75,7 +82,11 @@ function suite(store: StoreKind) {
 
       const instances = await h.call("alice", "GET", "/instances?team=payments");
       expect(instances.body.engine).toBe("simulate");
-      expect(instances.body.instances.find((i: any) => i.stack === "payments.dev.orders-db")).toMatchObject({ offering: "postgres", outputs: done.outputs, needsRefresh: false });
+      expect(instances.body.instances.find((i: any) => i.stack === "payments.dev.orders-db")).toMatchObject({
+        offering: "postgres",
+        outputs: done.outputs,
+        needsRefresh: false,
+      });
 
       const audit = await h.call("alice", "GET", `/audit?requestId=${done.id}`);
       expect(audit.body.entries.map((e: any) => `${e.actor} ${e.action}`)).toEqual([
@@ -291,7 +302,7 @@ function suite(store: StoreKind) {
       const done = await settle(accepted.id);
       expect(done.status).toBe("cancelled");
       expect(done.preview).toBeNull();
-      expect((await h.service.store.getInstance("payments.dev.quick-db"))).toBeUndefined();
+      expect(await h.service.store.getInstance("payments.dev.quick-db")).toBeUndefined();
     });
 
     it("a rejection ends the request", async () => {
@@ -308,10 +319,7 @@ function suite(store: StoreKind) {
 
   describe("policies", () => {
     it("a mandatory violation blocks the request whatever its risk", async () => {
-      const strict = await startHarness(
-        testConfig({ policies: { "rds-instance-class": { allowedInstanceClasses: ["db.r6g.xlarge"] } } }),
-          store,
-      );
+      const strict = await startHarness(testConfig({ policies: { "rds-instance-class": { allowedInstanceClasses: ["db.r6g.xlarge"] } } }), store);
       try {
         const res = await strict.call("alice", "POST", "/requests", pg("blocked-db"));
         await strict.drain();

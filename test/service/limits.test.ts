@@ -64,6 +64,8 @@ describe("limits in paved.yaml", () => {
   });
 
   it("refuse a zero window", () => {
-    expect(() => demoConfig({ limits: { authFailures: { max: 1, window: "0s" } } })).toThrow('limits.authFailures.window: "0s" is zero: use a duration like 1m, 30s or 1h');
+    expect(() => demoConfig({ limits: { authFailures: { max: 1, window: "0s" } } })).toThrow(
+      'limits.authFailures.window: "0s" is zero: use a duration like 1m, 30s or 1h',
+    );
   });
 });

@@ -90,7 +90,12 @@ describe.skipIf(skip !== undefined)("two replicas on one database", () => {
     for (const row of waiting) {
       expect(row!.status).toBe("awaiting_approval");
       const digest = JSON.parse(row!.preview!).digest;
-      const ok = await replicas[0].app.inject({ method: "POST", url: `/requests/${row!.id}/approve`, headers: { authorization: "Bearer bob-dev-token" }, payload: { digest } });
+      const ok = await replicas[0].app.inject({
+        method: "POST",
+        url: `/requests/${row!.id}/approve`,
+        headers: { authorization: "Bearer bob-dev-token" },
+        payload: { digest },
+      });
       expect(ok.statusCode).toBe(200);
     }
     const deadline = Date.now() + 60_000;
@@ -115,7 +120,9 @@ describe.skipIf(skip !== undefined)("two replicas on one database", () => {
     for (const [stack, list] of byStack) {
       list.sort((a, b) => a.start - b.start);
       for (let i = 1; i < list.length; i++) {
-        expect(list[i].start, `${stack}: ${list[i - 1].replica}/${list[i - 1].kind} and ${list[i].replica}/${list[i].kind} overlap`).toBeGreaterThanOrEqual(list[i - 1].end);
+        expect(list[i].start, `${stack}: ${list[i - 1].replica}/${list[i - 1].kind} and ${list[i].replica}/${list[i].kind} overlap`).toBeGreaterThanOrEqual(
+          list[i - 1].end,
+        );
       }
     }
     const perReplica = { a: spans.filter((s) => s.replica === "a").length, b: spans.filter((s) => s.replica === "b").length };

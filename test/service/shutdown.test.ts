@@ -82,7 +82,9 @@ describe("SIGTERM", () => {
       // Recorded before the process exited, not left for a lease to run out.
       const db = new Database(join(dataDir, "paved.db"), { readonly: true });
       const row = db.prepare("select status, error from requests where id = ?").get(id);
-      const state = JSON.parse((db.prepare("select state from stack_state where stack = 'payments.dev.exports'").get() as { state: string }).state) as { pending?: string[] };
+      const state = JSON.parse((db.prepare("select state from stack_state where stack = 'payments.dev.exports'").get() as { state: string }).state) as {
+        pending?: string[];
+      };
       db.close();
       expect(row).toEqual({ status: "failed", error: "interrupted" });
       expect(state.pending?.length).toBeGreaterThan(0);

@@ -63,7 +63,9 @@ describe("start-up errors", () => {
   it.skipIf(process.getuid?.() === 0)("name a read-only data directory", async () => {
     const dir = tempDir();
     chmodSync(dir, 0o555);
-    await expect(createService({ config: testConfig(), dataDir: dir, logger: false, startRunner: false })).rejects.toThrow(`cannot use the SQLite database ${join(dir, "paved.db")}`);
+    await expect(createService({ config: testConfig(), dataDir: dir, logger: false, startRunner: false })).rejects.toThrow(
+      `cannot use the SQLite database ${join(dir, "paved.db")}`,
+    );
   });
 
   it("name the migration that failed, and the file", async () => {
@@ -85,7 +87,9 @@ describe("start-up errors", () => {
       () => undefined,
       (e: Error) => e,
     );
-    expect(err?.message).toMatch(new RegExp(`^cannot use the SQLite database ${join(dir, "paved.db")} .*: the migrations could not start \\(paved_migrations tables\\): `));
+    expect(err?.message).toMatch(
+      new RegExp(`^cannot use the SQLite database ${join(dir, "paved.db")} .*: the migrations could not start \\(paved_migrations tables\\): `),
+    );
     expect(err?.message).not.toContain("migration  failed");
   });
 });
@@ -123,9 +127,13 @@ describe("/healthz", () => {
     try {
       let current = healthy;
       // The store as the timer sees it: its file is damaged between two checks.
-      const store = { dialect: "sqlite", description: "sqlite:paved.db", get db() {
-        return current.db;
-      } } as unknown as Store;
+      const store = {
+        dialect: "sqlite",
+        description: "sqlite:paved.db",
+        get db() {
+          return current.db;
+        },
+      } as unknown as Store;
       const errors: object[] = [];
       const health = new StoreHealth(store, { error: (o) => errors.push(o) });
       expect((await health.start(20)).ok).toBe(true);

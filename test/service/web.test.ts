@@ -36,7 +36,15 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     const { chromium } = await import("playwright-core");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     if (process.env.PAVED_SCREENSHOTS) mkdirSync(process.env.PAVED_SCREENSHOTS, { recursive: true });
     shots = process.env.PAVED_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "paved-web-"));
@@ -101,8 +109,7 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
   }
 
   /** The risk levels the preview is grouped by, in order. */
-  const riskGroups = (page: Page) =>
-    page.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk));
+  const riskGroups = (page: Page) => page.$$eval("#detail-preview section", (s) => s.map((x) => (x as unknown as { dataset: { risk: string } }).dataset.risk));
 
   const texts = (page: Page, selector: string) => page.$$eval(selector, (nodes) => nodes.map((n) => n.textContent));
 
@@ -270,10 +277,10 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     const carol = await signIn("carol-dev-token");
     await carol.click("#requests tbody tr >> text=web-queue");
     await carol.waitForSelector("#decide:not([hidden])");
-    await carol.fill("#comment", '<img src=x onerror="document.title=\'pwned\'">');
+    await carol.fill("#comment", "<img src=x onerror=\"document.title='pwned'\">");
     await carol.click("#reject");
     await textStarts(carol, "detail-summary", "Status rejected");
-    expect(await carol.textContent("#detail-error")).toBe('rejected by carol: <img src=x onerror="document.title=\'pwned\'">');
+    expect(await carol.textContent("#detail-error")).toBe("rejected by carol: <img src=x onerror=\"document.title='pwned'\">");
     expect(await carol.$$("#detail-error img")).toHaveLength(0);
     expect(await carol.title()).toBe("Paved self-service");
     await textStarts(alice, "detail-summary", "Status rejected");

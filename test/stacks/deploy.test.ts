@@ -6,12 +6,13 @@ import { isSecretValue, runUnderMocks } from "../../policy-pack/mocks";
 import { deploy } from "../../stacks/deploy";
 import { EnvironmentSpec, SpecError } from "../../stacks/spec";
 
-const stackSpec = (stack: string): EnvironmentSpec =>
-  parse(readFileSync(resolve(__dirname, `../../stacks/Pulumi.${stack}.yaml`), "utf8")).config["paved:spec"];
+const stackSpec = (stack: string): EnvironmentSpec => parse(readFileSync(resolve(__dirname, `../../stacks/Pulumi.${stack}.yaml`), "utf8")).config["paved:spec"];
 
 describe("deploy", () => {
   it("builds every resource of the spec and returns its outputs by name", async () => {
-    const { outputs, resources } = await runUnderMocks<Record<string, Record<string, unknown>>>(() => deploy(stackSpec("payments-dev")), { stack: "payments-dev" });
+    const { outputs, resources } = await runUnderMocks<Record<string, Record<string, unknown>>>(() => deploy(stackSpec("payments-dev")), {
+      stack: "payments-dev",
+    });
     expect(Object.keys(outputs)).toEqual(["orders-db", "sessions", "order-events", "receipts", "payments-dev", "checkout-api"]);
     expect(Object.keys(outputs["orders-db"])).toEqual(["endpoint", "port", "secretArn", "securityGroupId"]);
     expect(outputs["checkout-api"]).toEqual({ serviceName: "checkout-api", deploymentName: "checkout-api" });
@@ -49,13 +50,21 @@ describe("deploy", () => {
     });
     expect(error).toBeInstanceOf(SpecError);
     expect((error as Error).message).toBe(
-      ['resources[0].params.tier: "huge" is not one of small, medium, large', 'resources[0].offering: "postgres" needs network (vpcId, subnetIds) in the spec'].join("\n"),
+      [
+        'resources[0].params.tier: "huge" is not one of small, medium, large',
+        'resources[0].offering: "postgres" needs network (vpcId, subnetIds) in the spec',
+      ].join("\n"),
     );
     expect(resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
   });
 
   it("keeps secret outputs secret", async () => {
-    const spec: EnvironmentSpec = { team: "payments", environment: "dev", network: { vpcId: "v", subnetIds: ["a", "b"] }, resources: [{ offering: "redis", name: "cache", params: {} }] };
+    const spec: EnvironmentSpec = {
+      team: "payments",
+      environment: "dev",
+      network: { vpcId: "v", subnetIds: ["a", "b"] },
+      resources: [{ offering: "redis", name: "cache", params: {} }],
+    };
     const { resources } = await runUnderMocks(() => deploy(spec));
     const group = resources.find((r) => r.type === "aws:elasticache/replicationGroup:ReplicationGroup")!;
     expect(isSecretValue(group.props.authToken)).toBe(true);

@@ -31,8 +31,18 @@ for (const kind of ["sqlite", "postgres"] as const) {
       const again = await open();
       expect(await again.ping()).toBe(true);
       await again.close();
-      const tables = (await store.db.selectFrom("paved_migrations" as never).select("name" as never).execute()) as { name: string }[];
-      expect(tables.map((t) => t.name)).toEqual(["0001-initial", "0002-runbooks", "0003-approval-floor", "0004-one-request-in-flight", "0005-gate-for-every-door", "0006-fair-claims"]);
+      const tables = (await store.db
+        .selectFrom("paved_migrations" as never)
+        .select("name" as never)
+        .execute()) as { name: string }[];
+      expect(tables.map((t) => t.name)).toEqual([
+        "0001-initial",
+        "0002-runbooks",
+        "0003-approval-floor",
+        "0004-one-request-in-flight",
+        "0005-gate-for-every-door",
+        "0006-fair-claims",
+      ]);
     });
 
     it("claims each job once, oldest first, never two running jobs of one stack", async () => {
@@ -91,8 +101,26 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
     it("refuses a second request in flight on one stack, allows one once the first ended", async () => {
       const row = (id: string, status: string) => ({
-        id, action: "create", team: "t", environment: "dev", offering: "queue", name: "q", stack: "t-dev-q", params: "{}", requested_by: "alice", status,
-        engine: "simulate", risk: null, preview: null, violations: null, outputs: null, error: null, awaiting_since: null, approval_floor: 0, created_at: at(80), updated_at: at(80),
+        id,
+        action: "create",
+        team: "t",
+        environment: "dev",
+        offering: "queue",
+        name: "q",
+        stack: "t-dev-q",
+        params: "{}",
+        requested_by: "alice",
+        status,
+        engine: "simulate",
+        risk: null,
+        preview: null,
+        violations: null,
+        outputs: null,
+        error: null,
+        awaiting_since: null,
+        approval_floor: 0,
+        created_at: at(80),
+        updated_at: at(80),
       });
       expect(await store.insertRequest(row("r-a", "previewing"))).toBe(true);
       expect(await store.insertRequest(row("r-b", "previewing"))).toBe(false);

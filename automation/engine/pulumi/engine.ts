@@ -56,7 +56,11 @@ export function progressLine(event: EngineEvent): string | undefined {
     const m = event.resourcePreEvent.metadata;
     return m.op === "same" ? undefined : `${m.op} ${m.type} ${m.urn.split("::").pop()}`;
   }
-  if (event.diagnosticEvent && !event.diagnosticEvent.ephemeral && (event.diagnosticEvent.severity === "error" || event.diagnosticEvent.severity === "warning")) {
+  if (
+    event.diagnosticEvent &&
+    !event.diagnosticEvent.ephemeral &&
+    (event.diagnosticEvent.severity === "error" || event.diagnosticEvent.severity === "warning")
+  ) {
     return `${event.diagnosticEvent.severity}: ${stripColors(event.diagnosticEvent.message).trim()}`;
   }
   if (event.policyEvent) {
@@ -133,7 +137,10 @@ function hasMandatory(violations: Violation[]): boolean {
 
 function isConcurrentUpdate(err: unknown): boolean {
   const e = err as { name?: string; message?: string; constructor?: { name?: string } };
-  return e?.constructor?.name === "ConcurrentUpdateError" || /\[409\] Conflict|Another update is currently in progress|the stack is currently locked/i.test(e?.message ?? "");
+  return (
+    e?.constructor?.name === "ConcurrentUpdateError" ||
+    /\[409\] Conflict|Another update is currently in progress|the stack is currently locked/i.test(e?.message ?? "")
+  );
 }
 
 function isPlanViolation(err: unknown): boolean {

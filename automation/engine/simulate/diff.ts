@@ -93,7 +93,14 @@ export function diffStates(current: SimResource[], next: SimResource[]): Planned
   const steps: PlannedStep[] = [];
   for (const r of next) {
     const old = before.get(r.urn);
-    const base = { urn: r.urn, type: r.type, name: r.name, parentUrn: r.parent, protect: r.protect || old?.protect === true, environment: environmentOf(r.inputs) };
+    const base = {
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      parentUrn: r.parent,
+      protect: r.protect || old?.protect === true,
+      environment: environmentOf(r.inputs),
+    };
     if (!old) {
       renewed.add(r.urn);
       steps.push({ ...base, op: "create", changedKeys: [], replaceKeys: [] });

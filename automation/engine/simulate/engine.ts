@@ -206,7 +206,11 @@ export class SimulateEngine implements Engine {
       op.onProgress?.(`simulate: ${s.op} ${s.type} ${s.name}`);
       if (this.options.stepDelayMs) await sleep(this.options.stepDelayMs, op.signal);
     }
-    await this.options.state.putStackState(op.stack, JSON.stringify({ resources: target.resources, outputs: target.outputs } satisfies SimState), this.now().toISOString());
+    await this.options.state.putStackState(
+      op.stack,
+      JSON.stringify({ resources: target.resources, outputs: target.outputs } satisfies SimState),
+      this.now().toISOString(),
+    );
     return { outputs: target.outputs, changeSummary: summarize(steps) };
   }
 
@@ -221,7 +225,11 @@ export class SimulateEngine implements Engine {
     const pending = state.pending ?? [];
     op.onProgress?.(`simulate: refresh ${op.stack}: ${state.resources.length} resource(s), ${pending.length} pending operation(s) cleared`);
     if (pending.length > 0) {
-      await this.options.state.putStackState(op.stack, JSON.stringify({ resources: state.resources, outputs: state.outputs } satisfies SimState), this.now().toISOString());
+      await this.options.state.putStackState(
+        op.stack,
+        JSON.stringify({ resources: state.resources, outputs: state.outputs } satisfies SimState),
+        this.now().toISOString(),
+      );
     }
     return { pendingCleared: pending.length };
   }

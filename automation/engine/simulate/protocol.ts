@@ -17,5 +17,4 @@ export interface SimulateRequest {
 }
 
 export type SimulateAnswer =
-  | { id: number; ok: true; resources: SimResource[]; outputs: Record<string, unknown>; violations: Violation[] }
-  | { id: number; ok: false; error: string };
+  { id: number; ok: true; resources: SimResource[]; outputs: Record<string, unknown>; violations: Violation[] } | { id: number; ok: false; error: string };

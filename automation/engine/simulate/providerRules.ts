@@ -233,12 +233,7 @@ function kubernetesMatch(changed: PathSegment[], forceNew: PathSegment[], before
 }
 
 /** The changed paths that make the provider replace a resource of `type`. */
-export function replacePaths(
-  type: string,
-  changed: PathSegment[][],
-  before: Record<string, unknown>,
-  after: Record<string, unknown>,
-): PathSegment[][] {
+export function replacePaths(type: string, changed: PathSegment[][], before: Record<string, unknown>, after: Record<string, unknown>): PathSegment[][] {
   const rule = replaceRuleFor(type);
   if (!rule) return [];
   let forcing: PathSegment[][];

@@ -24,7 +24,6 @@ process.setSourceMapsEnabled(false);
 console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
 console.info = console.log;
 
-
 function answer(a: SimulateAnswer): void {
   writeSync(3, JSON.stringify(a) + "\n");
 }
@@ -69,9 +68,7 @@ let chain: Promise<void> = Promise.resolve();
 createInterface({ input: process.stdin }).on("line", (line) => {
   if (!line.trim()) return;
   const request = JSON.parse(line) as SimulateRequest;
-  chain = chain.then(() =>
-    simulate(request).then(answer, (err: Error) => answer({ id: request.id, ok: false, error: err?.message ?? String(err) })),
-  );
+  chain = chain.then(() => simulate(request).then(answer, (err: Error) => answer({ id: request.id, ok: false, error: err?.message ?? String(err) })));
 });
 process.stdin.on("end", () => {
   void chain.then(() => process.exit(0));

@@ -303,7 +303,8 @@ async function decide(kind) {
   const r = state.selected;
   $("detail-error").textContent = "";
   try {
-    if (kind === "approve") await api("POST", `/requests/${r.id}/approve`, { digest: r.preview.digest, ...($("comment").value ? { comment: $("comment").value } : {}) });
+    if (kind === "approve")
+      await api("POST", `/requests/${r.id}/approve`, { digest: r.preview.digest, ...($("comment").value ? { comment: $("comment").value } : {}) });
     else if (kind === "reject") await api("POST", `/requests/${r.id}/reject`, { reason: $("comment").value || "rejected from the web page" });
     else await api("POST", `/requests/${r.id}/cancel`);
     await show(r.id);

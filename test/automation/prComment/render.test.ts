@@ -45,7 +45,11 @@ describe("render: a failed update", () => {
     const failed = parts.indexOf("#### ❌ Failed operations (1)");
     expect(failed).toBeGreaterThan(3);
     expect(parts[failed + 1]).toBe(
-      ["| Resource | Type | Operation | Left |", "| --- | --- | --- | --- |", "| `test-x` | `pulumi-python:dynamic:Resource` | `~` update | state unknown |"].join("\n"),
+      [
+        "| Resource | Type | Operation | Left |",
+        "| --- | --- | --- | --- |",
+        "| `test-x` | `pulumi-python:dynamic:Resource` | `~` update | state unknown |",
+      ].join("\n"),
     );
     expect(failed).toBeLessThan(parts.findIndex((p) => p.startsWith("#### Policy results")));
     expect(r.markdown).not.toContain("### Pulumi preview");
@@ -92,7 +96,13 @@ describe("render: real previews", () => {
       "`length` (forces replacement), `special` (forces replacement)",
       "replaces random:index/randomString:RandomString random-str-0 because length, special changed",
     ]);
-    expect(rows).toContainEqual(["🟡 medium", "`cmd-0`", "`command:local:Command`", "`create`, `environment` (removed)", "updates command:local:Command cmd-0 (create, environment)"]);
+    expect(rows).toContainEqual([
+      "🟡 medium",
+      "`cmd-0`",
+      "`command:local:Command`",
+      "`create`, `environment` (removed)",
+      "updates command:local:Command cmd-0 (create, environment)",
+    ]);
     // The TLS key changes ten keys: eight shown, the rest folded.
     expect(r.markdown).toContain("`publicKeyFingerprintSha256` <details><summary>and 2 more</summary>`publicKeyOpenssh`, `publicKeyPem`</details>");
   });
@@ -126,7 +136,11 @@ describe("render: real previews", () => {
     const r = md(preview("stratify-aws-s3-lambda-deletes.json"));
     expect(r.markdown).toContain("| `-` delete | 14 |\n| unchanged | 2 |");
     expect(opHeadings(r.markdown)).toEqual(["##### `-` Delete (14)"]);
-    expect(expectWholeTables(r.markdown).filter((t) => t.header[0] === "Risk").reduce((n, t) => n + t.rows.length, 0)).toBe(14);
+    expect(
+      expectWholeTables(r.markdown)
+        .filter((t) => t.header[0] === "Risk")
+        .reduce((n, t) => n + t.rows.length, 0),
+    ).toBe(14);
     expect(r.markdown).toContain("🟠 **High risk: needs 1 approval from platform** · 14 resources to change · environment dev");
     // Eight role policy attachments and a role control access: high.
     expect(r.markdown).toContain("- deletes aws:iam/rolePolicyAttachment:RolePolicyAttachment docsHandler-4aaabb8e\n");
@@ -136,7 +150,9 @@ describe("render: real previews", () => {
   it("renders the UTF-16LE preview", () => {
     const r = md(preview("cloudcostify-azure-aks-creates-utf16le.json"));
     expect(r.markdown).toContain("| `+` create | 8 |");
-    expect(r.markdown).toContain("| 🟢 low | `my-aks` | `azure-native:containerservice:ManagedCluster` | — | creates azure-native:containerservice:ManagedCluster my-aks |");
+    expect(r.markdown).toContain(
+      "| 🟢 low | `my-aks` | `azure-native:containerservice:ManagedCluster` | — | creates azure-native:containerservice:ManagedCluster my-aks |",
+    );
   });
 
   it("shows the preview's errors, without ANSI escapes, and says the list may be incomplete", () => {
@@ -187,7 +203,15 @@ describe("render: real previews", () => {
 
 describe("render: stateful resources in prod", () => {
   const steps = [
-    { op: "replace", type: RDS, name: "orders-db", env: "prod", diffReasons: ["engine"], replaceReasons: ["engine"], detailedDiff: { engine: { kind: "update-replace", inputDiff: true } } },
+    {
+      op: "replace",
+      type: RDS,
+      name: "orders-db",
+      env: "prod",
+      diffReasons: ["engine"],
+      replaceReasons: ["engine"],
+      detailedDiff: { engine: { kind: "update-replace", inputDiff: true } },
+    },
     { op: "delete", type: RDS, name: "ledger-db", env: "prod", protect: true },
     { op: "update", type: "aws:sqs/queue:Queue", name: "events", env: "prod", diffReasons: ["tags"] },
   ];
@@ -224,10 +248,14 @@ describe("render: stateful resources in prod", () => {
   it("is blocked by a mandatory policy violation, which it lists first", () => {
     const db = { type: RDS, name: "ledger-db" };
     const log = parseEventLog(
-      eventLog("payments-prod", [], [
-        policyEvent("payments-prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false: prod databases must have it"),
-        policyEvent("payments-prod", db, "rds-backup-retention", "advisory", "backups are kept 7 days: 14 recommended"),
-      ]),
+      eventLog(
+        "payments-prod",
+        [],
+        [
+          policyEvent("payments-prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false: prod databases must have it"),
+          policyEvent("payments-prod", db, "rds-backup-retention", "advisory", "backups are kept 7 days: 14 recommended"),
+        ],
+      ),
       "events.jsonl",
     );
     const r = md(combinePreview(generated("payments-prod", steps), log), { environment: "prod" });
@@ -259,7 +287,9 @@ describe("render: stateful resources in prod", () => {
 
   it("uses the team's autonomy: within it, no approval", () => {
     const r = md(generated("x", [{ op: "update", type: "aws:sqs/queue:Queue", name: "q", diffReasons: ["visibilityTimeoutSeconds"] }]), { autonomy: "medium" });
-    expect(r.markdown.split("\n\n")[2]).toBe("🟡 **Medium risk: applied without approval (within the team's autonomy)** · 1 resource to change · environment dev");
+    expect(r.markdown.split("\n\n")[2]).toBe(
+      "🟡 **Medium risk: applied without approval (within the team's autonomy)** · 1 resource to change · environment dev",
+    );
   });
 
   it("says when the environment was assumed", () => {
@@ -301,14 +331,16 @@ describe("render: size", () => {
     const omittedUpdate = r.omitted.resources.update ?? 0;
     const omittedCreate = r.omitted.resources.create ?? 0;
     expect(omittedCreate).toBe(3800);
-    expect(r.markdown.endsWith(
-      [
-        "> [!WARNING]",
-        `> Cut to stay under GitHub's 65,536-character comment limit. Left out: ${(omittedUpdate + omittedCreate).toLocaleString("en-US")} changed resources (${omittedUpdate.toLocaleString("en-US")} of 1,000 update, 3,800 of 3,800 create).`,
-        "> The workflow log has the whole preview.",
-        "",
-      ].join("\n"),
-    )).toBe(true);
+    expect(
+      r.markdown.endsWith(
+        [
+          "> [!WARNING]",
+          `> Cut to stay under GitHub's 65,536-character comment limit. Left out: ${(omittedUpdate + omittedCreate).toLocaleString("en-US")} changed resources (${omittedUpdate.toLocaleString("en-US")} of 1,000 update, 3,800 of 3,800 create).`,
+          "> The workflow log has the whole preview.",
+          "",
+        ].join("\n"),
+      ),
+    ).toBe(true);
     expect(found.length).toBeGreaterThan(50);
   });
 
@@ -345,9 +377,11 @@ describe("render: size", () => {
     expect(r.blocked).toBe(true);
     expect(r.markdown.length).toBeLessThanOrEqual(20_000);
     // 150 mandatory results make tables of 100 and 50 rows: the first fits, the rest does not.
-    expect(expectWholeTables(r.markdown).filter((t) => t.header[0] === "Policy").map((t) => [t.label, t.rows.length])).toEqual([
-      ["<details><summary>⛔ Mandatory: blocks the change: results 1–100 of 150</summary>", 100],
-    ]);
+    expect(
+      expectWholeTables(r.markdown)
+        .filter((t) => t.header[0] === "Policy")
+        .map((t) => [t.label, t.rows.length]),
+    ).toEqual([["<details><summary>⛔ Mandatory: blocks the change: results 1–100 of 150</summary>", 100]]);
     expect(r.omitted).toEqual({ resources: { create: 1 }, policies: { mandatory: 50, advisory: 250 }, errors: 0, warnings: 0 });
     expect(r.markdown).toContain("Left out: 1 changed resource (1 of 1 create); 300 policy results (50 of 150 mandatory, 250 of 250 advisory).");
   });
@@ -363,13 +397,7 @@ describe("render: escaping", () => {
     const r = md(p);
     const rows = expectWholeTables(r.markdown).flatMap((t) => t.rows);
     expect(rows).toContainEqual(["`p`", "`` a\\|b`c `` (`aws:sqs/queue:Queue`)", "ask @\u200bplatform-team \\| &lt;b&gt;now&lt;/b&gt;<br>please"]);
-    expect(rows).toContainEqual([
-      "🟡 medium",
-      "`` a\\|b`c ``",
-      "`aws:sqs/queue:Queue`",
-      "`tags\\|x`",
-      "updates aws:sqs/queue:Queue a\\|b\\`c (tags\\|x)",
-    ]);
+    expect(rows).toContainEqual(["🟡 medium", "`` a\\|b`c ``", "`aws:sqs/queue:Queue`", "`tags\\|x`", "updates aws:sqs/queue:Queue a\\|b\\`c (tags\\|x)"]);
     expect(r.markdown).not.toContain("<b>");
   });
 
@@ -382,7 +410,10 @@ describe("render: escaping", () => {
   });
 
   it("folds warnings at the end", () => {
-    const p = parsePreviewJson(JSON.stringify({ ...previewDigest("x", []), diagnostics: [{ message: "warning: \u001b[33mdeprecated\u001b[0m field\n", severity: "warning" }] }), "w.json");
+    const p = parsePreviewJson(
+      JSON.stringify({ ...previewDigest("x", []), diagnostics: [{ message: "warning: \u001b[33mdeprecated\u001b[0m field\n", severity: "warning" }] }),
+      "w.json",
+    );
     const r = md(p);
     expect(r.markdown.endsWith("<details><summary>⚠️ 1 warning</summary>\n\n```text\nwarning: deprecated field\n```\n\n</details>\n")).toBe(true);
   });

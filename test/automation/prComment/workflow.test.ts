@@ -91,7 +91,9 @@ describe(".github/workflows/preview.yml", () => {
   });
 
   it("previews the stack with the policy pack and an event log, then renders it with paved pr-comment", () => {
-    expect(step(previewSteps, "preview").run).toContain('pulumi preview --json --policy-pack ./policy-pack --event-log events.jsonl -s "$STACK" --non-interactive > preview.json');
+    expect(step(previewSteps, "preview").run).toContain(
+      'pulumi preview --json --policy-pack ./policy-pack --event-log events.jsonl -s "$STACK" --non-interactive > preview.json',
+    );
     const render = step(previewSteps, "render").run!;
     expect(render).toContain('$paved pr-comment preview.json --event-log events.jsonl --environment "$ENVIRONMENT" --stack "$STACK" > comment.md');
     expect(render).toContain('paved="npx --no-install paved"');
@@ -103,7 +105,9 @@ describe(".github/workflows/preview.yml", () => {
   describe("the stack picker", () => {
     const stacksDir = { stacks: ["Pulumi.payments-dev.yaml", "Pulumi.payments-prod.yaml", "deploy.ts", "index.ts", "Pulumi.search-staging.yaml"] };
     const pick = async (changed: string[]) => {
-      const fake = fakeGitHub({ "pulls.listFiles": [changed.slice(0, 2).map((filename) => ({ filename })), changed.slice(2).map((filename) => ({ filename }))] });
+      const fake = fakeGitHub({
+        "pulls.listFiles": [changed.slice(0, 2).map((filename) => ({ filename })), changed.slice(2).map((filename) => ({ filename }))],
+      });
       await runScript(script(step(pickSteps, "pick")), fake, stacksDir);
       expect(fake.calls[0]).toEqual({ method: "paginate pulls.listFiles", args: { owner: "acme", repo: "infra", pull_number: 7, per_page: 100 } });
       return JSON.parse(fake.outputs.stacks);
@@ -114,7 +118,11 @@ describe(".github/workflows/preview.yml", () => {
     });
 
     it("previews every stack when code changed (on any page)", async () => {
-      expect(await pick(["README.md", "stacks/Pulumi.payments-dev.yaml", "components/aws/postgres.ts"])).toEqual(["payments-dev", "payments-prod", "search-staging"]);
+      expect(await pick(["README.md", "stacks/Pulumi.payments-dev.yaml", "components/aws/postgres.ts"])).toEqual([
+        "payments-dev",
+        "payments-prod",
+        "search-staging",
+      ]);
     });
 
     it("previews nothing for documentation only", async () => {
@@ -129,7 +137,10 @@ describe(".github/workflows/preview.yml", () => {
     it("pages through the comments and updates the one with its marker", async () => {
       const fake = fakeGitHub({
         "issues.listComments": [
-          [{ id: 1, body: "LGTM" }, { id: 2, body: `${markerLine("payments-dev")}\nold dev preview` }],
+          [
+            { id: 1, body: "LGTM" },
+            { id: 2, body: `${markerLine("payments-dev")}\nold dev preview` },
+          ],
           [{ id: 3, body: `${markerLine("payments-prod")}\r\nold prod preview`, html_url: "u" }],
         ],
       });

@@ -80,7 +80,13 @@ export function previewDigest(stack: string, steps: GenStep[], extra: Record<str
   return {
     config: { "aws:region": "us-east-1", "paved:dbPassword": "[secret]" },
     steps: [
-      { op: "same", urn: stackUrn(stack), oldState: { urn: stackUrn(stack), type: "pulumi:pulumi:Stack" }, newState: { urn: stackUrn(stack), type: "pulumi:pulumi:Stack" }, detailedDiff: null },
+      {
+        op: "same",
+        urn: stackUrn(stack),
+        oldState: { urn: stackUrn(stack), type: "pulumi:pulumi:Stack" },
+        newState: { urn: stackUrn(stack), type: "pulumi:pulumi:Stack" },
+        detailedDiff: null,
+      },
       ...steps.map((s) => digestStep(stack, s)),
     ],
     duration: 1_200_000_000,
@@ -125,7 +131,9 @@ export function eventLog(stack: string, steps: GenStep[], policies: unknown[], f
       ...(d.newState ? { new: d.newState } : {}),
       ...(s.replaceReasons ? { keys: s.replaceReasons } : {}),
       ...(s.diffReasons ? { diffs: s.diffReasons } : {}),
-      detailedDiff: s.detailedDiff ? Object.fromEntries(Object.entries(s.detailedDiff).map(([k, v]) => [k, { diffKind: v.kind, inputDiff: v.inputDiff }])) : null,
+      detailedDiff: s.detailedDiff
+        ? Object.fromEntries(Object.entries(s.detailedDiff).map(([k, v]) => [k, { diffKind: v.kind, inputDiff: v.inputDiff }]))
+        : null,
       provider: "",
     };
     lines.push(eventLine("resourcePreEvent", { metadata, planning: true }, seq++, format));
@@ -133,7 +141,9 @@ export function eventLog(stack: string, steps: GenStep[], policies: unknown[], f
   for (const p of policies) lines.push(eventLine("policyEvent", p, seq++, format));
   const resourceChanges: Record<string, number> = {};
   for (const s of steps) resourceChanges[s.op] = (resourceChanges[s.op] ?? 0) + 1;
-  lines.push(eventLine("summaryEvent", { maybeCorrupt: false, durationSeconds: 3, resourceChanges, PolicyPacks: { paved: "0.1.0" }, isPreview: true }, seq++, format));
+  lines.push(
+    eventLine("summaryEvent", { maybeCorrupt: false, durationSeconds: 3, resourceChanges, PolicyPacks: { paved: "0.1.0" }, isPreview: true }, seq++, format),
+  );
   return lines.join("\n") + "\n";
 }
 
@@ -149,7 +159,16 @@ export function largePreviewSteps(count: number): GenStep[] {
     const component = `urn:pulumi:prod::paved::paved:aws:PostgresDatabase::db-${Math.floor(i / 100)}`;
     const kind = i % 50;
     if (kind === 0) {
-      steps.push({ op: "replace", type: RDS, name: `instance-${i}`, parent: component, env: "prod", diffReasons: ["engine"], replaceReasons: ["engine"], detailedDiff: { engine: { kind: "update-replace", inputDiff: true } } });
+      steps.push({
+        op: "replace",
+        type: RDS,
+        name: `instance-${i}`,
+        parent: component,
+        env: "prod",
+        diffReasons: ["engine"],
+        replaceReasons: ["engine"],
+        detailedDiff: { engine: { kind: "update-replace", inputDiff: true } },
+      });
     } else if (kind === 1) {
       steps.push({ op: "delete", type: "aws:s3/bucket:Bucket", name: `bucket-${i}`, parent: component, env: "prod" });
     } else if (kind < 12) {

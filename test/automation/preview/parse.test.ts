@@ -1,14 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  PreviewInputError,
-  collapseSteps,
-  combinePreview,
-  parseEventLog,
-  parsePreviewJson,
-  toPlannedStep,
-} from "../../../automation/preview/parse";
+import { PreviewInputError, collapseSteps, combinePreview, parseEventLog, parsePreviewJson, toPlannedStep } from "../../../automation/preview/parse";
 import { RDS, eventLine, eventLog, policyEvent, previewDigest, stackUrn } from "./generate";
 
 const fixtures = resolve(__dirname, "../../fixtures/pulumi-preview");
@@ -60,7 +53,13 @@ describe("parsePreviewJson on real previews", () => {
 
   it("reads detailed diffs: nested keys, their kinds and the keys that force a replacement", () => {
     const p = parsePreviewJson(fixture("drift-adopter-aws-tags-sets-replace.json"), "tags.json");
-    expect(ops(p.steps)).toEqual(["same aws-tags-and-sets-test-b5f8ac54", "update test-bucket", "update test-role", "replace test-sg", "update test-bucket-versioning"]);
+    expect(ops(p.steps)).toEqual([
+      "same aws-tags-and-sets-test-b5f8ac54",
+      "update test-bucket",
+      "update test-role",
+      "replace test-sg",
+      "update test-bucket-versioning",
+    ]);
     expect(p.steps[1].changedKeys).toEqual([
       "tags.CostCenter",
       "tags.Environment",
@@ -85,7 +84,12 @@ describe("parsePreviewJson on real previews", () => {
     expect(p.steps.filter((s) => s.op === "delete")).toHaveLength(14);
     expect(p.steps.filter((s) => s.op === "same")).toHaveLength(2);
     const fn = p.steps.find((s) => s.type === "aws:lambda/function:Function")!;
-    expect(fn).toMatchObject({ op: "delete", name: "docsHandler", changedKeys: [], parentUrn: "urn:pulumi:dev::sample::aws:s3/bucket:Bucket$aws:s3:BucketEventSubscription::docsHandler" });
+    expect(fn).toMatchObject({
+      op: "delete",
+      name: "docsHandler",
+      changedKeys: [],
+      parentUrn: "urn:pulumi:dev::sample::aws:s3/bucket:Bucket$aws:s3:BucketEventSubscription::docsHandler",
+    });
   });
 
   it("reads the UTF-16LE preview with a BOM and CRLF line ends that PowerShell writes", () => {
@@ -198,7 +202,11 @@ describe("parsePreviewJson on generated previews", () => {
     const p = parsePreviewJson(JSON.stringify(doc), "g.json");
     expect(p.steps).toEqual([]);
     expect(p.diagnostics).toEqual([
-      { severity: "warning", message: 'step op "teleport" not understood: urn:pulumi:x::p::aws:s3/bucket:Bucket::b is left out of this comment', urn: "urn:pulumi:x::p::aws:s3/bucket:Bucket::b" },
+      {
+        severity: "warning",
+        message: 'step op "teleport" not understood: urn:pulumi:x::p::aws:s3/bucket:Bucket::b is left out of this comment',
+        urn: "urn:pulumi:x::p::aws:s3/bucket:Bucket::b",
+      },
     ]);
   });
 });
@@ -207,7 +215,7 @@ describe("parsePreviewJson on input it cannot read", () => {
   it("names the file, line and column of a JSON syntax error", () => {
     const err = thrown(() => parsePreviewJson('{\n  "steps": [\n    {"op": "create",, "urn": "u"}\n  ]\n}\n', "preview.json"));
     expect([err.message, err.file, err.line, err.column]).toEqual([
-      "preview.json:3:21 invalid JSON: expected a property name in double quotes, found \",\"",
+      'preview.json:3:21 invalid JSON: expected a property name in double quotes, found ","',
       "preview.json",
       3,
       21,
@@ -236,10 +244,19 @@ describe("parsePreviewJson on input it cannot read", () => {
   it.each([
     ["", "e.json: empty input (expected the output of `pulumi preview --json`)"],
     ["  \r\n\n", "e.json: empty input (expected the output of `pulumi preview --json`)"],
-    ["error: no stack named 'dev' found\n", "e.json: no JSON document found (expected the output of `pulumi preview --json`); it starts with \"error: no stack named 'dev' found\""],
+    [
+      "error: no stack named 'dev' found\n",
+      "e.json: no JSON document found (expected the output of `pulumi preview --json`); it starts with \"error: no stack named 'dev' found\"",
+    ],
     ['{"steps": []} {"x": 1}', "e.json:1:15 invalid JSON: unexpected text after the JSON document"],
-    ['{"version": 3, "deployment": {}}', "e.json: not the output of `pulumi preview --json`: it has no steps, changeSummary or diagnostics: this looks like `pulumi stack export`"],
-    ['{"sequence": 0, "preludeEvent": {"config": {}}}\n{"sequence": 1, "cancelEvent": {}}\n', "e.json: not the output of `pulumi preview --json`: it has no steps, changeSummary or diagnostics: this looks like an engine event log (pass it with --event-log)"],
+    [
+      '{"version": 3, "deployment": {}}',
+      "e.json: not the output of `pulumi preview --json`: it has no steps, changeSummary or diagnostics: this looks like `pulumi stack export`",
+    ],
+    [
+      '{"sequence": 0, "preludeEvent": {"config": {}}}\n{"sequence": 1, "cancelEvent": {}}\n',
+      "e.json: not the output of `pulumi preview --json`: it has no steps, changeSummary or diagnostics: this looks like an engine event log (pass it with --event-log)",
+    ],
     ['{"steps": [{"op": "create", "urn": "u"}, {"op": "update"}]}', "e.json: steps[1].urn: missing (expected string)"],
     ['{"steps": [{"op": 1, "urn": "u", "diffReasons": "tags"}]}', "e.json: steps[0].op: expected string, received number (and 1 more problem)"],
     ['{"steps": [], "changeSummary": {"create": "two"}}', "e.json: changeSummary.create: expected number, received string"],
@@ -273,7 +290,12 @@ describe("parseEventLog", () => {
   it("reads a CLI event log and collapses create-replacement, replace and delete-replaced", () => {
     const p = parseEventLog(fixture("pulumi-display-aws-webserver-replace-preview-engine-events.json"), "web.json");
     expect(ops(p.steps)).toEqual(["same aws-ts-webserver-dev", "same web-secgrp", "replace web-server-www"]);
-    expect(p.steps[2]).toMatchObject({ type: "aws:ec2/instance:Instance", changedKeys: ["userData"], replaceKeys: ["userData"], diff: { userData: "update-replace" } });
+    expect(p.steps[2]).toMatchObject({
+      type: "aws:ec2/instance:Instance",
+      changedKeys: ["userData"],
+      replaceKeys: ["userData"],
+      diff: { userData: "update-replace" },
+    });
     expect([p.violations, p.policyPacks, p.changeSummary]).toEqual([[], {}, { replace: 1, same: 2 }]);
   });
 
@@ -293,7 +315,13 @@ describe("parseEventLog", () => {
   it("reads a failed up: the resOpFailedEvent becomes a failed step, the log an update that may have left corrupt state", () => {
     const p = parseEventLog(fixture("pulumi-display-python-dynamic-failed-up-engine-events.json"), "up.json");
     expect(p.failed).toEqual([
-      { op: "update", urn: "urn:pulumi:dev::test::pulumi-python:dynamic:Resource::test-x", type: "pulumi-python:dynamic:Resource", name: "test-x", status: "unknown" },
+      {
+        op: "update",
+        urn: "urn:pulumi:dev::test::pulumi-python:dynamic:Resource::test-x",
+        type: "pulumi-python:dynamic:Resource",
+        name: "test-x",
+        status: "unknown",
+      },
     ]);
     expect([p.operation, p.maybeCorrupt]).toEqual(["update", true]);
   });
@@ -317,11 +345,16 @@ describe("parseEventLog", () => {
 
   it.each(["cli", "cloud"] as const)("reads generated %s-format logs: policy events at each level, colour tags stripped", (format) => {
     const db = { type: RDS, name: "orders-db" };
-    const log = eventLog("prod", [{ op: "delete", ...db, env: "prod" }], [
-      policyEvent("prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false in prod"),
-      policyEvent("prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false in prod"),
-      policyEvent("prod", db, "rds-backup-retention", "advisory", "backups are kept 1 day"),
-    ], format);
+    const log = eventLog(
+      "prod",
+      [{ op: "delete", ...db, env: "prod" }],
+      [
+        policyEvent("prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false in prod"),
+        policyEvent("prod", db, "rds-deletion-protection", "mandatory", "deletionProtection is false in prod"),
+        policyEvent("prod", db, "rds-backup-retention", "advisory", "backups are kept 1 day"),
+      ],
+      format,
+    );
     const p = parseEventLog(log, "events.jsonl");
     expect(ops(p.steps)).toEqual(["delete orders-db"]);
     expect(p.violations.map((v) => [v.policyName, v.enforcementLevel, v.message, v.resourceName])).toEqual([
@@ -344,12 +377,18 @@ describe("parseEventLog", () => {
   });
 
   it.each([
-    ['{"sequence": 0, "cancelEvent": {}}\n\n{"sequence": 1, "resourcePreEvent": {"metadata": {"op": "same"', "e.jsonl:3:63 invalid JSON in the event log: expected ',' or '}' after a property value, found the end of the input"],
+    [
+      '{"sequence": 0, "cancelEvent": {}}\n\n{"sequence": 1, "resourcePreEvent": {"metadata": {"op": "same"',
+      "e.jsonl:3:63 invalid JSON in the event log: expected ',' or '}' after a property value, found the end of the input",
+    ],
     ['{"sequence": 0, "cancelEvent": {}}\r\n[1, 2]\r\n', "e.jsonl:2 expected an engine event (a JSON object) on each line"],
     ['{"sequence": 0, "cancelEvent": {}} {}\n', "e.jsonl:1:36 invalid JSON in the event log: unexpected text after the event"],
     ['{"sequence": 0}\n', "e.jsonl:1 not an engine event: no `type` and no `...Event` field"],
     ['{"type": "policyEvent", "policyEvent": {"policyName": "p", "message": "m"}}\n', "e.jsonl:1 policyEvent.enforcementLevel: missing (expected string)"],
-    ['{"sequence": 3, "resourcePreEvent": {"metadata": {"op": "same", "urn": 7}}}\n', "e.jsonl:1 resourcePreEvent.metadata.urn: expected string, received number"],
+    [
+      '{"sequence": 3, "resourcePreEvent": {"metadata": {"op": "same", "urn": 7}}}\n',
+      "e.jsonl:1 resourcePreEvent.metadata.urn: expected string, received number",
+    ],
     ["\n\n", "e.jsonl: empty event log (expected the file written by `pulumi preview --event-log`)"],
   ])("%j: %s", (text, message) => {
     expect(thrown(() => parseEventLog(text, "e.jsonl")).message).toBe(message);

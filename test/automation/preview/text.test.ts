@@ -53,14 +53,16 @@ describe("scanJson", () => {
   });
 
   it("accepts every value JSON.parse accepts in a sample", () => {
-    const sample = JSON.stringify({ a: [1, 2.5, -3e-7, "q\"\\\u0001", { b: null, c: false }], d: "é✓" }, null, 2);
+    const sample = JSON.stringify({ a: [1, 2.5, -3e-7, 'q"\\\u0001', { b: null, c: false }], d: "é✓" }, null, 2);
     expect(scanJson(sample)).toEqual({ ok: true, end: sample.length });
   });
 });
 
 describe("stripColors", () => {
   it("removes ANSI escapes and Pulumi colour tags", () => {
-    expect(stripColors("\u001b[90m(/tmp/\u001b[39mindex.ts:26:7\u001b[90m)\u001b[39m \u001b[4m@pulumi/pulumi\u001b[24m")).toBe("(/tmp/index.ts:26:7) @pulumi/pulumi");
+    expect(stripColors("\u001b[90m(/tmp/\u001b[39mindex.ts:26:7\u001b[90m)\u001b[39m \u001b[4m@pulumi/pulumi\u001b[24m")).toBe(
+      "(/tmp/index.ts:26:7) @pulumi/pulumi",
+    );
     expect(stripColors("<{%reset%}>Buckets need replication.<{%reset%}>\n")).toBe("Buckets need replication.\n");
     expect(stripColors("\u001b]8;;https://x\u0007link\u001b]8;;\u0007")).toBe("link");
   });

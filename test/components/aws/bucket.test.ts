@@ -83,7 +83,8 @@ describe("Bucket", () => {
   it("refuses a name whose bucket name would start with a prefix S3 reserves", async () => {
     const failure = await buildFailure(() => new Bucket("xn--receipts", { team: "payments", environment: "dev" }));
     expect(failure).toEqual({
-      message: 'name "xn--receipts" would make the S3 bucket name "xn--receipts-bucket-<random>", which S3 refuses: it may not start with xn--, sthree- or amzn-s3-demo-',
+      message:
+        'name "xn--receipts" would make the S3 bucket name "xn--receipts-bucket-<random>", which S3 refuses: it may not start with xn--, sthree- or amzn-s3-demo-',
       registered: [],
     });
   });

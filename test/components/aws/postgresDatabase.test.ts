@@ -27,9 +27,7 @@ describe("postgresSettings", () => {
       skipFinalSnapshot: true,
       protect: false,
     });
-    expect(
-      postgresSettings(resolveCommonArgs({ team: "payments", environment: "prod", tier: "large" }), { engineVersion: "17", storageGb: 300 }),
-    ).toEqual({
+    expect(postgresSettings(resolveCommonArgs({ team: "payments", environment: "prod", tier: "large" }), { engineVersion: "17", storageGb: 300 })).toEqual({
       instanceClass: "db.r7g.xlarge",
       engineVersion: "17",
       parameterFamily: "postgres17",
@@ -120,10 +118,18 @@ describe("PostgresDatabase", () => {
   it("opens the port only to the allowed clients", async () => {
     const closed = await build(db("dev"));
     expect(closed.props("orders-db-sg")).toMatchObject({ vpcId: "vpc-0123", ingress: [], egress: [] });
-    const open = await build(db("dev", { allowedSecurityGroupIds: ["sg-app"], allowedCidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10", "fd00::/8"] }));
+    const open = await build(
+      db("dev", { allowedSecurityGroupIds: ["sg-app"], allowedCidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10", "fd00::/8"] }),
+    );
     expect(open.props("orders-db-sg").ingress).toEqual([
       { description: "Clients by security group", protocol: "tcp", fromPort: 5432, toPort: 5432, securityGroups: ["sg-app"] },
-      { description: "Clients by IPv4 CIDR", protocol: "tcp", fromPort: 5432, toPort: 5432, cidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10"] },
+      {
+        description: "Clients by IPv4 CIDR",
+        protocol: "tcp",
+        fromPort: 5432,
+        toPort: 5432,
+        cidrBlocks: ["10.0.0.0/16", "172.31.0.0/16", "192.168.1.0/24", "100.64.0.0/10"],
+      },
       { description: "Clients by IPv6 CIDR", protocol: "tcp", fromPort: 5432, toPort: 5432, ipv6CidrBlocks: ["fd00::/8"] },
     ]);
   });
@@ -173,9 +179,18 @@ describe("PostgresDatabase", () => {
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["10.0.0.300/8"] }, 'allowedCidrBlocks "10.0.0.300/8" is not a CIDR block'],
     [{ allowedCidrBlocks: ["10.0.0.0/0"] }, 'allowedCidrBlocks "10.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
-    [{ allowedCidrBlocks: ["8.8.8.0/24"] }, 'allowedCidrBlocks "8.8.8.0/24" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
-    [{ allowedCidrBlocks: ["172.0.0.0/8"] }, 'allowedCidrBlocks "172.0.0.0/8" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
-    [{ allowedCidrBlocks: ["2001:db8::/32"] }, 'allowedCidrBlocks "2001:db8::/32" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)'],
+    [
+      { allowedCidrBlocks: ["8.8.8.0/24"] },
+      'allowedCidrBlocks "8.8.8.0/24" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)',
+    ],
+    [
+      { allowedCidrBlocks: ["172.0.0.0/8"] },
+      'allowedCidrBlocks "172.0.0.0/8" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)',
+    ],
+    [
+      { allowedCidrBlocks: ["2001:db8::/32"] },
+      'allowedCidrBlocks "2001:db8::/32" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)',
+    ],
     [{ tags: { "paved:team": "other" } }, 'tags key "paved:team" is reserved: keys starting with "paved:" or "paved.dev/" are set by Paved'],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(() => new PostgresDatabase("orders-db", { team: "payments", environment: "dev", network, ...override } as never));
@@ -183,9 +198,18 @@ describe("PostgresDatabase", () => {
   });
 
   it.each([
-    ["orders--db", 'name "orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
-    ["orders-", 'name "orders-" would make the RDS DB instance identifier "orders--db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
-    ["orders_db", 'name "orders_db" would make the RDS DB instance identifier "orders_db-db-<random>", which RDS refuses: use letters, digits and hyphens, starting with a letter'],
+    [
+      "orders--db",
+      'name "orders--db" would make the RDS DB instance identifier "orders--db-db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"',
+    ],
+    [
+      "orders-",
+      'name "orders-" would make the RDS DB instance identifier "orders--db-<random>", which RDS refuses: it contains "--"; use single hyphens and do not end the name with "-"',
+    ],
+    [
+      "orders_db",
+      'name "orders_db" would make the RDS DB instance identifier "orders_db-db-<random>", which RDS refuses: use letters, digits and hyphens, starting with a letter',
+    ],
   ])("refuses the name %s, whose identifiers RDS would refuse, before creating anything", async (name, message) => {
     const failure = await buildFailure(() => new PostgresDatabase(name, { team: "payments", environment: "dev", network }));
     expect(failure).toEqual({ message, registered: [] });

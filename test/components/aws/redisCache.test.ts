@@ -111,7 +111,10 @@ describe("RedisCache", () => {
     [{ authTokenVersion: 0 }, "authTokenVersion 0 is not an integer between 1 and 1000000"],
     [{ network: { subnetIds: ["subnet-a"] } }, "network.vpcId is required"],
     [{ network: { vpcId: "vpc-1", subnetIds: [] } }, "network.subnetIds lists 0 subnets: at least 1 required"],
-    [{ environment: "prod", network: { vpcId: "vpc-1", subnetIds: ["subnet-a"] } }, "network.subnetIds lists 1 subnet: at least 2 (in different availability zones) required"],
+    [
+      { environment: "prod", network: { vpcId: "vpc-1", subnetIds: ["subnet-a"] } },
+      "network.subnetIds lists 1 subnet: at least 2 (in different availability zones) required",
+    ],
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ authTokenVersion: 1.5 }, "authTokenVersion 1.5 is not an integer between 1 and 1000000"],
   ])("rejects %o before creating anything", async (override, message) => {
@@ -120,7 +123,10 @@ describe("RedisCache", () => {
   });
 
   it.each([
-    ["sessions--a", 'name "sessions--a" would make the ElastiCache replication group ID "sessions--a-redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"'],
+    [
+      "sessions--a",
+      'name "sessions--a" would make the ElastiCache replication group ID "sessions--a-redis-<random>", which ElastiCache refuses: it contains "--"; use single hyphens and do not end the name with "-"',
+    ],
     [
       "sessions-cache-of-the-checkout",
       'name "sessions-cache-of-the-checkout" would make the ElastiCache replication group ID "sessions-cache-of-the-checkout-redis-<random>", ' +

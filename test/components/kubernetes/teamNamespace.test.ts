@@ -16,7 +16,10 @@ describe("namespaceSettings", () => {
     expect(small.quota).toEqual({ "requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi", pods: "20" });
     expect(small.containerDefaults).toEqual({ default: { cpu: "500m", memory: "512Mi" }, defaultRequest: { cpu: "100m", memory: "128Mi" } });
     expect([small.namespaceName, small.group, small.protect]).toEqual(["payments-dev", "payments", false]);
-    const large = namespaceSettings("x", resolveCommonArgs({ team: "payments", environment: "prod", tier: "large" }), { namespaceName: "pay", group: "idp:payments" });
+    const large = namespaceSettings("x", resolveCommonArgs({ team: "payments", environment: "prod", tier: "large" }), {
+      namespaceName: "pay",
+      group: "idp:payments",
+    });
     expect(large.quota).toEqual({ "requests.cpu": "32", "requests.memory": "64Gi", "limits.cpu": "64", "limits.memory": "128Gi", pods: "150" });
     expect([large.namespaceName, large.group, large.protect]).toEqual(["pay", "idp:payments", true]);
   });
@@ -74,7 +77,10 @@ describe("TeamNamespace", () => {
   });
 
   it.each([
-    [{ namespaceName: "Payments_Dev" }, `namespaceName "Payments_Dev" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`],
+    [
+      { namespaceName: "Payments_Dev" },
+      `namespaceName "Payments_Dev" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
+    ],
     [{ group: "" }, 'group "" must be a non-empty string'],
     [{ tier: "xl" }, 'tier "xl" is not one of small, medium, large'],
   ])("rejects %o before creating anything", async (override, message) => {

@@ -36,7 +36,11 @@ describe("webServiceSettings", () => {
       resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
       selector: { "app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "api" },
     });
-    const prod = webServiceSettings("api", resolveCommonArgs({ team: "payments", environment: "prod", tier: "medium" }), { namespace: "ns", image, port: 8080 });
+    const prod = webServiceSettings("api", resolveCommonArgs({ team: "payments", environment: "prod", tier: "medium" }), {
+      namespace: "ns",
+      image,
+      port: 8080,
+    });
     expect([prod.replicas, prod.resources]).toEqual([2, { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } }]);
   });
 });
@@ -82,7 +86,10 @@ describe("WebService", () => {
       selector: { "app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "api" },
       ports: [{ name: "http", port: 80, targetPort: "http" }],
     });
-    expect(b.props("api-pdb").spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "api" } } });
+    expect(b.props("api-pdb").spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { "app.kubernetes.io/name": "api", "app.kubernetes.io/instance": "api" } },
+    });
     expect(b.outputs).toEqual({ serviceName: "api", deploymentName: "api" });
     const component = b.get("api");
     expect(component.type).toBe("paved:kubernetes:WebService");
@@ -116,7 +123,10 @@ describe("WebService", () => {
     [{ env: { "BAD-NAME": "x" } }, 'env key "BAD-NAME" is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)'],
     [{ healthPath: "healthz" }, 'healthPath "healthz" must start with "/"'],
     [{ namespace: "" }, "namespace is required"],
-    [{ namespace: "tns-" }, `namespace "tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`],
+    [
+      { namespace: "tns-" },
+      `namespace "tns-" is not a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
+    ],
     [{ image: "nginx:latest" }, 'image "nginx:latest" is not pinned: use a digest (repo@sha256:<64 hex>) or a tag other than latest (repo:1.2.3)'],
   ])("rejects %o before creating anything", async (override, message) => {
     const failure = await buildFailure(service("dev", override));
