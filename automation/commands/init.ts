@@ -16,7 +16,7 @@ export const usage = `Usage: paved init [--team <name>] [--developer <name>] [--
 
 Writes a starter paved.yaml in the current directory (demo: false): one team with one
 developer, an approver group "platform" with one approver, and the default approval
-rules. Each person's bearer token is generated, printed once, and stored only as its
+rules, except that critical changes need that one approver (raise it to 2 with a second). Each person's bearer token is generated, printed once, and stored only as its
 sha256 hash. An existing paved.yaml is never overwritten.
 
   --team <name>       the team (default: app)
@@ -67,7 +67,9 @@ approvals:
     low: { count: 1 }
     medium: { count: 1 }
     high: { count: 1, group: platform }
-    critical: { count: 2, group: platform }
+    # Two distinct approvers for critical changes once platform has two people; with one
+    # member, 2 could never be met (start-up refuses such a rule).
+    critical: { count: 1, group: platform }
 `;
 }
 
