@@ -104,9 +104,14 @@ describe.skipIf(skip !== undefined)("two replicas on one database", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
 
+    // A request is succeeded a moment before its job row is marked done: wait for the rows.
+    const all = [...ids, ...updates];
+    while ((await store.jobs()).some((j) => all.includes(j.request_id) && j.status === "running")) {
+      if (Date.now() > deadline) throw new Error("jobs did not finish");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Exactly once: every job done, claimed once; one preview and one apply per request.
     const jobs = await store.jobs();
-    const all = [...ids, ...updates];
     expect(jobs.filter((j) => all.includes(j.request_id))).toHaveLength(all.length * 2);
     expect(jobs.filter((j) => !(j.status === "done" && j.attempts === 1))).toEqual([]);
     const applies = spans.filter((s) => s.kind === "apply");
