@@ -334,6 +334,21 @@ export class RunbookExecutor {
     return { preview, stack };
   }
 
+  /** The preview of `change` and the gate's assessment of it, as for a request with the same preview. */
+  private async assessChange(services: RunServices, change: Change, signal: AbortSignal, log: (l: string) => void, raise?: "human") {
+    const { preview, stack } = await this.preview(services, change, signal, log);
+    const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
+    const assessment = this.gate.assess({
+      team: change.ref.team,
+      environment: change.ref.environment,
+      steps: preview.steps,
+      violations: preview.violations,
+      extra,
+      raise,
+    });
+    return { preview, stack, assessment };
+  }
+
   /** Previews and assesses an action, as the gate would a request with the same preview. */
   private async gateAction(
     run: RunRow,
@@ -359,16 +374,7 @@ export class RunbookExecutor {
         });
         if (!valid.ok) throw new Error(`the change is not valid: ${valid.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join("; ")}`);
       }
-      const { preview, stack } = await this.preview(services, change, ctx.signal, log);
-      const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
-      const assessment = this.gate.assess({
-        team: change.ref.team,
-        environment: change.ref.environment,
-        steps: preview.steps,
-        violations: preview.violations,
-        extra,
-        raise,
-      });
+      const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log, raise);
       const changing = preview.steps.filter((s) => s.op !== "same");
       const plan = [
         `${change.action} ${change.offering} ${change.ref.team}/${change.ref.environment}/${change.ref.name} with params ${JSON.stringify(change.params)} (engine ${this.workflow.engine.name})`,
@@ -522,15 +528,7 @@ export class RunbookExecutor {
     // A run action's own undo (it can change no resource).
     if (typeof change === "string") return change;
     if (step.run) throw new Error("a run action's rollback cannot change an instance");
-    const { preview, stack } = await this.preview(services, change, ctx.signal, log);
-    const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
-    const assessment = this.gate.assess({
-      team: change.ref.team,
-      environment: change.ref.environment,
-      steps: preview.steps,
-      violations: preview.violations,
-      extra,
-    });
+    const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log);
     if (assessment.blocked || !assessment.requirement.auto) {
       return `not applied: it is ${assessment.level} risk and needs ${assessment.requirement.description}; request it (${change.action} ${change.offering} ${change.ref.name} with params ${JSON.stringify(change.params)})`;
     }
