@@ -196,6 +196,12 @@ export interface Person {
   name: string;
   teams: string[];
   groups: string[];
+  /**
+   * Set for a program acting for a team (an MCP agent, a CI identity): it may request and
+   * preview, never approve or reject, and its requests apply alone only within `autonomy`
+   * (a ceiling under the team's own). Absent for people.
+   */
+  agent?: { autonomy: Autonomy };
 }
 
 /** The loaded configuration, with lookups. */
