@@ -99,6 +99,9 @@ const violationSchema = z.object({
   urn: z.string().optional(),
 });
 
+/** Who acted, with its kind. */
+export const actorSchema = z.object({ kind: z.enum(["person", "agent", "system"]), name: z.string() }).meta({ id: "Actor" });
+
 export const requestSchema = z
   .object({
     id: z.string(),
@@ -110,6 +113,8 @@ export const requestSchema = z
     stack: z.string(),
     params: z.record(z.string(), z.unknown()),
     requestedBy: z.string(),
+    /** The requester with its kind: an agent is shown as one. */
+    actor: actorSchema,
     status: z.enum(STATUSES),
     /** `simulate`: nothing real was provisioned. */
     engine: z.string(),
@@ -125,6 +130,8 @@ export const requestSchema = z
           group: z.string().optional(),
           description: z.string(),
         }),
+        /** Why the change applied alone on autonomy its team (or agent) earned. */
+        earned: z.string().optional(),
       })
       .nullable(),
     preview: z
@@ -185,6 +192,8 @@ export const auditSchema = z.object({
       id: z.number(),
       at: z.string(),
       actor: z.string(),
+      /** The actor's kind: `person`, `agent`, or `system` (the service itself). */
+      actorKind: z.enum(["person", "agent", "system"]),
       action: z.string(),
       requestId: z.string().nullable(),
       stack: z.string().nullable(),
