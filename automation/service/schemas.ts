@@ -193,7 +193,7 @@ export const auditSchema = z.object({
       at: z.string(),
       actor: z.string(),
       /** The actor's kind: `person`, `agent`, or `system` (the service itself). */
-      actorKind: z.enum(["person", "agent", "system"]),
+      actorKind: z.enum(["person", "agent", "system"]).optional(),
       action: z.string(),
       requestId: z.string().nullable(),
       stack: z.string().nullable(),
