@@ -229,6 +229,15 @@ export class Gate {
     return earnedLevel(this.config.earn(team), entries, environmentAutonomy, this.now());
   }
 
+  /** The people who could give the subject's missing approvals (never the requester, never an agent). */
+  approversFor(subject: Pick<GateSubject, "team" | "requestedBy" | "requirement">): string[] {
+    const { group } = subject.requirement;
+    const members = group
+      ? (this.config.approverGroups[group] ?? [])
+      : [...(this.config.teams[subject.team]?.members ?? []), ...Object.values(this.config.approverGroups).flat()];
+    return [...new Set(members)].filter((name) => name !== subject.requestedBy && !this.config.person(name)?.agent);
+  }
+
   /** Whether the approvals of the current wait meet the subject's requirement. */
   count(subject: GateSubject, given: GivenApproval[]): ApprovalCheck {
     return checkApprovals(subject.requirement, given, {

@@ -94,6 +94,8 @@ export interface RequestView {
   preview: PreviewView | null;
   violations: Violation[];
   approvals: { by: string; at: string; digest: string; comment: string | null }[];
+  /** While awaiting approval: approvals counted for the current preview, how many are missing, and who may give them. */
+  approvalsNeeded?: { counted: string[]; missing: number; summary: string; approvers: string[] };
   outputs: Record<string, unknown> | null;
   error: string | null;
   createdAt: string;
@@ -730,6 +732,11 @@ export class Workflow {
 
   // Views
 
+  private async approvalsNeeded(row: RequestRow): Promise<NonNullable<RequestView["approvalsNeeded"]>> {
+    const subject = this.subject(row);
+    return { ...this.gate.progress(subject, await this.given(row)), approvers: this.gate.approversFor(subject) };
+  }
+
   async view(row: RequestRow): Promise<RequestView> {
     const approvals = await this.store.approvals(row.id);
     return {
@@ -749,6 +756,7 @@ export class Workflow {
       preview: row.preview ? (JSON.parse(row.preview) as PreviewView) : null,
       violations: row.violations ? (JSON.parse(row.violations) as Violation[]) : [],
       approvals: approvals.map((a) => ({ by: a.by, at: a.at, digest: a.digest, comment: a.comment })),
+      ...(row.status === "awaiting_approval" && row.risk && row.preview ? { approvalsNeeded: await this.approvalsNeeded(row) } : {}),
       outputs: row.outputs ? (JSON.parse(row.outputs) as Record<string, unknown>) : null,
       error: row.error,
       createdAt: row.created_at,
