@@ -82,7 +82,7 @@ export interface GivenApproval {
 export class Gate {
   constructor(
     private readonly config: PavedConfig,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   get expiryMs(): number {
@@ -218,7 +218,7 @@ export class Gate {
 
   /** Throws unless `person` may revoke a team's earned autonomy: a person in an approver group. */
   checkRevoker(person: Person, team: string): void {
-    this.refuseAgent(person, "approve", "revocation of earned autonomy");
+    if (person.agent) throw new DomainError("forbidden", "agents_cannot_approve", `${person.name} is an agent: only a person revokes earned autonomy`);
     if (person.groups.length === 0) {
       throw new DomainError("forbidden", "not_an_approver", `only approvers may revoke team ${team}'s earned autonomy, and ${person.name} is not one`);
     }

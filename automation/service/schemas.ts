@@ -31,7 +31,9 @@ export const errorResponses = {
 export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
 
 /** Who the bearer token belongs to: the page shows it and offers only the actions this person may take. */
-export const meSchema = z.object({ name: z.string(), teams: z.array(z.string()), groups: z.array(z.string()) }).meta({ id: "Me" });
+export const meSchema = z
+  .object({ name: z.string(), kind: z.enum(["person", "agent"]), teams: z.array(z.string()), groups: z.array(z.string()) })
+  .meta({ id: "Me" });
 
 export const catalogSchema = z.object({
   engine: z.string(),
@@ -195,7 +197,7 @@ export const auditSchema = z.object({
       at: z.string(),
       actor: z.string(),
       /** The actor's kind: `person`, `agent`, or `system` (the service itself). */
-      actorKind: z.enum(["person", "agent", "system"]).optional(),
+      actorKind: z.enum(["person", "agent", "system"]),
       action: z.string(),
       requestId: z.string().nullable(),
       stack: z.string().nullable(),
