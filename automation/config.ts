@@ -234,7 +234,8 @@ function checkAgentsAndEarning(c: Pick<RawConfig, "people" | "teams" | "agents">
   for (const [name, t] of Object.entries(c.teams)) {
     if (!t.earn) continue;
     const ms = parseDuration(t.earn.within);
-    if (!ms) ctx.addIssue({ code: "custom", path: ["teams", name, "earn", "within"], message: `"${t.earn.within}" is not a positive duration like 30d or 72h` });
+    if (!ms)
+      ctx.addIssue({ code: "custom", path: ["teams", name, "earn", "within"], message: `"${t.earn.within}" is not a positive duration like 30d or 72h` });
   }
 }
 

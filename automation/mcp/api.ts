@@ -41,7 +41,11 @@ export function fetchApi(baseUrl: string, token: string): ApiCall {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new ApiError(0, "service_unreachable", `the Paved service at ${base} cannot be reached: ${(err as Error).cause ? String((err as Error & { cause: unknown }).cause) : (err as Error).message}`);
+      throw new ApiError(
+        0,
+        "service_unreachable",
+        `the Paved service at ${base} cannot be reached: ${(err as Error).cause ? String((err as Error & { cause: unknown }).cause) : (err as Error).message}`,
+      );
     }
     const text = await res.text();
     let parsed: unknown = text;

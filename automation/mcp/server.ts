@@ -285,7 +285,10 @@ export function createMcpServer(options: McpOptions): McpServer {
     },
     async ({ runbook, params, dryRun }) => {
       try {
-        const run = await call<{ id: string; status: string; dryRun: boolean }>(api, "POST", `/runbooks/${encodeURIComponent(runbook)}/runs`, { params, dryRun });
+        const run = await call<{ id: string; status: string; dryRun: boolean }>(api, "POST", `/runbooks/${encodeURIComponent(runbook)}/runs`, {
+          params,
+          dryRun,
+        });
         return ok(run, `Runbook run ${run.id} is ${run.status}${run.dryRun ? " (dry run: nothing is changed)" : ""}.`);
       } catch (err) {
         return toolError(err);

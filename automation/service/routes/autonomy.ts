@@ -32,7 +32,9 @@ export const teamAutonomySchema = z
         successes: z.number(),
         since: z.string().nullable(),
         lastBreak: z.object({ outcome: z.enum(OUTCOMES), at: z.string() }).nullable(),
-        record: z.array(z.object({ outcome: z.enum(OUTCOMES), level: z.enum(RISK_LEVELS), approved: z.boolean(), at: z.string(), requestId: z.string().nullable() })),
+        record: z.array(
+          z.object({ outcome: z.enum(OUTCOMES), level: z.enum(RISK_LEVELS), approved: z.boolean(), at: z.string(), requestId: z.string().nullable() }),
+        ),
       }),
     ),
   })
