@@ -43,7 +43,7 @@ const teamEnvironmentSchema = z.strictObject({
  * Never `critical`: a critical change always reaches a human.
  */
 const earnSchema = z.strictObject({
-  up_to: z.enum(["low", "medium", "high"], { message: "must be low, medium or high (critical changes are never earned away from humans)" }),
+  up_to: z.enum(RISK_LEVELS),
   after: z.number().int().min(1).max(1000),
   within: z.string().default("30d"),
 });
@@ -233,6 +233,12 @@ function checkAgentsAndEarning(c: Pick<RawConfig, "people" | "teams" | "agents">
   }
   for (const [name, t] of Object.entries(c.teams)) {
     if (!t.earn) continue;
+    if (t.earn.up_to === "critical")
+      ctx.addIssue({
+        code: "custom",
+        path: ["teams", name, "earn", "up_to"],
+        message: "must be low, medium or high: critical changes are never earned away from humans",
+      });
     const ms = parseDuration(t.earn.within);
     if (!ms)
       ctx.addIssue({ code: "custom", path: ["teams", name, "earn", "within"], message: `"${t.earn.within}" is not a positive duration like 30d or 72h` });
@@ -356,7 +362,7 @@ export function buildConfig(raw: RawConfig): PavedConfig {
     },
     earn(team) {
       const e = raw.teams[team]?.earn;
-      return e ? { upTo: e.up_to, after: e.after, withinMs: parseDuration(e.within) ?? 30 * 86_400_000 } : undefined;
+      return e && e.up_to !== "critical" ? { upTo: e.up_to, after: e.after, withinMs: parseDuration(e.within) ?? 30 * 86_400_000 } : undefined;
     },
     environment(team, environment) {
       return raw.teams[team]?.environments[environment] ?? {};
