@@ -515,6 +515,16 @@ export class Workflow {
     });
   }
 
+  /** A runbook rolled back a change of `offering`: every action's record of it starts again (and the agent's, for an agent's run). */
+  async trackRollback(team: string, offering: string, requestedBy: string): Promise<void> {
+    const agents = this.config.person(requestedBy)?.agent ? ["", requestedBy] : [""];
+    for (const agent of agents) {
+      for (const action of ["create", "update", "destroy"]) {
+        await this.store.recordOutcome({ team, agent, offering, action, level: "low", outcome: "rollback", approved: 0, request_id: null, at: this.at() });
+      }
+    }
+  }
+
   /** Records a preview on `row` and moves it on: blocked, approved (auto) or awaiting approval. */
   private async decide(row: RequestRow, preview: EnginePreview, from: Status[], engineMs?: number): Promise<void> {
     const { risk, view, blocked } = await this.assess(row, preview);
