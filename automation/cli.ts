@@ -13,6 +13,7 @@ export const commands: Record<string, Command> = {
   serve: { summary: "serve the self-service API and page (configured by the environment)", load: () => import("./commands/serve") },
   "hash-token": { summary: "print the sha256 of a bearer token (read on stdin) for paved.yaml", load: () => import("./commands/hashToken") },
   runbook: { summary: "list, show and run runbooks (interactive; irreversible steps wait for approval)", load: () => import("./commands/runbook") },
+  mcp: { summary: "serve Paved's MCP tools over stdio for an agent (PAVED_URL, PAVED_TOKEN)", load: () => import("./commands/mcp") },
   "pr-comment": { summary: "render `pulumi preview --json` as a pull-request comment (risk, approvals, policies)", load: () => import("./commands/prComment") },
 };
 

@@ -12,7 +12,7 @@ import { ENVIRONMENTS, Environment, TEAM_PATTERN } from "../components/guardrail
 import { PolicyPackConfig, resolvePolicyConfig } from "../policy-pack/evaluate";
 import { policies as pavedPolicies } from "../policy-pack/policies";
 import { describeZodIssue, formatPath } from "../stacks/spec";
-import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS } from "./risk";
+import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS, RiskLevel, riskRank } from "./risk";
 
 const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
 const HASHED_TOKEN = /^sha256:[0-9a-f]{64}$/;
@@ -35,6 +35,25 @@ const teamEnvironmentSchema = z.strictObject({
   kubernetes: z.strictObject({ context: z.string().min(1).optional(), namespace: z.string().min(1).optional() }).optional(),
   /** Overrides the team's autonomy in this environment. */
   autonomy: autonomySchema.optional(),
+});
+
+/**
+ * Earned autonomy (opt-in per team): after `after` human-approved changes of one offering
+ * and action that all succeeded within `within`, their level applies alone, up to `up_to`.
+ * Never `critical`: a critical change always reaches a human.
+ */
+const earnSchema = z.strictObject({
+  up_to: z.enum(RISK_LEVELS),
+  after: z.number().int().min(1).max(1000),
+  within: z.string().default("30d"),
+});
+
+/** A program acting for one team (an MCP client): it requests, never approves. */
+const agentSchema = z.strictObject({
+  token: z.string().min(8),
+  team: z.string(),
+  /** Its ceiling: never above the team's autonomy. Default `none`. */
+  autonomy: autonomySchema.default("none"),
 });
 
 const limitSchema = z.strictObject({ max: z.number().int().min(1), window: z.string() });
@@ -89,8 +108,11 @@ export const configSchema = z
         /** The highest risk applied without a human. Default `none`: every change is approved. */
         autonomy: autonomySchema.default("none"),
         environments: z.partialRecord(z.enum(ENVIRONMENTS), teamEnvironmentSchema).default({}),
+        earn: earnSchema.optional(),
       }),
     ),
+    /** Agents: programs that request changes for one team and can never approve them. */
+    agents: z.record(z.string().regex(PERSON, { message: `must match ${PERSON.source}` }), agentSchema).default({}),
     approverGroups: z.record(z.string().regex(PERSON), z.array(z.string()).min(1)).default({}),
     approvals: z
       .strictObject({
@@ -127,21 +149,26 @@ export const configSchema = z
     }
     // Two people with one token: whoever presents it is the first of them, silently.
     const holders = new Map<string, string>();
-    for (const [person, p] of Object.entries(c.people)) {
-      if (!c.demo && !HASHED_TOKEN.test(p.token)) {
+    const principals: ["people" | "agents", string, string][] = [
+      ...Object.entries(c.people).map(([n, p]): ["people", string, string] => ["people", n, p.token]),
+      ...Object.entries(c.agents).map(([n, a]): ["agents", string, string] => ["agents", n, a.token]),
+    ];
+    for (const [kind, person, token] of principals) {
+      if (!c.demo && !HASHED_TOKEN.test(token)) {
         ctx.addIssue({
           code: "custom",
-          path: ["people", person, "token"],
+          path: [kind, person, "token"],
           message: "must be a sha256:<64 hex> hash (plain-text tokens are allowed only with demo: true)",
         });
         continue;
       }
-      const digest = digestOf(p.token).toString("hex");
+      const digest = digestOf(token).toString("hex");
       const first = holders.get(digest);
       if (first)
-        ctx.addIssue({ code: "custom", path: ["people", person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
+        ctx.addIssue({ code: "custom", path: [kind, person, "token"], message: `is the same token as ${first}'s: each person needs a token of their own` });
       else holders.set(digest, person);
     }
+    checkAgentsAndEarning(c, ctx);
     const known = new Set(Object.keys(c.people));
     for (const [team, t] of Object.entries(c.teams)) {
       t.members.forEach((m, i) => {
@@ -191,6 +218,33 @@ export const configSchema = z
 
 export type RawConfig = z.output<typeof configSchema>;
 
+/** Agents belong to one known team, never rank above it, and are not people; earning windows are durations. */
+function checkAgentsAndEarning(c: Pick<RawConfig, "people" | "teams" | "agents">, ctx: z.RefinementCtx): void {
+  for (const [agent, a] of Object.entries(c.agents)) {
+    const team = c.teams[a.team];
+    if (agent in c.people) ctx.addIssue({ code: "custom", path: ["agents", agent], message: `"${agent}" is also in people: an agent needs a name of its own` });
+    if (!team) ctx.addIssue({ code: "custom", path: ["agents", agent, "team"], message: `"${a.team}" is not in teams` });
+    else if (riskRank(a.autonomy) > riskRank(team.autonomy))
+      ctx.addIssue({
+        code: "custom",
+        path: ["agents", agent, "autonomy"],
+        message: `"${a.autonomy}" is above team ${a.team}'s autonomy "${team.autonomy}": an agent's autonomy is a ceiling under its team's`,
+      });
+  }
+  for (const [name, t] of Object.entries(c.teams)) {
+    if (!t.earn) continue;
+    if (t.earn.up_to === "critical")
+      ctx.addIssue({
+        code: "custom",
+        path: ["teams", name, "earn", "up_to"],
+        message: "must be low, medium or high: critical changes are never earned away from humans",
+      });
+    const ms = parseDuration(t.earn.within);
+    if (!ms)
+      ctx.addIssue({ code: "custom", path: ["teams", name, "earn", "within"], message: `"${t.earn.within}" is not a positive duration like 30d or 72h` });
+  }
+}
+
 /** A person the service knows. */
 export interface Person {
   name: string;
@@ -219,10 +273,19 @@ export interface PavedConfig {
   person(name: string): Person | undefined;
   /** The team's autonomy in `environment` (the environment's override wins). */
   autonomy(team: string, environment: Environment): Autonomy;
+  /** The team's earned-autonomy rule (`teams.<team>.earn`), when it opted in. */
+  earn(team: string): EarnRule | undefined;
   /** Network and Kubernetes settings of a team's environment. */
   environment(team: string, environment: Environment): z.output<typeof teamEnvironmentSchema>;
   /** The approver groups `name` belongs to. */
   groupsOf(name: string): string[];
+}
+
+/** `teams.<team>.earn`, with the window in milliseconds. */
+export interface EarnRule {
+  upTo: Exclude<RiskLevel, "critical">;
+  after: number;
+  withinMs: number;
 }
 
 /** A configuration file that cannot be used: each problem with its path. */
@@ -254,7 +317,7 @@ const limit = (l: { max: number; window: string }): Limit => ({ max: l.max, wind
 
 /** Builds the lookups over a validated configuration. */
 export function buildConfig(raw: RawConfig): PavedConfig {
-  const digests = Object.entries(raw.people).map(([name, p]) => ({ name, digest: digestOf(p.token) }));
+  const digests = [...Object.entries(raw.people), ...Object.entries(raw.agents)].map(([name, p]) => ({ name, digest: digestOf(p.token) }));
   const teamsOf = (name: string) =>
     Object.entries(raw.teams)
       .filter(([, t]) => t.members.includes(name))
@@ -263,7 +326,12 @@ export function buildConfig(raw: RawConfig): PavedConfig {
     Object.entries(raw.approverGroups)
       .filter(([, m]) => m.includes(name))
       .map(([g]) => g);
-  const person = (name: string): Person | undefined => (name in raw.people ? { name, teams: teamsOf(name), groups: groupsOf(name) } : undefined);
+  const person = (name: string): Person | undefined => {
+    const agent = raw.agents[name];
+    // An agent acts for its one team, belongs to no approver group, and carries its ceiling.
+    if (agent) return { name, teams: [agent.team], groups: [], agent: { autonomy: agent.autonomy } };
+    return name in raw.people ? { name, teams: teamsOf(name), groups: groupsOf(name) } : undefined;
+  };
   return {
     demo: raw.demo,
     teams: raw.teams,
@@ -291,6 +359,10 @@ export function buildConfig(raw: RawConfig): PavedConfig {
       const t = raw.teams[team];
       if (!t) return "none";
       return t.environments[environment]?.autonomy ?? t.autonomy;
+    },
+    earn(team) {
+      const e = raw.teams[team]?.earn;
+      return e && e.up_to !== "critical" ? { upTo: e.up_to, after: e.after, withinMs: parseDuration(e.within) ?? 30 * 86_400_000 } : undefined;
     },
     environment(team, environment) {
       return raw.teams[team]?.environments[environment] ?? {};

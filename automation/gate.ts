@@ -19,6 +19,7 @@ import type { PavedConfig, Person } from "./config";
 import {
   ApprovalCheck,
   ApprovalRequirement,
+  Autonomy,
   checkApprovals,
   ClassifiedStep,
   classifyPreview,
@@ -30,6 +31,7 @@ import {
 } from "./risk";
 import type { PlannedStep } from "./steps";
 import { DomainError } from "./errors";
+import { Earned, earnedLevel, earnedReason, maxAutonomy, minAutonomy, TrackEntry } from "./earned";
 
 /** A risk the preview's steps do not show, found by the door (e.g. a foreign snapshot). */
 export interface ExtraRisk {
@@ -45,6 +47,15 @@ export interface Assessment {
   reasons: string[];
   requirement: ApprovalRequirement & { description: string };
   steps: ClassifiedStep[];
+  /** Set when the change applies alone on autonomy its record earned (the reason is in `reasons` too). */
+  earned?: { level: RiskLevel; reason: string; record: Earned };
+}
+
+/** The track record of the change's offering and action (per agent for an agent's request). */
+export interface RecordInput {
+  offering: string;
+  action: string;
+  entries: TrackEntry[];
 }
 
 /** What is being approved: a request, or one step of a runbook run. */
@@ -71,7 +82,7 @@ export interface GivenApproval {
 export class Gate {
   constructor(
     private readonly config: PavedConfig,
-    private readonly now: () => Date = () => new Date(),
+    readonly now: () => Date = () => new Date(),
   ) {}
 
   get expiryMs(): number {
@@ -89,6 +100,10 @@ export class Gate {
     violations?: ViolationLike[];
     extra?: ExtraRisk[];
     raise?: "human";
+    /** Who asks: an agent's request applies alone only within its own ceiling too. */
+    requester?: Person;
+    /** The track record the team may have earned autonomy with (`teams.<team>.earn`). */
+    record?: RecordInput;
   }): Assessment {
     const violations = input.violations ?? [];
     const classified = classifyPreview(input.steps, input.environment, violations);
@@ -100,14 +115,27 @@ export class Gate {
     for (const e of input.extra ?? []) if (riskRank(e.atLeast) > riskRank(level)) level = e.atLeast;
     // The reasons are what sets the level: every extra finding, the steps' when they reach it.
     const reasons = [...(input.extra ?? []).map((e) => e.reason), ...(classified.level === level ? stepReasons : []), ...policyReasons];
-    const autonomy = input.raise === "human" ? "none" : this.config.autonomy(input.team, input.environment);
+    const configured = this.config.autonomy(input.team, input.environment);
+    // An agent's ceiling is under its team's: the lower of the two holds.
+    const base = input.requester?.agent ? minAutonomy(configured, input.requester.agent.autonomy) : configured;
+    const record = input.record ? earnedLevel(this.config.earn(input.team), input.record.entries, base, this.now()) : undefined;
+    const autonomy = input.raise === "human" ? "none" : maxAutonomy(base, record?.level);
     const requirement = requiredApprovals(level, { autonomy, rules: this.config.rules });
+    let earned: Assessment["earned"];
+    if (requirement.auto && record?.level && riskRank(level) > riskRank(base) && input.record) {
+      const reason = earnedReason(record.level, record, input.record.offering, input.record.action);
+      earned = { level: record.level, reason, record };
+      reasons.unshift(reason);
+    } else if (!requirement.auto && input.requester?.agent && riskRank(level) <= riskRank(configured)) {
+      reasons.push(`${input.requester.name} is an agent that applies alone only up to ${base} risk: a person approves this ${level}-risk change`);
+    }
     return {
       level,
       blocked: classified.blocked,
       reasons,
       requirement: { ...requirement, description: describeRequirement(requirement) },
       steps: classified.steps,
+      ...(earned ? { earned } : {}),
     };
   }
 
@@ -138,6 +166,7 @@ export class Gate {
    * may. `given`: the approvals of the current wait.
    */
   checkApprover(person: Person, subject: GateSubject, digest: string, given: GivenApproval[]): void {
+    this.refuseAgent(person, "approve", subject.noun);
     if (person.name === subject.requestedBy) {
       throw new DomainError("forbidden", "self_approval", `the requester cannot approve their own ${subject.noun}`);
     }
@@ -164,6 +193,7 @@ export class Gate {
 
   /** Throws the reason `person` may not reject `subject`. */
   checkRejecter(person: Person, subject: Omit<GateSubject, "digest" | "awaitingSince">): void {
+    this.refuseAgent(person, "reject", subject.noun);
     if (person.name === subject.requestedBy) {
       throw new DomainError("forbidden", "self_rejection", `the requester cancels their own ${subject.noun} instead of rejecting it`);
     }
@@ -177,6 +207,35 @@ export class Gate {
           : `${person.name} may not reject this ${subject.noun}`,
       );
     }
+  }
+
+  /** Agents request; only people decide. Checked first, at every door. */
+  private refuseAgent(person: Person, verb: "approve" | "reject", noun: string): void {
+    if (person.agent) {
+      throw new DomainError("forbidden", "agents_cannot_approve", `${person.name} is an agent: agents cannot ${verb} a ${noun}, a person must`);
+    }
+  }
+
+  /** Throws unless `person` may revoke a team's earned autonomy: a person in an approver group. */
+  checkRevoker(person: Person, team: string): void {
+    if (person.agent) throw new DomainError("forbidden", "agents_cannot_approve", `${person.name} is an agent: only a person revokes earned autonomy`);
+    if (person.groups.length === 0) {
+      throw new DomainError("forbidden", "not_an_approver", `only approvers may revoke team ${team}'s earned autonomy, and ${person.name} is not one`);
+    }
+  }
+
+  /** The level a record has earned, and why: what `GET /teams/:team/autonomy` shows. */
+  earnedFor(team: string, environmentAutonomy: Autonomy, entries: TrackEntry[]): Earned {
+    return earnedLevel(this.config.earn(team), entries, environmentAutonomy, this.now());
+  }
+
+  /** The people who could give the subject's missing approvals (never the requester, never an agent). */
+  approversFor(subject: Pick<GateSubject, "team" | "requestedBy" | "requirement">): string[] {
+    const { group } = subject.requirement;
+    const members = group
+      ? (this.config.approverGroups[group] ?? [])
+      : [...(this.config.teams[subject.team]?.members ?? []), ...Object.values(this.config.approverGroups).flat()];
+    return [...new Set(members)].filter((name) => name !== subject.requestedBy && !this.config.person(name)?.agent);
   }
 
   /** Whether the approvals of the current wait meet the subject's requirement. */

@@ -21,7 +21,8 @@ import { EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
 import type { PavedConfig, Person } from "./config";
 import type { Engine, EngineOperation, EnginePreview } from "./engine/types";
 import { ConcurrentOperationError, JobInterrupted, PreviewChangedError } from "./engine/types";
-import { ExtraRisk, Gate, GateSubject } from "./gate";
+import { ExtraRisk, Gate, GateSubject, RecordInput } from "./gate";
+import type { Outcome } from "./earned";
 import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
 import type { JobRow, RequestRow, Store } from "./store/store";
@@ -59,12 +60,20 @@ export interface RiskView {
   blocked: boolean;
   reasons: string[];
   requiredApprovals: ApprovalRequirement & { description: string };
+  /** Why the change applies alone on earned autonomy (also the first of `reasons`). */
+  earned?: string;
 }
 
 export interface PreviewView {
   digest: string;
   steps: { op: string; urn: string; type: string; risk: string; reasons: string[]; changedKeys: string[] }[];
   changeSummary: Record<string, number>;
+}
+
+/** Who acted: a person or an agent (the string fields beside it keep the name alone). */
+export interface ActorView {
+  kind: "person" | "agent";
+  name: string;
 }
 
 export interface RequestView {
@@ -77,12 +86,16 @@ export interface RequestView {
   stack: string;
   params: Record<string, unknown>;
   requestedBy: string;
+  /** The requester, with its kind: agents are shown as agents everywhere. */
+  actor: ActorView;
   status: Status;
   engine: string;
   risk: RiskView | null;
   preview: PreviewView | null;
   violations: Violation[];
   approvals: { by: string; at: string; digest: string; comment: string | null }[];
+  /** While awaiting approval: approvals counted for the current preview, how many are missing, and who may give them. */
+  approvalsNeeded?: { counted: string[]; missing: number; summary: string; approvers: string[] };
   outputs: Record<string, unknown> | null;
   error: string | null;
   createdAt: string;
@@ -110,6 +123,8 @@ export function stackName(team: string, environment: string, name: string): stri
 }
 
 const SYSTEM = "paved";
+
+const actorOf = (person: Person): ActorView => ({ kind: person.agent ? "agent" : "person", name: person.name });
 
 export class Workflow {
   readonly store: Store;
@@ -251,6 +266,7 @@ export class Workflow {
       error: null,
       awaiting_since: null,
       approval_floor: 0,
+      ...(person.agent ? { requester_kind: "agent" } : {}),
       created_at: at,
       updated_at: at,
     };
@@ -261,12 +277,13 @@ export class Workflow {
     await this.store.audit({
       at,
       actor: person.name,
+      ...(person.agent ? { actor_kind: "agent" as const } : {}),
       action: `request.${input.action}`,
       request_id: row.id,
       stack,
       detail: { offering: input.offering, params },
     });
-    await this.emit(row.id, "status", { status: "previewing" });
+    await this.emit(row.id, "status", { status: "previewing", actor: actorOf(person) });
     await this.enqueue(row, "preview");
     return this.view(row);
   }
@@ -373,6 +390,7 @@ export class Workflow {
       throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
     }
     await this.store.audit({ at: this.at(), actor: person.name, action: "request.reject", request_id: id, stack: row.stack, detail: { reason } });
+    await this.track(await this.get(id), "rejected");
     return this.view(await this.get(id));
   }
 
@@ -380,11 +398,24 @@ export class Workflow {
     const row = await this.getFor(person, id);
     if (row.requested_by !== person.name) throw new DomainError("forbidden", "not_requester", "only the requester can cancel a request");
     if (
-      !(await this.transition(row, ["previewing", "awaiting_approval", "approved"], "cancelled", { error: `cancelled by ${person.name}` }, { by: person.name }))
+      !(await this.transition(
+        row,
+        ["previewing", "awaiting_approval", "approved"],
+        "cancelled",
+        { error: `cancelled by ${person.name}` },
+        { by: person.name, actor: actorOf(person) },
+      ))
     ) {
       throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}: it can no longer be cancelled`);
     }
-    await this.store.audit({ at: this.at(), actor: person.name, action: "request.cancel", request_id: id, stack: row.stack });
+    await this.store.audit({
+      at: this.at(),
+      actor: person.name,
+      ...(person.agent ? { actor_kind: "agent" as const } : {}),
+      action: "request.cancel",
+      request_id: id,
+      stack: row.stack,
+    });
     return this.view(await this.get(id));
   }
 
@@ -441,13 +472,56 @@ export class Workflow {
   private async assess(row: RequestRow, preview: EnginePreview): Promise<{ risk: RiskView; view: PreviewView; blocked: boolean }> {
     const environment = row.environment as Environment;
     const extra = await this.snapshotRisk(row.team, row.offering, JSON.parse(row.params) as Record<string, unknown>);
-    const a = this.gate.assess({ team: row.team, environment, steps: preview.steps, violations: preview.violations, extra });
+    const requester = this.config.person(row.requested_by);
+    const record = await this.recordFor(row);
+    const a = this.gate.assess({ team: row.team, environment, steps: preview.steps, violations: preview.violations, extra, requester, record });
     const steps = a.steps.map((s: ClassifiedStep) => ({ op: s.op, urn: s.urn, type: s.type, risk: s.risk, reasons: s.reasons, changedKeys: s.changedKeys }));
     return {
       blocked: a.blocked,
-      risk: { level: a.level, blocked: a.blocked, reasons: a.reasons, requiredApprovals: a.requirement },
+      risk: { level: a.level, blocked: a.blocked, reasons: a.reasons, requiredApprovals: a.requirement, ...(a.earned ? { earned: a.earned.reason } : {}) },
       view: { digest: preview.digest, steps, changeSummary: preview.changeSummary },
     };
+  }
+
+  /** The track record of `row`'s team, offering and action (its agent's own, for an agent), within the team's window. */
+  private async recordFor(row: RequestRow): Promise<RecordInput | undefined> {
+    const rule = this.config.earn(row.team);
+    if (!rule) return undefined;
+    const since = new Date(this.now().getTime() - rule.withinMs).toISOString();
+    const agent = row.requester_kind === "agent" ? row.requested_by : "";
+    const rows = await this.store.trackRecord(row.team, since, { agent, offering: row.offering, action: row.action });
+    return {
+      offering: row.offering,
+      action: row.action,
+      entries: rows.map((r) => ({ level: r.level as RiskLevel, outcome: r.outcome as Outcome, approved: r.approved === 1, at: r.at, requestId: r.request_id })),
+    };
+  }
+
+  /** Adds `row`'s outcome to its track record: a success counts when a human approved it. */
+  private async track(row: RequestRow, outcome: Outcome): Promise<void> {
+    const risk = row.risk ? (JSON.parse(row.risk) as RiskView) : undefined;
+    if (!risk) return;
+    await this.store.recordOutcome({
+      team: row.team,
+      agent: row.requester_kind === "agent" ? row.requested_by : "",
+      offering: row.offering,
+      action: row.action,
+      level: risk.level,
+      outcome,
+      approved: risk.requiredApprovals.auto ? 0 : 1,
+      request_id: row.id,
+      at: this.at(),
+    });
+  }
+
+  /** A runbook rolled back a change of `offering`: every action's record of it starts again (and the agent's, for an agent's run). */
+  async trackRollback(team: string, offering: string, requestedBy: string): Promise<void> {
+    const agents = this.config.person(requestedBy)?.agent ? ["", requestedBy] : [""];
+    for (const agent of agents) {
+      for (const action of ["create", "update", "destroy"]) {
+        await this.store.recordOutcome({ team, agent, offering, action, level: "low", outcome: "rollback", approved: 0, request_id: null, at: this.at() });
+      }
+    }
   }
 
   /** Records a preview on `row` and moves it on: blocked, approved (auto) or awaiting approval. */
@@ -479,7 +553,11 @@ export class Workflow {
           request_id: row.id,
           stack: row.stack,
           digest: preview.digest,
-          detail: { risk: risk.level, autonomy: this.config.autonomy(row.team, row.environment as Environment) },
+          detail: {
+            risk: risk.level,
+            autonomy: this.config.autonomy(row.team, row.environment as Environment),
+            ...(risk.earned ? { earned: risk.earned } : {}),
+          },
         });
         await this.enqueue(row, "apply");
       }
@@ -576,6 +654,7 @@ export class Workflow {
         digest: approved.digest,
         detail: { changeSummary: result.changeSummary },
       });
+      await this.track(await this.get(row.id), "success");
       return "done";
     } catch (err) {
       // Shutdown ran out of grace: the runner records the job as interrupted, as after a crash.
@@ -604,6 +683,7 @@ export class Workflow {
       const fresh = await this.get(row.id);
       if (await this.transition(fresh, ["previewing", "applying"], "failed", { error: message })) {
         await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.failed", request_id: row.id, stack: row.stack, detail: { error: message } });
+        if (job.kind === "apply") await this.track(fresh, "failure");
       }
       return "done";
     }
@@ -661,6 +741,11 @@ export class Workflow {
 
   // Views
 
+  private async approvalsNeeded(row: RequestRow): Promise<NonNullable<RequestView["approvalsNeeded"]>> {
+    const subject = this.subject(row);
+    return { ...this.gate.progress(subject, await this.given(row)), approvers: this.gate.approversFor(subject) };
+  }
+
   async view(row: RequestRow): Promise<RequestView> {
     const approvals = await this.store.approvals(row.id);
     return {
@@ -673,12 +758,14 @@ export class Workflow {
       stack: row.stack,
       params: JSON.parse(row.params) as Record<string, unknown>,
       requestedBy: row.requested_by,
+      actor: { kind: row.requester_kind === "agent" ? "agent" : "person", name: row.requested_by },
       status: row.status as Status,
       engine: row.engine,
       risk: row.risk ? (JSON.parse(row.risk) as RiskView) : null,
       preview: row.preview ? (JSON.parse(row.preview) as PreviewView) : null,
       violations: row.violations ? (JSON.parse(row.violations) as Violation[]) : [],
       approvals: approvals.map((a) => ({ by: a.by, at: a.at, digest: a.digest, comment: a.comment })),
+      ...(row.status === "awaiting_approval" && row.risk && row.preview ? { approvalsNeeded: await this.approvalsNeeded(row) } : {}),
       outputs: row.outputs ? (JSON.parse(row.outputs) as Record<string, unknown>) : null,
       error: row.error,
       createdAt: row.created_at,

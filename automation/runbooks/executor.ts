@@ -335,7 +335,7 @@ export class RunbookExecutor {
   }
 
   /** The preview of `change` and the gate's assessment of it, as for a request with the same preview. */
-  private async assessChange(services: RunServices, change: Change, signal: AbortSignal, log: (l: string) => void, raise?: "human") {
+  private async assessChange(services: RunServices, change: Change, signal: AbortSignal, log: (l: string) => void, raise?: "human", requestedBy?: string) {
     const { preview, stack } = await this.preview(services, change, signal, log);
     const extra = await this.workflow.snapshotRisk(change.ref.team, change.offering, change.params);
     const assessment = this.gate.assess({
@@ -345,6 +345,8 @@ export class RunbookExecutor {
       violations: preview.violations,
       extra,
       raise,
+      // An agent's run is held to the agent's ceiling, as its requests are.
+      requester: requestedBy === undefined ? undefined : this.workflow.config.person(requestedBy),
     });
     return { preview, stack, assessment };
   }
@@ -374,7 +376,7 @@ export class RunbookExecutor {
         });
         if (!valid.ok) throw new Error(`the change is not valid: ${valid.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join("; ")}`);
       }
-      const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log, raise);
+      const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log, raise, run.requested_by);
       const changing = preview.steps.filter((s) => s.op !== "same");
       const plan = [
         `${change.action} ${change.offering} ${change.ref.team}/${change.ref.environment}/${change.ref.name} with params ${JSON.stringify(change.params)} (engine ${this.workflow.engine.name})`,
@@ -528,7 +530,9 @@ export class RunbookExecutor {
     // A run action's own undo (it can change no resource).
     if (typeof change === "string") return change;
     if (step.run) throw new Error("a run action's rollback cannot change an instance");
-    const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log);
+    // A change of this offering had to be undone: what the team earned for it is lost.
+    await this.workflow.trackRollback(change.ref.team, change.offering, run.requested_by);
+    const { preview, stack, assessment } = await this.assessChange(services, change, ctx.signal, log, undefined, run.requested_by);
     if (assessment.blocked || !assessment.requirement.auto) {
       return `not applied: it is ${assessment.level} risk and needs ${assessment.requirement.description}; request it (${change.action} ${change.offering} ${change.ref.name} with params ${JSON.stringify(change.params)})`;
     }

@@ -26,6 +26,8 @@ import { HTTP_STATUS } from "./errors";
 import { authPlugin } from "./plugins/auth";
 import { HTTP_CODES } from "./replies";
 import { auditRoutes } from "./routes/audit";
+import { autonomyRoutes } from "./routes/autonomy";
+import { mcpRoutes } from "./routes/mcp";
 import { catalogRoutes } from "./routes/catalog";
 import { healthRoutes } from "./routes/health";
 import { instanceRoutes } from "./routes/instances";
@@ -205,6 +207,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(requestRoutes, { workflow, streams, limits: { perPerson: limits.submissionsPerPerson, perTeam: limits.submissionsPerTeam } });
   await app.register(instanceRoutes, { workflow });
   await app.register(auditRoutes, { workflow });
+  await app.register(autonomyRoutes, { workflow });
+  await app.register(mcpRoutes);
   if (options.runbooks) await app.register(runbookRoutes, { executor: options.runbooks });
 
   return app;

@@ -31,7 +31,9 @@ export const errorResponses = {
 export const healthSchema = z.object({ status: z.literal("ok"), engine: z.enum(["simulate", "pulumi"]), store: z.string() });
 
 /** Who the bearer token belongs to: the page shows it and offers only the actions this person may take. */
-export const meSchema = z.object({ name: z.string(), teams: z.array(z.string()), groups: z.array(z.string()) }).meta({ id: "Me" });
+export const meSchema = z
+  .object({ name: z.string(), kind: z.enum(["person", "agent"]), teams: z.array(z.string()), groups: z.array(z.string()) })
+  .meta({ id: "Me" });
 
 export const catalogSchema = z.object({
   engine: z.string(),
@@ -99,6 +101,9 @@ const violationSchema = z.object({
   urn: z.string().optional(),
 });
 
+/** Who acted, with its kind. */
+export const actorSchema = z.object({ kind: z.enum(["person", "agent", "system"]), name: z.string() }).meta({ id: "Actor" });
+
 export const requestSchema = z
   .object({
     id: z.string(),
@@ -110,6 +115,8 @@ export const requestSchema = z
     stack: z.string(),
     params: z.record(z.string(), z.unknown()),
     requestedBy: z.string(),
+    /** The requester with its kind: an agent is shown as one. */
+    actor: actorSchema,
     status: z.enum(STATUSES),
     /** `simulate`: nothing real was provisioned. */
     engine: z.string(),
@@ -125,6 +132,8 @@ export const requestSchema = z
           group: z.string().optional(),
           description: z.string(),
         }),
+        /** Why the change applied alone on autonomy its team (or agent) earned. */
+        earned: z.string().optional(),
       })
       .nullable(),
     preview: z
@@ -138,6 +147,8 @@ export const requestSchema = z
       .nullable(),
     violations: z.array(violationSchema),
     approvals: z.array(z.object({ by: z.string(), at: z.string(), digest: z.string(), comment: z.string().nullable() })),
+    /** While awaiting approval: approvals counted, how many are missing, and who may give them. */
+    approvalsNeeded: z.object({ counted: z.array(z.string()), missing: z.number(), summary: z.string(), approvers: z.array(z.string()) }).optional(),
     outputs: z.record(z.string(), z.unknown()).nullable(),
     error: z.string().nullable(),
     createdAt: z.string(),
@@ -185,6 +196,8 @@ export const auditSchema = z.object({
       id: z.number(),
       at: z.string(),
       actor: z.string(),
+      /** The actor's kind: `person`, `agent`, or `system` (the service itself). */
+      actorKind: z.enum(["person", "agent", "system"]),
       action: z.string(),
       requestId: z.string().nullable(),
       stack: z.string().nullable(),

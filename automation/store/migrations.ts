@@ -194,6 +194,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("jobs_claim_seq").on("jobs").column("claim_seq").execute();
       },
     },
+    "0008-earned-autonomy": {
+      async up(db) {
+        // Who asked: a person or an agent (null before agents existed: a person).
+        await db.schema.alterTable("requests").addColumn("requester_kind", "text").execute();
+        await db.schema.alterTable("audit").addColumn("actor_kind", "text").execute();
+        // The track record earned autonomy is decided from: one row per outcome of a change,
+        // per team x offering x action, and per agent for an agent's requests ('' for people).
+        await serial(db, "track_record")
+          .addColumn("team", "text", (c) => c.notNull())
+          .addColumn("agent", "text", (c) => c.notNull().defaultTo(""))
+          .addColumn("offering", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("level", "text", (c) => c.notNull())
+          .addColumn("outcome", "text", (c) => c.notNull())
+          .addColumn("approved", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("request_id", "text")
+          .addColumn("at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("track_record_key").on("track_record").columns(["team", "agent", "offering", "action", "at"]).execute();
+      },
+    },
   };
 }
 

@@ -26,6 +26,8 @@ export interface RequestsTable {
   awaiting_since: string | null;
   /** Approvals with an id at or below this were given for an earlier wait and count no more. */
   approval_floor: number;
+  /** `agent` when an agent asked; null (a person) otherwise. */
+  requester_kind?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -48,6 +50,25 @@ export interface AuditTable {
   stack: string | null;
   digest: string | null;
   detail: string | null;
+  /** `agent` when an agent acted; null for people and the system. */
+  actor_kind?: string | null;
+}
+
+/** One outcome of a change, for earned autonomy. */
+export interface TrackRecordTable {
+  id: Generated<number>;
+  team: string;
+  /** The agent that asked, or '' for people. */
+  agent: string;
+  offering: string;
+  action: string;
+  level: string;
+  /** `success`, `failure`, `rejected`, `rollback`, `revoked`. */
+  outcome: string;
+  /** 1 when a human approved the change. */
+  approved: number;
+  request_id: string | null;
+  at: string;
 }
 
 export interface EventsTable {
@@ -162,4 +183,5 @@ export interface Database {
   instances: InstancesTable;
   stack_state: StackStateTable;
   jobs: JobsTable;
+  track_record: TrackRecordTable;
 }

@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
-import type { Database, InstancesTable, JobsTable, RequestsTable, RunbookRunsTable, RunbookStepsTable } from "./schema";
+import type { Database, InstancesTable, JobsTable, RequestsTable, RunbookRunsTable, RunbookStepsTable, TrackRecordTable } from "./schema";
 import { Dialect, migrate } from "./migrations";
 
 export type RequestRow = RequestsTable;
@@ -291,12 +291,22 @@ export class Store {
 
   // Audit (append-only: there is no update or delete)
 
-  async audit(entry: { at: string; actor: string; action: string; request_id?: string; stack?: string; digest?: string; detail?: unknown }): Promise<void> {
+  async audit(entry: {
+    at: string;
+    actor: string;
+    action: string;
+    request_id?: string;
+    stack?: string;
+    digest?: string;
+    detail?: unknown;
+    actor_kind?: "agent";
+  }): Promise<void> {
     await this.db
       .insertInto("audit")
       .values({
         at: entry.at,
         actor: entry.actor,
+        ...(entry.actor_kind ? { actor_kind: entry.actor_kind } : {}),
         action: entry.action,
         request_id: entry.request_id ?? null,
         stack: entry.stack ?? null,
@@ -326,6 +336,19 @@ export class Store {
         .limit(filter.limit ?? 1000)
         .execute()
     ).reverse();
+  }
+
+  // Track record (earned autonomy; append-only)
+
+  async recordOutcome(entry: Omit<TrackRecordTable, "id">): Promise<void> {
+    await this.db.insertInto("track_record").values(entry).execute();
+  }
+
+  /** Outcomes since `since` for a team (one key when `key` is given), newest first. */
+  async trackRecord(team: string, since: string, key?: { agent: string; offering: string; action: string }) {
+    let q = this.db.selectFrom("track_record").selectAll().where("team", "=", team).where("at", ">=", since);
+    if (key) q = q.where("agent", "=", key.agent).where("offering", "=", key.offering).where("action", "=", key.action);
+    return q.orderBy("at", "desc").orderBy("id", "desc").execute();
   }
 
   // Events

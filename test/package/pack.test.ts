@@ -212,8 +212,8 @@ describe("the npm package", () => {
       expect(health).toMatchObject({ status: "ok", store: "sqlite" });
       const call = (url: string, token?: string) => fetch(`http://127.0.0.1:${port}${url}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
       expect((await call("/catalog")).status).toBe(401);
-      expect(await (await call("/me", tokens.developer)).json()).toEqual({ name: "developer", teams: ["app"], groups: [] });
-      expect(await (await call("/me", tokens.approver)).json()).toEqual({ name: "approver", teams: [], groups: ["platform"] });
+      expect(await (await call("/me", tokens.developer)).json()).toEqual({ name: "developer", kind: "person", teams: ["app"], groups: [] });
+      expect(await (await call("/me", tokens.approver)).json()).toEqual({ name: "approver", kind: "person", teams: [], groups: ["platform"] });
       expect(existsSync(join(app, ".paved"))).toBe(true);
     } finally {
       // npx runs paved in a child of its own: stop the whole group.

@@ -156,6 +156,9 @@ describe("scale-instance", () => {
     expect(failed.error).toBe(
       "step 4 (Apply the new tier) failed: another operation is running on stack payments.dev.scale-db. Next: Read the step's output: where the change went through, its rollback put the previous tier back. Then run again.",
     );
+    // The rollback drops what the team earned for the offering (earned autonomy starts again).
+    const record = await store.trackRecord("payments", "2000-01-01T00:00:00.000Z", { agent: "", offering: "postgres", action: "update" });
+    expect(record[0]).toMatchObject({ outcome: "rollback", request_id: null });
     await store.finishJob(job.id, "other-replica", "done", h.clock.now().toISOString());
     // While a runbook holds the stack, no request job of it is claimed.
     const lock = (await store.lockStack(

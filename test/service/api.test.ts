@@ -24,7 +24,7 @@ describe("authentication", () => {
 describe("GET /me", () => {
   it("says who the token belongs to, their teams and approver groups; 401 without a token", async () => {
     expect(await h.call("alice", "GET", "/me")).toMatchObject({ status: 200, body: { name: "alice", teams: ["payments"], groups: [] } });
-    expect((await h.call("bob", "GET", "/me")).body).toEqual({ name: "bob", teams: [], groups: ["platform"] });
+    expect((await h.call("bob", "GET", "/me")).body).toEqual({ name: "bob", kind: "person", teams: [], groups: ["platform"] });
     expect((await h.call(null, "GET", "/me")).status).toBe(401);
   });
 });

@@ -29,7 +29,8 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
   let shots: string;
 
   beforeAll(async () => {
-    service = await createService({ config: testConfig(), sqliteFile: ":memory:", engine: "simulate", logger: false, workers: 2 });
+    const agents = { "deploy-bot": { token: "deploy-bot-token", team: "payments", autonomy: "low" } };
+    service = await createService({ config: testConfig({ agents }), sqliteFile: ":memory:", engine: "simulate", logger: false, workers: 2 });
     const port = await freePort();
     await service.app.listen({ port, host: "127.0.0.1" });
     base = `http://127.0.0.1:${port}`;
@@ -285,6 +286,25 @@ describe.skipIf(skip !== undefined)("the approver's console", () => {
     expect(await carol.title()).toBe("Paved self-service");
     await textStarts(alice, "detail-summary", "Status rejected");
     expect(await alice.$$("#detail-error img")).toHaveLength(0);
+  }, 60_000);
+
+  it("shows an agent as an agent, never offers it a decision, and opens a request from its link", async () => {
+    const bot = await signIn("deploy-bot-token");
+    expect(await bot.textContent("#signed-in")).toBe("Signed in as deploy-bot (agent) (team payments)");
+    await request(bot, { environment: "prod", offering: "queue", name: "bot-queue" });
+    await textStarts(bot, "detail-summary", "Status awaiting_approval · requested by deploy-bot (agent)");
+    expect(await bot.textContent("#approval-note")).toBe("Agents cannot approve or reject: a person must.");
+    expect(await bot.isHidden("#decide")).toBe(true);
+    const id = (await service.store.listRequests({ limit: 10 })).find((r) => r.name === "bot-queue")!.id;
+    const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+    await page.goto(`${base}/#${id}`);
+    await page.fill("#token", "bob-dev-token");
+    await page.click("#login button");
+    await textStarts(page, "detail-summary", "Status awaiting_approval · requested by deploy-bot (agent)");
+    expect(await page.isHidden("#decide")).toBe(false);
+    const alice = await signIn("alice-dev-token");
+    await alice.waitForSelector("#autonomy:not([hidden])");
+    expect((await texts(alice, "#autonomy-list li"))[0]).toBe("payments: low");
   }, 60_000);
 
   it("a bad token keeps the page closed", async () => {

@@ -13,6 +13,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ workflow: Workflow }> = async 
         id: r.id,
         at: r.at,
         actor: r.actor,
+        actorKind: r.actor_kind === "agent" ? ("agent" as const) : r.actor === "paved" ? ("system" as const) : ("person" as const),
         action: r.action,
         requestId: r.request_id,
         stack: r.stack,

@@ -4,7 +4,7 @@ import { errorResponses, meSchema } from "../schemas";
 
 export const meRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/me", { schema: { response: { 200: meSchema, ...errorResponses } } }, async (request) => {
-    const { name, teams, groups } = request.person;
-    return { name, teams, groups };
+    const { name, teams, groups, agent } = request.person;
+    return { name, kind: agent ? ("agent" as const) : ("person" as const), teams, groups };
   });
 };

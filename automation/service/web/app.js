@@ -53,10 +53,16 @@ function approvalProgress(r) {
   return `${names.length} of ${need.count}${need.group ? ` from ${need.group}` : ""}${names.length ? `: ${names.join(", ")}` : ""}`;
 }
 
+/** The requester's name, marked when an agent asked. */
+function requester(r) {
+  return r.actor && r.actor.kind === "agent" ? `${r.requestedBy} (agent)` : r.requestedBy;
+}
+
 /** Whether `me` may approve or reject `r` now, and if not, why (for the note under the progress). */
 function decision(me, r) {
   if (r.status !== "awaiting_approval" || !r.risk) return { may: false, why: "" };
   const need = r.risk.requiredApprovals;
+  if (me.kind === "agent") return { may: false, why: "Agents cannot approve or reject: a person must." };
   if (r.requestedBy === me.name) return { may: false, why: "You requested this change: someone else approves it. You can still cancel it." };
   const eligible = need.group ? me.groups.includes(need.group) : me.groups.length > 0 || me.teams.includes(r.team);
   if (!eligible) {
@@ -131,7 +137,7 @@ async function loadRequests() {
     cell(row, r.status).className = `status ${r.status}`;
     cell(row, r.risk ? r.risk.level : "");
     cell(row, r.status === "awaiting_approval" ? approvalProgress(r) : "");
-    cell(row, r.requestedBy);
+    cell(row, requester(r));
     row.addEventListener("click", () => select(r.id));
     row.addEventListener("keydown", (e) => {
       if (e.key === "Enter") select(r.id);
@@ -177,7 +183,7 @@ function render(r) {
   $("detail").hidden = false;
   $("detail-title").textContent = `${r.action} ${r.offering} ${r.name} (${r.team}/${r.environment})`;
   $("detail-summary").textContent =
-    `Status ${r.status} · requested by ${r.requestedBy}` +
+    `Status ${r.status} · requested by ${requester(r)}` +
     (r.risk ? ` · ${r.risk.level} risk · needs ${r.risk.requiredApprovals.description}` : "") +
     (r.engine === "simulate" ? " · simulated: nothing real is provisioned" : "");
   $("detail-reasons").replaceChildren(...(r.risk ? r.risk.reasons : []).map((t) => el("li", t)));
@@ -314,6 +320,31 @@ async function decide(kind) {
   }
 }
 
+// Each team's autonomy: configured, or earned per offering and action, with the record.
+
+async function loadAutonomy(teams) {
+  const items = [];
+  for (const team of teams) {
+    const a = await api("GET", `/teams/${team}/autonomy`);
+    items.push(
+      el("li", `${team}: ${a.autonomy}${a.earn ? ` (earns up to ${a.earn.upTo} after ${a.earn.after} approved successes within ${a.earn.within})` : ""}`),
+    );
+    for (const r of a.records) {
+      const who = r.agent ? ` by agent ${r.agent}` : "";
+      const last = r.lastBreak ? `; last ${r.lastBreak.outcome} ${new Date(r.lastBreak.at).toLocaleDateString()}` : "";
+      items.push(
+        el(
+          "li",
+          `${team} · ${r.offering} ${r.action}${who}: ${r.level}${r.reason ? ` (${r.reason})` : ""} · ${r.successes} approved successes${last}`,
+          "record",
+        ),
+      );
+    }
+  }
+  $("autonomy-list").replaceChildren(...items);
+  $("autonomy").hidden = items.length === 0;
+}
+
 // Signing in and out.
 
 async function signIn() {
@@ -325,7 +356,7 @@ async function signIn() {
   $("engine").textContent = health.engine === "simulate" ? "Engine: simulate. Nothing real is provisioned." : `Engine: ${health.engine}`;
   $("engine").hidden = false;
   const roles = [me.teams.length ? `team ${me.teams.join(", ")}` : "", me.groups.length ? `approver in ${me.groups.join(", ")}` : ""].filter(Boolean);
-  $("signed-in").textContent = `Signed in as ${me.name}${roles.length ? ` (${roles.join("; ")})` : ""}`;
+  $("signed-in").textContent = `Signed in as ${me.name}${me.kind === "agent" ? " (agent)" : ""}${roles.length ? ` (${roles.join("; ")})` : ""}`;
   $("my-teams").replaceChildren(...me.teams.map((t) => Object.assign(el("option"), { value: t })));
   if (me.teams.length === 1 && !$("team").value) $("team").value = me.teams[0];
   $("offering").replaceChildren(...offerings.map((o) => Object.assign(el("option", o.title), { value: o.name })));
@@ -335,6 +366,9 @@ async function signIn() {
   $("session").hidden = false;
   $("app").hidden = false;
   await loadRequests();
+  await loadAutonomy(me.teams).catch(() => undefined);
+  // A link to one request (an agent's `get_request` gives one): open it.
+  if (/^#req_[0-9a-f-]{36}$/.test(location.hash)) await select(location.hash.slice(1));
 }
 
 function signOut() {
