@@ -68,6 +68,17 @@ export interface GivenApproval {
   digest: string;
 }
 
+/** A program (an agent, a CI identity) may request and preview, never decide. */
+function refuseAgent(person: Person, verb: "approve" | "reject", noun: string): void {
+  if (person.agent) {
+    throw new DomainError(
+      "forbidden",
+      "agents_cannot_approve",
+      `${person.name} is an agent: it may request and preview, but only a person may ${verb} a ${noun}`,
+    );
+  }
+}
+
 export class Gate {
   constructor(
     private readonly config: PavedConfig,
@@ -138,6 +149,7 @@ export class Gate {
    * may. `given`: the approvals of the current wait.
    */
   checkApprover(person: Person, subject: GateSubject, digest: string, given: GivenApproval[]): void {
+    refuseAgent(person, "approve", subject.noun);
     if (person.name === subject.requestedBy) {
       throw new DomainError("forbidden", "self_approval", `the requester cannot approve their own ${subject.noun}`);
     }
@@ -164,6 +176,7 @@ export class Gate {
 
   /** Throws the reason `person` may not reject `subject`. */
   checkRejecter(person: Person, subject: Omit<GateSubject, "digest" | "awaitingSince">): void {
+    refuseAgent(person, "reject", subject.noun);
     if (person.name === subject.requestedBy) {
       throw new DomainError("forbidden", "self_rejection", `the requester cancels their own ${subject.noun} instead of rejecting it`);
     }

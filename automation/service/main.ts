@@ -22,6 +22,7 @@ import { delimiter, join, resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import pino from "pino";
 import { ConfigError, loadConfig, PavedConfig } from "../config";
+import { isLoopbackHost } from "../identity/net";
 import type { Engine, EngineName } from "../engine/types";
 import { SimulateEngine } from "../engine/simulate/engine";
 import { Runner } from "../runner";
@@ -34,13 +35,7 @@ import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 
 /** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
-}
+export const isLoopback = isLoopbackHost;
 
 /** Why a config cannot be served on `host`, or undefined: demo tokens are public, so never beyond loopback. */
 export function demoRefusal(config: { demo: boolean }, host: string, configFile: string): string | undefined {
