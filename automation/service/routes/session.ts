@@ -10,7 +10,8 @@
  * allows) and, when the browser sends one, an `Origin` of this service.
  */
 import { hkdfSync, randomBytes } from "node:crypto";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { EncryptJWT, jwtDecrypt, JWTPayload } from "jose";
 import * as oidcClient from "openid-client";
 import { z } from "zod";
@@ -107,7 +108,7 @@ export interface SessionRoutesOptions {
 const authConfigSchema = z.object({ sso: z.boolean(), tokens: z.boolean() });
 
 /** `/auth/config`, `/auth/login`, `/auth/callback`, `/auth/logout`. */
-export async function sessionRoutes(app: FastifyInstance, options: SessionRoutesOptions): Promise<void> {
+export const sessionRoutes: FastifyPluginAsyncZod<SessionRoutesOptions> = async (app, options) => {
   const { codec, auth, identity } = options;
   const oidc = auth.oidc;
   let discovered: Promise<oidcClient.Configuration> | undefined;
@@ -204,4 +205,4 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
       return reply.status(204).send(null);
     },
   );
-}
+};
