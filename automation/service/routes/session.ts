@@ -134,11 +134,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<SessionRoutesOptions> = async 
   const clearLogin = (request: FastifyRequest, reply: FastifyReply) =>
     reply.header("set-cookie", cookie(request, LOGIN_COOKIE, "", { path: "/auth/callback", maxAge: 0, sameSite: "Lax" }));
 
-  app.get(
-    "/auth/config",
-    { config: { public: true }, schema: { response: { 200: authConfigSchema } } },
-    async () => ({ sso: oidc !== undefined, tokens: auth.tokens }),
-  );
+  app.get("/auth/config", { config: { public: true }, schema: { response: { 200: authConfigSchema } } }, async () => ({
+    sso: oidc !== undefined,
+    tokens: auth.tokens,
+  }));
 
   app.get("/auth/login", { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
     const config = await client();
@@ -196,13 +195,9 @@ export const sessionRoutes: FastifyPluginAsyncZod<SessionRoutesOptions> = async 
     return reply.redirect("/", 303);
   });
 
-  app.post(
-    "/auth/logout",
-    { config: { public: true }, schema: { response: { 204: z.null(), 403: errorSchema } } },
-    async (request, reply) => {
-      if (request.headers[CSRF_HEADER] !== "1") throw new DomainError("forbidden", "csrf", `signing out needs the ${CSRF_HEADER}: 1 header`);
-      reply.header("set-cookie", cookie(request, SESSION_COOKIE, "", { path: "/", maxAge: 0, sameSite: "Strict" }));
-      return reply.status(204).send(null);
-    },
-  );
+  app.post("/auth/logout", { config: { public: true }, schema: { response: { 204: z.null(), 403: errorSchema } } }, async (request, reply) => {
+    if (request.headers[CSRF_HEADER] !== "1") throw new DomainError("forbidden", "csrf", `signing out needs the ${CSRF_HEADER}: 1 header`);
+    reply.header("set-cookie", cookie(request, SESSION_COOKIE, "", { path: "/", maxAge: 0, sameSite: "Strict" }));
+    return reply.status(204).send(null);
+  });
 };
