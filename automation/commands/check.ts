@@ -5,6 +5,7 @@
  * mandatory violation, 2 on an invalid spec, a program that throws, or bad usage.
  */
 import { readFileSync } from "node:fs";
+import { keyValue, readArgs } from "./args";
 import { basename, resolve } from "node:path";
 import { renderTree, renderViolations, runChild } from "../check/run";
 import type { CheckRequest } from "../check/protocol";
@@ -36,26 +37,18 @@ interface Options {
 
 /** Parses the arguments; throws an Error with a usage message on bad ones. */
 export function parseArgs(argv: string[]): Options {
-  const options: Options = { stack: "dev", config: {}, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--json") options.json = true;
-    else if (arg === "--program") options.program = value();
-    else if (arg === "--stack") options.stack = value();
-    else if (arg === "--config") {
-      const pair = value();
-      const eq = pair.indexOf("=");
-      if (eq <= 0) throw new Error(`--config takes key=value, got "${pair}"`);
-      options.config[pair.slice(0, eq)] = pair.slice(eq + 1);
-    } else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
-    else if (options.spec === undefined) options.spec = arg;
-    else throw new Error(`unexpected argument "${arg}"`);
-  }
+  const { values, positionals } = readArgs(
+    argv,
+    { json: { type: "boolean" }, program: { type: "string" }, stack: { type: "string" }, config: { type: "string", multiple: true } },
+    1,
+  );
+  const options: Options = {
+    spec: positionals[0],
+    program: values.program,
+    stack: values.stack ?? "dev",
+    config: Object.fromEntries((values.config ?? []).map((pair) => keyValue("--config", pair))),
+    json: values.json ?? false,
+  };
   if (options.spec && options.program) throw new Error("give a spec file or --program, not both");
   if (!options.spec && !options.program) throw new Error("give a spec file or --program <dir>");
   return options;

@@ -5,6 +5,7 @@
  * 1 when a mandatory policy blocks the change, 2 for input it cannot read or bad usage.
  */
 import { readFileSync } from "node:fs";
+import { readArgs } from "./args";
 import { ENVIRONMENTS, Environment } from "../../components/guardrails";
 import { ParsedPreview, PreviewInputError, combinePreview, parseEventLog, parsePreviewJson } from "../preview/parse";
 import { GITHUB_COMMENT_LIMIT, render } from "../prComment/render";
@@ -49,34 +50,33 @@ const AUTONOMY: readonly string[] = ["none", ...RISK_LEVELS];
 
 /** Parses the arguments; throws an Error with the problem on bad ones. */
 export function parseArgs(argv: string[]): PrCommentOptions {
-  const options: PrCommentOptions = { autonomy: "none", maxChars: GITHUB_COMMENT_LIMIT };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith("--") && v.length > 2)) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === "--event-log") options.eventLog = value();
-    else if (arg === "--environment") {
-      const env = value();
-      if (!(ENVIRONMENTS as readonly string[]).includes(env)) throw new Error(`--environment "${env}" is not one of ${ENVIRONMENTS.join(", ")}`);
-      options.environment = env as Environment;
-    } else if (arg === "--stack") options.stack = value();
-    else if (arg === "--autonomy") {
-      const level = value();
-      if (!AUTONOMY.includes(level)) throw new Error(`--autonomy "${level}" is not one of ${AUTONOMY.join(", ")}`);
-      options.autonomy = level as Autonomy;
-    } else if (arg === "--max-chars") {
-      const raw = value();
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1000) throw new Error(`--max-chars takes a whole number of at least 1000, got "${raw}"`);
-      options.maxChars = n;
-    } else if (arg.startsWith("-") && arg !== "-") throw new Error(`unknown option ${arg}`);
-    else if (options.preview === undefined) options.preview = arg;
-    else throw new Error(`unexpected argument "${arg}"`);
-  }
-  return options;
+  const { values, positionals } = readArgs(
+    argv,
+    {
+      "event-log": { type: "string" },
+      environment: { type: "string" },
+      stack: { type: "string" },
+      autonomy: { type: "string" },
+      "max-chars": { type: "string" },
+    },
+    1,
+  );
+  const env = values.environment;
+  if (env !== undefined && !(ENVIRONMENTS as readonly string[]).includes(env))
+    throw new Error(`--environment "${env}" is not one of ${ENVIRONMENTS.join(", ")}`);
+  const level = values.autonomy ?? "none";
+  if (!AUTONOMY.includes(level)) throw new Error(`--autonomy "${level}" is not one of ${AUTONOMY.join(", ")}`);
+  const raw = values["max-chars"];
+  const maxChars = raw === undefined ? GITHUB_COMMENT_LIMIT : Number(raw);
+  if (!Number.isInteger(maxChars) || maxChars < 1000) throw new Error(`--max-chars takes a whole number of at least 1000, got "${raw}"`);
+  return {
+    preview: positionals[0],
+    eventLog: values["event-log"],
+    environment: env as Environment | undefined,
+    stack: values.stack,
+    autonomy: level as Autonomy,
+    maxChars,
+  };
 }
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -8,6 +8,7 @@
  * Who you are comes from your bearer token (`PAVED_TOKEN` or `--token`), as with the API.
  */
 import { createInterface } from "node:readline";
+import { keyValue, readArgs } from "./args";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, Person } from "../config";
 import { runbooks } from "../../runbooks";
@@ -48,28 +49,27 @@ export function paramValue(raw: string): unknown {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { positional: [], params: {}, dryRun: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === "--dry-run") args.dryRun = true;
-    else if (a === "--param") {
-      const pair = value();
-      const eq = pair.indexOf("=");
-      if (eq <= 0) throw new Error(`--param takes key=value, got "${pair}"`);
-      args.params[pair.slice(0, eq)] = paramValue(pair.slice(eq + 1));
-    } else if (a === "--token") args.token = value();
-    else if (a === "--digest") args.digest = value();
-    else if (a === "--comment") args.comment = value();
-    else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
-    else if (args.command === undefined) args.command = a;
-    else args.positional.push(a);
-  }
-  return args;
+  const { values, positionals } = readArgs(
+    argv,
+    {
+      "dry-run": { type: "boolean" },
+      param: { type: "string", multiple: true },
+      token: { type: "string" },
+      digest: { type: "string" },
+      comment: { type: "string" },
+    },
+    Infinity,
+  );
+  const [command, ...rest] = positionals;
+  return {
+    command,
+    positional: rest,
+    params: Object.fromEntries((values.param ?? []).map((pair) => keyValue("--param", pair)).map(([k, v]) => [k, paramValue(v)])),
+    dryRun: values["dry-run"] ?? false,
+    token: values.token,
+    digest: values.digest,
+    comment: values.comment,
+  };
 }
 
 const MARK: Record<string, string> = {
