@@ -53,6 +53,9 @@ export interface IdentityOptions {
 }
 
 const invalid = (description: string) => new DomainError("unauthenticated", "invalid_token", description);
+/** The issuer's keys cannot be had: not the token's fault, so 503 and not 401 (clients retry). */
+const unavailable = (issuer: string) =>
+  new DomainError("unavailable", "idp_unavailable", `the keys of ${issuer} cannot be fetched right now: try again shortly`);
 
 /** Whether `token` has the shape of a JWS compact serialization (three base64url parts). */
 export function looksLikeJwt(token: string): boolean {
@@ -72,10 +75,8 @@ export function describeJoseError(err: unknown, expected: { issuer: string; audi
   if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key of the issuer matches the token's key id (kid)";
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "the token's signature does not verify";
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return "the token's algorithm is not allowed";
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return "the issuer's keys cannot be fetched right now";
   if (err instanceof joseErrors.JWTInvalid || err instanceof joseErrors.JWSInvalid) return "the token is malformed";
-  if (err instanceof joseErrors.JOSEError) return `the token cannot be verified (${err.code})`;
-  return "the issuer's keys cannot be fetched right now";
+  return `the token cannot be verified (${(err as { code?: string }).code ?? "unknown"})`;
 }
 
 /** Keys of one issuer: a local JWKS, or the discovered `jwks_uri` fetched and cached. */
@@ -110,7 +111,7 @@ class IssuerKeys {
       if (!res.ok) throw new Error(`${url} answered ${res.status}`);
       jwksUri = ((await res.json()) as { jwks_uri?: unknown }).jwks_uri;
     } catch {
-      throw invalid(`the keys of ${this.issuer} cannot be fetched right now`);
+      throw unavailable(this.issuer);
     }
     if (typeof jwksUri !== "string") throw invalid(`${this.issuer} publishes no jwks_uri`);
     return createRemoteJWKSet(new URL(jwksUri), {
@@ -206,7 +207,8 @@ export class Identity {
       });
       return payload;
     } catch (err) {
-      throw invalid(describeJoseError(err, { issuer: keys.issuer, audience }));
+      const fetchFailed = err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || !(err instanceof joseErrors.JOSEError);
+      throw fetchFailed ? unavailable(keys.issuer) : invalid(describeJoseError(err, { issuer: keys.issuer, audience }));
     }
   }
 }

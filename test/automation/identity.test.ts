@@ -319,7 +319,11 @@ describe("keys discovered from the issuer", () => {
     );
     const k = await makeKey("k1");
     const r = await reason(new Identity(config).authenticate(await sign(k, { email: "alice@example.com" }, { iss: `${issuer}missing/` })));
-    expect(r).toEqual({ kind: "unauthenticated", code: "invalid_token", message: `the keys of ${issuer}missing/ cannot be fetched right now` });
+    expect(r).toEqual({
+      kind: "unavailable",
+      code: "idp_unavailable",
+      message: `the keys of ${issuer}missing/ cannot be fetched right now: try again shortly`,
+    });
   });
 });
 
