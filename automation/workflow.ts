@@ -14,8 +14,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { Environment } from "../components/guardrails";
-import { getOfferingSpec, validateOfferingInstance } from "../components/offerings";
+import { Environment, isOffering } from "../components/guardrails";
+import { validateOfferingInstance } from "../components/offerings";
 import type { Violation } from "../policy-pack/evaluate";
 import { EnvironmentSpec, formatPath, validateSpec } from "../stacks/spec";
 import type { PavedConfig, Person } from "./config";
@@ -178,8 +178,7 @@ export class Workflow {
     if (!person.teams.includes(input.team)) {
       throw new DomainError("forbidden", "not_a_team_member", `${person.name} is not a member of team ${input.team}`);
     }
-    const offering = getOfferingSpec(input.offering);
-    if (!offering) {
+    if (!isOffering(input.offering)) {
       throw new DomainError("invalid", "invalid_request", "the request is not valid", [
         { path: "offering", message: `"${input.offering}" is not an offering` },
       ]);

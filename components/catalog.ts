@@ -13,7 +13,7 @@ import { NetworkArgs } from "./aws/network";
 import { PostgresDatabase } from "./aws/postgresDatabase";
 import { Queue } from "./aws/queue";
 import { RedisCache } from "./aws/redisCache";
-import { Environment, OFFERINGS, Offering } from "./guardrails";
+import { Environment, Offering } from "./guardrails";
 import { TeamNamespace } from "./kubernetes/teamNamespace";
 import { WebService } from "./kubernetes/webService";
 import { catalogJsonSchemas, offerings, OfferingSpec } from "./offerings";
@@ -130,10 +130,5 @@ export const catalog: Readonly<Record<Offering, OfferingDefinition<any>>> = {
     },
   }),
 };
-
-/** The offering called `name`, or undefined. */
-export function getOffering(name: string): OfferingDefinition<any> | undefined {
-  return (OFFERINGS as string[]).includes(name) ? catalog[name as Offering] : undefined;
-}
 
 export { catalogJsonSchemas };

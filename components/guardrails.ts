@@ -274,6 +274,11 @@ export const componentTypes = {
 export type Offering = keyof typeof componentTypes;
 export const OFFERINGS = Object.keys(componentTypes) as Offering[];
 
+/** Whether `name` is an offering (own keys only: "toString" is not one). The one lookup every table indexes by. */
+export function isOffering(name: string): name is Offering {
+  return Object.hasOwn(componentTypes, name);
+}
+
 /**
  * Offerings that hold data: deleting or replacing one loses it. The catalog publishes
  * this flag and the risk classifier rates a component of these types like its data.

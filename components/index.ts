@@ -19,8 +19,8 @@ export {
   redisSettings,
 } from "./aws";
 export { TeamNamespace, TeamNamespaceArgs, WebService, WebServiceArgs, namespaceSettings, parseImageReference, webServiceSettings } from "./kubernetes";
-export { BuildContext, BuiltOffering, CatalogContextError, OfferingDefinition, catalog, catalogJsonSchemas, getOffering } from "./catalog";
-export { OfferingInstance, OfferingInstanceResult, OfferingIssue, OfferingSpec, getOfferingSpec, offerings, validateOfferingInstance } from "./offerings";
+export { BuildContext, BuiltOffering, CatalogContextError, OfferingDefinition, catalog, catalogJsonSchemas } from "./catalog";
+export { OfferingInstance, OfferingInstanceResult, OfferingIssue, OfferingSpec, offerings, validateOfferingInstance } from "./offerings";
 export { CommonArgs, PavedArgumentError, ResolvedCommonArgs, resolveCommonArgs } from "./common";
 export {
   ENVIRONMENTS,
@@ -28,6 +28,7 @@ export {
   EnvironmentGuardrails,
   LABEL_KEYS,
   OFFERINGS,
+  isOffering,
   Offering,
   TAG_KEYS,
   TIERS,

@@ -15,6 +15,7 @@ import {
   TEAM_PATTERN,
   TIERS,
   componentTypes,
+  isOffering,
   engineVersions,
   queueDefaults,
   redisAuthTokenDefaults,
@@ -186,11 +187,6 @@ export const offerings: Readonly<Record<Offering, OfferingSpec<any>>> = {
   },
 };
 
-/** The offering called `name`, or undefined. */
-export function getOfferingSpec(name: string): OfferingSpec<any> | undefined {
-  return (OFFERINGS as string[]).includes(name) ? offerings[name as Offering] : undefined;
-}
-
 /** One instance of an offering as a door receives it: who owns it, where, its name and its params. */
 export interface OfferingInstance {
   offering: string;
@@ -240,8 +236,9 @@ function environmentIssues(offering: Offering, environment: Environment, params:
  * here is one its component builds.
  */
 export function validateOfferingInstance(instance: OfferingInstance): OfferingInstanceResult {
-  const spec = getOfferingSpec(instance.offering);
-  if (!spec) return { ok: false, issues: [{ path: ["offering"], message: `${JSON.stringify(instance.offering)} is not an offering` }] };
+  if (typeof instance.offering !== "string" || !isOffering(instance.offering))
+    return { ok: false, issues: [{ path: ["offering"], message: `${JSON.stringify(instance.offering)} is not an offering` }] };
+  const spec: OfferingSpec<any> = offerings[instance.offering];
   const issues: OfferingIssue[] = [];
   if (typeof instance.team !== "string" || !TEAM_PATTERN.test(instance.team)) {
     issues.push({ path: ["team"], message: `${JSON.stringify(instance.team)} must be a DNS label` });

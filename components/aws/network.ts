@@ -2,6 +2,7 @@
  * Network arguments shared by the AWS data stores: where they live and who may connect.
  * Pure validation and rule-building; no resources are created here.
  */
+import { BlockList, isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { PavedArgumentError } from "../common";
 
@@ -23,9 +24,6 @@ export interface ClientAccessArgs {
    */
   allowedCidrBlocks?: string[];
 }
-
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-const IPV6_CIDR = /^[0-9a-fA-F:]+\/(\d{1,3})$/;
 
 /**
  * Throws unless `network` has a `vpcId` and `subnetIds`. When `subnetIds` is a plain list
@@ -65,25 +63,29 @@ export function validateClientAccess(access: ClientAccessArgs): void {
 /** Private address space a data store's clients may come from (RFC 1918, RFC 6598, RFC 4193). */
 export const PRIVATE_CIDR_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"] as const;
 
-function ipv4ToNumber(octets: string[]): number {
-  return octets.reduce((n, o) => n * 256 + Number(o), 0);
+/** Each private range as a block list Node can test addresses against, with its prefix length. */
+const PRIVATE_RANGES = PRIVATE_CIDR_RANGES.map((range) => {
+  const block = parseCidr(range)!;
+  const list = new BlockList();
+  list.addSubnet(block.address, block.prefix, block.family);
+  return { list, prefix: block.prefix, family: block.family };
+});
+
+/** An IPv4 or IPv6 CIDR block (`net.isIP` judges the address), or undefined. */
+export function parseCidr(cidr: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
+  const slash = cidr.indexOf("/");
+  const bits = cidr.slice(slash + 1);
+  if (slash < 0 || !/^\d{1,3}$/.test(bits)) return undefined;
+  const address = cidr.slice(0, slash);
+  const version = isIP(address);
+  const prefix = Number(bits);
+  if (version === 0 || prefix > (version === 4 ? 32 : 128)) return undefined;
+  return { address, prefix, family: version === 4 ? "ipv4" : "ipv6" };
 }
 
-/** Whether an IPv4 block (address octets, prefix length) lies inside one of the private ranges. */
-function isPrivateIpv4(octets: string[], prefix: number): boolean {
-  const address = ipv4ToNumber(octets);
-  return PRIVATE_CIDR_RANGES.filter((r) => !r.includes(":")).some((range) => {
-    const [base, bits] = range.split("/");
-    const size = 2 ** (32 - Number(bits));
-    const start = ipv4ToNumber(base.split("."));
-    return prefix >= Number(bits) && address >= start && address < start + size;
-  });
-}
-
-/** Whether an IPv6 block lies inside fc00::/7 (unique local addresses). */
-function isPrivateIpv6(cidr: string, prefix: number): boolean {
-  const first = cidr.split(":")[0];
-  return prefix >= 7 && first.length === 4 && /^f[cd]/i.test(first);
+/** Whether the whole block lies inside one of the private ranges: its address in the range, its prefix no shorter. */
+function isPrivate(block: { address: string; prefix: number; family: "ipv4" | "ipv6" }): boolean {
+  return PRIVATE_RANGES.some((r) => r.family === block.family && block.prefix >= r.prefix && r.list.check(block.address, block.family));
 }
 
 /**
@@ -97,21 +99,17 @@ export function validateCidrBlocks(cidrs: string[] | undefined): string[] {
     throw new PavedArgumentError("allowedCidrBlocks", "allowedCidrBlocks must be a list of CIDR blocks");
   }
   for (const cidr of list) {
-    const v4 = IPV4_CIDR.exec(cidr);
-    const validV4 = v4 !== null && v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
-    const v6 = IPV6_CIDR.exec(cidr);
-    const validV6 = v6 !== null && Number(v6[1]) <= 128 && cidr.includes(":");
-    if (!validV4 && !validV6) {
+    const block = typeof cidr === "string" ? parseCidr(cidr) : undefined;
+    if (!block) {
       throw new PavedArgumentError("allowedCidrBlocks", `allowedCidrBlocks ${JSON.stringify(cidr)} is not a CIDR block`);
     }
-    const prefix = Number(validV4 ? v4![5] : v6![1]);
-    if (prefix === 0) {
+    if (block.prefix === 0) {
       throw new PavedArgumentError(
         "allowedCidrBlocks",
         `allowedCidrBlocks "${cidr}" is open to the internet: list private CIDR blocks or security groups instead`,
       );
     }
-    if (validV4 ? !isPrivateIpv4(v4!.slice(1, 5), prefix) : !isPrivateIpv6(cidr, prefix)) {
+    if (!isPrivate(block)) {
       throw new PavedArgumentError(
         "allowedCidrBlocks",
         `allowedCidrBlocks "${cidr}" is not private address space: one of ${PRIVATE_CIDR_RANGES.join(", ")} (or a block inside one)`,

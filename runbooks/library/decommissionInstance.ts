@@ -1,6 +1,6 @@
 /** decommission-instance: checks for dependants, a final snapshot where stateful, then the irreversible destroy behind approval. */
 import { z } from "zod";
-import { getOfferingSpec } from "../../components/offerings";
+import { isOffering, statefulOfferings } from "../../components/guardrails";
 import { defineRunbook } from "../model";
 import { changeOf, checkInstance, describeRef, findInstance, instanceParams } from "../instances";
 
@@ -43,8 +43,8 @@ export const decommissionInstance = defineRunbook({
       expected: "stateless, or a final snapshot configured",
       onFailure: "Take a manual snapshot before going on, or fix the component's final snapshot settings.",
       async run(ctx) {
-        const offering = getOfferingSpec(ctx.state.offering as string);
-        if (!offering?.stateful) return { ok: true, observed: `${ctx.state.offering} holds no data` };
+        const offering = String(ctx.state.offering);
+        if (!isOffering(offering) || !statefulOfferings.includes(offering)) return { ok: true, observed: `${ctx.state.offering} holds no data` };
         const resources = (await ctx.paved.stateResources(ctx.params)) ?? [];
         const db = resources.find((r) => r.type === "aws:rds/instance:Instance" || r.type === "aws:elasticache/replicationGroup:ReplicationGroup");
         if (!db) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { catalog, catalogJsonSchemas, getOffering } from "../../components/catalog";
-import { ENVIRONMENTS, OFFERINGS, TIERS, componentTypes, taggableResourceTypes } from "../../components/guardrails";
+import { catalog, catalogJsonSchemas } from "../../components/catalog";
+import { ENVIRONMENTS, OFFERINGS, TIERS, componentTypes, isOffering, taggableResourceTypes } from "../../components/guardrails";
 import { revealSecrets } from "../../stacks/pulumiMocks";
 import { build, plainStrings } from "./harness";
 
@@ -23,9 +23,9 @@ describe("catalog", () => {
       expect(catalog[name].componentType).toBe(componentTypes[name]);
     }
     expect(OFFERINGS.filter((o) => !catalog[o].stateful)).toEqual(["web-service"]);
-    expect(getOffering("postgres")).toBe(catalog.postgres);
-    expect(getOffering("mysql")).toBeUndefined();
-    expect(getOffering("toString")).toBeUndefined();
+    expect(isOffering("postgres")).toBe(true);
+    expect(isOffering("mysql")).toBe(false);
+    expect(isOffering("toString")).toBe(false);
   });
 
   it("publishes a JSON Schema for every offering, rejecting unknown keys", () => {

@@ -178,6 +178,16 @@ describe("PostgresDatabase", () => {
     [{ allowedCidrBlocks: ["::/0"] }, 'allowedCidrBlocks "::/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["0.0.0.0/0"] }, 'allowedCidrBlocks "0.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [{ allowedCidrBlocks: ["10.0.0.300/8"] }, 'allowedCidrBlocks "10.0.0.300/8" is not a CIDR block'],
+    // Malformed IPv6 a character-class regex used to accept, and prefixes past the address size.
+    [{ allowedCidrBlocks: ["fd00:::1/64"] }, 'allowedCidrBlocks "fd00:::1/64" is not a CIDR block'],
+    [{ allowedCidrBlocks: ["::::/8"] }, 'allowedCidrBlocks "::::/8" is not a CIDR block'],
+    [{ allowedCidrBlocks: ["fd00::/129"] }, 'allowedCidrBlocks "fd00::/129" is not a CIDR block'],
+    [{ allowedCidrBlocks: ["10.0.0.0/33"] }, 'allowedCidrBlocks "10.0.0.0/33" is not a CIDR block'],
+    [{ allowedCidrBlocks: ["10.0.0.0"] }, 'allowedCidrBlocks "10.0.0.0" is not a CIDR block'],
+    [
+      { allowedCidrBlocks: ["fe80::/10"] },
+      'allowedCidrBlocks "fe80::/10" is not private address space: one of 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7 (or a block inside one)',
+    ],
     [{ allowedCidrBlocks: ["10.0.0.0/0"] }, 'allowedCidrBlocks "10.0.0.0/0" is open to the internet: list private CIDR blocks or security groups instead'],
     [
       { allowedCidrBlocks: ["8.8.8.0/24"] },
