@@ -6,6 +6,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
+import type { JSONWebKeySet } from "jose";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ENVIRONMENTS, Environment, TEAM_PATTERN } from "../components/guardrails";
@@ -13,6 +15,7 @@ import { PolicyPackConfig, resolvePolicyConfig } from "../policy-pack/evaluate";
 import { policies as pavedPolicies } from "../policy-pack/policies";
 import { describeZodIssue, formatPath } from "../stacks/spec";
 import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS, RiskLevel, riskRank } from "./risk";
+import { AuthRaw, authIssues, authSchema, readJwks } from "./identity/schema";
 
 const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
 const HASHED_TOKEN = /^sha256:[0-9a-f]{64}$/;
@@ -99,8 +102,15 @@ export const configSchema = z
   .strictObject({
     /** Marks a demonstration config: only then may tokens be written in plain text. */
     demo: z.boolean().default(false),
-    /** Each person and the sha256 hash of their bearer token (`sha256:<hex>`). */
-    people: z.record(z.string().regex(PERSON, { message: `must match ${PERSON.source}` }), z.strictObject({ token: z.string().min(8) })),
+    /**
+     * Each person and the sha256 hash of their bearer token (`sha256:<hex>`); `sso`: the
+     * value of their person claim at the identity provider (e.g. their email), when it
+     * differs from their name here.
+     */
+    people: z.record(
+      z.string().regex(PERSON, { message: `must match ${PERSON.source}` }),
+      z.strictObject({ token: z.string().min(8).optional(), sso: z.string().min(1).optional() }),
+    ),
     teams: z.record(
       z.string().regex(TEAM_PATTERN, { message: "must be a DNS label" }),
       z.strictObject({
@@ -131,6 +141,8 @@ export const configSchema = z
      */
     policies: z.record(z.string(), z.unknown()).optional(),
     limits: limitsSchema,
+    /** Single sign-on, CI identities, static tokens (see `identity/schema.ts`). */
+    auth: authSchema,
   })
   .superRefine((c, ctx) => {
     const windows: [(string | number)[], string][] = [
@@ -149,8 +161,16 @@ export const configSchema = z
     }
     // Two people with one token: whoever presents it is the first of them, silently.
     const holders = new Map<string, string>();
+    for (const [person, p] of Object.entries(c.people)) {
+      if (p.token === undefined && !c.auth.oidc && p.sso === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["people", person],
+          message: "needs a token (or sso, with auth.oidc configured): otherwise they cannot sign in",
+        });
+    }
     const principals: ["people" | "agents", string, string][] = [
-      ...Object.entries(c.people).map(([n, p]): ["people", string, string] => ["people", n, p.token]),
+      ...Object.entries(c.people).flatMap(([n, p]): ["people", string, string][] => (p.token === undefined ? [] : [["people", n, p.token]])),
       ...Object.entries(c.agents).map(([n, a]): ["agents", string, string] => ["agents", n, a.token]),
     ];
     for (const [kind, person, token] of principals) {
@@ -170,6 +190,16 @@ export const configSchema = z
     }
     checkAgentsAndEarning(c, ctx);
     const known = new Set(Object.keys(c.people));
+    const ssoNames = new Map<string, string>();
+    for (const [person, p] of Object.entries(c.people)) {
+      if (p.sso === undefined) continue;
+      const key = p.sso.toLowerCase();
+      const first = ssoNames.get(key);
+      if (first) ctx.addIssue({ code: "custom", path: ["people", person, "sso"], message: `is ${first}'s sso too: each person needs their own` });
+      else ssoNames.set(key, person);
+    }
+    for (const issue of authIssues(c.auth, { teams: Object.keys(c.teams), approverGroups: Object.keys(c.approverGroups), people: [...known] }))
+      ctx.addIssue({ code: "custom", ...issue });
     for (const [team, t] of Object.entries(c.teams)) {
       t.members.forEach((m, i) => {
         if (!known.has(m)) ctx.addIssue({ code: "custom", path: ["teams", team, "members", i], message: `"${m}" is not in people` });
@@ -258,9 +288,17 @@ export interface Person {
   agent?: { autonomy: Autonomy };
 }
 
+/** `auth` with each JWKS file read (`keys`). */
+export type AuthSettings = Omit<AuthRaw, "oidc" | "ci"> & {
+  oidc?: NonNullable<AuthRaw["oidc"]> & { keys?: JSONWebKeySet };
+  ci: (AuthRaw["ci"][number] & { keys?: JSONWebKeySet })[];
+};
+
 /** The loaded configuration, with lookups. */
 export interface PavedConfig {
   demo: boolean;
+  /** Single sign-on, CI identities and static tokens. */
+  auth: AuthSettings;
   teams: RawConfig["teams"];
   approverGroups: Record<string, string[]>;
   rules: ApprovalRules;
@@ -271,6 +309,13 @@ export interface PavedConfig {
   /** Who holds `token`, compared in constant time; undefined when nobody does. */
   authenticate(token: string): Person | undefined;
   person(name: string): Person | undefined;
+  /** The person a value of the identity provider's person claim names (`people.<name>.sso`, or the name). */
+  personFor(claimValue: string): Person | undefined;
+  /**
+   * Remembers the approver groups an identity provider gave a person who signed in, so
+   * that `groupsOf` counts their approvals (in this process; paved.yaml groups always count).
+   */
+  learn(person: Person): void;
   /** The team's autonomy in `environment` (the environment's override wins). */
   autonomy(team: string, environment: Environment): Autonomy;
   /** The team's earned-autonomy rule (`teams.<team>.earn`), when it opted in. */
@@ -316,24 +361,38 @@ function digestOf(stored: string): Buffer {
 const limit = (l: { max: number; window: string }): Limit => ({ max: l.max, windowMs: parseDuration(l.window) ?? 60_000 });
 
 /** Builds the lookups over a validated configuration. */
-export function buildConfig(raw: RawConfig): PavedConfig {
-  const digests = [...Object.entries(raw.people), ...Object.entries(raw.agents)].map(([name, p]) => ({ name, digest: digestOf(p.token) }));
+export function buildConfig(raw: RawConfig, keys: { oidc?: JSONWebKeySet; ci?: (JSONWebKeySet | undefined)[] } = {}): PavedConfig {
+  const digests = [
+    ...Object.entries(raw.people).flatMap(([name, p]) => (p.token === undefined ? [] : [{ name, digest: digestOf(p.token) }])),
+    ...Object.entries(raw.agents).map(([name, a]) => ({ name, digest: digestOf(a.token) })),
+  ];
+  const bySso = new Map(Object.entries(raw.people).flatMap(([name, p]) => (p.sso === undefined ? [] : [[p.sso.toLowerCase(), name] as const])));
+  const learned = new Map<string, string[]>();
   const teamsOf = (name: string) =>
     Object.entries(raw.teams)
       .filter(([, t]) => t.members.includes(name))
       .map(([team]) => team);
-  const groupsOf = (name: string) =>
+  const configuredGroupsOf = (name: string) =>
     Object.entries(raw.approverGroups)
       .filter(([, m]) => m.includes(name))
       .map(([g]) => g);
+  const groupsOf = (name: string) => {
+    const more = learned.get(name);
+    return more ? [...new Set([...configuredGroupsOf(name), ...more])] : configuredGroupsOf(name);
+  };
   const person = (name: string): Person | undefined => {
     const agent = raw.agents[name];
     // An agent acts for its one team, belongs to no approver group, and carries its ceiling.
     if (agent) return { name, teams: [agent.team], groups: [], agent: { autonomy: agent.autonomy } };
-    return name in raw.people ? { name, teams: teamsOf(name), groups: groupsOf(name) } : undefined;
+    return name in raw.people ? { name, teams: teamsOf(name), groups: configuredGroupsOf(name) } : undefined;
   };
   return {
     demo: raw.demo,
+    auth: {
+      ...raw.auth,
+      ...(raw.auth.oidc ? { oidc: { ...raw.auth.oidc, ...(keys.oidc ? { keys: keys.oidc } : {}) } } : {}),
+      ci: raw.auth.ci.map((c, i) => (keys.ci?.[i] ? { ...c, keys: keys.ci[i] } : c)),
+    },
     teams: raw.teams,
     approverGroups: raw.approverGroups,
     rules: raw.approvals.rules ?? DEFAULT_APPROVAL_RULES,
@@ -355,6 +414,17 @@ export function buildConfig(raw: RawConfig): PavedConfig {
       return found === undefined ? undefined : person(found);
     },
     person,
+    personFor(claimValue) {
+      const lower = claimValue.toLowerCase();
+      const name = bySso.get(lower) ?? (lower in raw.people && raw.people[lower].sso === undefined ? lower : undefined);
+      return name === undefined ? undefined : person(name);
+    },
+    learn(p) {
+      if (p.agent) return;
+      const extra = p.groups.filter((g) => g in raw.approverGroups && !configuredGroupsOf(p.name).includes(g));
+      if (extra.length) learned.set(p.name, extra);
+      else learned.delete(p.name);
+    },
     autonomy(team, environment) {
       const t = raw.teams[team];
       if (!t) return "none";
@@ -385,24 +455,39 @@ export function parseConfig(text: string, file: string): PavedConfig {
     );
   }
   const parsed = configSchema.safeParse(doc.toJS(), { reportInput: true });
-  if (!parsed.success) {
-    throw new ConfigError(
+  const locate = (issues: { path: PropertyKey[]; message: string }[]) =>
+    new ConfigError(
       file,
-      parsed.error.issues.flatMap(describeZodIssue).map((i) => {
+      issues.map((i) => {
         // An unknown key points at the key itself; anything else at its value.
         const node = (
           i.message.startsWith("unknown key")
             ? (doc.getIn(i.path.slice(0, -1), true) as { items?: { key: { value?: unknown; range?: [number, number] } }[] } | undefined)?.items?.find(
                 (p) => p.key?.value === i.path[i.path.length - 1],
               )?.key
-            : doc.getIn(i.path, true)
+            : i.message === "is required"
+              ? doc.getIn(i.path.slice(0, -1), true) // a missing key: where it belongs
+              : doc.getIn(i.path, true)
         ) as { range?: [number, number] } | undefined;
         const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
-        return { path: formatPath(i.path), message: i.message, ...(pos ? { line: pos.line, column: pos.col } : {}) };
+        return { path: formatPath(i.path as (string | number)[]), message: i.message, ...(pos ? { line: pos.line, column: pos.col } : {}) };
       }),
     );
-  }
-  return buildConfig(parsed.data);
+  if (!parsed.success) throw locate(parsed.error.issues.flatMap(describeZodIssue));
+  // JWKS files are read once, at start-up: a file that is missing or holds no keys stops it.
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const read = (path: string | undefined, at: (string | number)[]) => {
+    if (path === undefined) return undefined;
+    const found = readJwks(resolvePath(dirname(file), path));
+    if (typeof found === "string") problems.push({ path: at, message: found });
+    return typeof found === "string" ? undefined : found;
+  };
+  const keys = {
+    oidc: read(parsed.data.auth.oidc?.jwks, ["auth", "oidc", "jwks"]),
+    ci: parsed.data.auth.ci.map((c, i) => read(c.jwks, ["auth", "ci", i, "jwks"])),
+  };
+  if (problems.length) throw locate(problems);
+  return buildConfig(parsed.data, keys);
 }
 
 /** Reads and validates `file`. */

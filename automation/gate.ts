@@ -79,6 +79,7 @@ export interface GivenApproval {
   digest: string;
 }
 
+
 export class Gate {
   constructor(
     private readonly config: PavedConfig,

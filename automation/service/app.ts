@@ -35,6 +35,8 @@ import { meRoutes } from "./routes/me";
 import { requestRoutes } from "./routes/requests";
 import { runbookRoutes } from "./routes/runbooks";
 import { webRoutes } from "./routes/web";
+import { SessionCodec, sessionPerson, sessionRoutes } from "./routes/session";
+import { Identity } from "../identity/verifier";
 import { StreamHub, StreamOptions } from "./streams";
 
 declare module "fastify" {
@@ -59,6 +61,8 @@ export interface AppOptions {
   health?: StoreHealth;
   /** Event streams: heartbeat interval and the cap per person. */
   streams?: StreamOptions;
+  /** The web page's sessions: the cookie key (PAVED_SESSION_KEY; default random per process) and the OIDC client secret. */
+  sessions?: { key?: string; clientSecret?: string };
 }
 
 /** Invalid input, as the validator reports it: every issue with its path. */
@@ -188,7 +192,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.status(503).send({ error: { code: "shutting_down", message: "the service is stopping: try again in a moment" } });
   });
 
-  await app.register(authPlugin, { authenticate: (token) => workflow.config.authenticate(token), failures: limits.authFailures });
+  const identity = new Identity(workflow.config);
+  const codec = new SessionCodec(options.sessions?.key);
+  await app.register(authPlugin, {
+    authenticate: (token) => identity.authenticate(token),
+    session: (request) => sessionPerson(request, identity, codec),
+    seen: (person) => workflow.config.learn(person),
+    failures: limits.authFailures,
+  });
 
   // Say on every answer which engine made it: with `simulate`, nothing real exists.
   app.addHook("onSend", async (_request, reply) => {
@@ -209,6 +220,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(auditRoutes, { workflow });
   await app.register(autonomyRoutes, { workflow });
   await app.register(mcpRoutes);
+  await app.register(sessionRoutes, { identity, codec, auth: workflow.config.auth, clientSecret: options.sessions?.clientSecret });
   if (options.runbooks) await app.register(runbookRoutes, { executor: options.runbooks });
 
   return app;

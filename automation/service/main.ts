@@ -16,12 +16,15 @@
  * | `PAVED_SHUTDOWN_GRACE_MS` | `30000` | time running jobs get after SIGTERM |
  * | `PAVED_LEASE_MS` | `60000` | a job's lease; a replica that dies loses its jobs after this |
  * | `PAVED_SIMULATE_STEP_MS` | `0` | simulate engine: time each changing step of an apply takes |
+ * | `PAVED_SESSION_KEY` | (random) | 32+ characters encrypting the web page's session cookies; set it (the same on every replica) with `auth.oidc` |
+ * | `PAVED_OIDC_CLIENT_SECRET` | (none) | the web page's client secret at the identity provider; without it, a public client with PKCE |
  */
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import pino from "pino";
 import { ConfigError, loadConfig, PavedConfig } from "../config";
+import { isLoopbackHost } from "../identity/net";
 import type { Engine, EngineName } from "../engine/types";
 import { SimulateEngine } from "../engine/simulate/engine";
 import { Runner } from "../runner";
@@ -34,13 +37,7 @@ import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 
 /** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
-}
+export const isLoopback = isLoopbackHost;
 
 /** Why a config cannot be served on `host`, or undefined: demo tokens are public, so never beyond loopback. */
 export function demoRefusal(config: { demo: boolean }, host: string, configFile: string): string | undefined {
@@ -104,6 +101,8 @@ export interface ServiceOptions {
   healthIntervalMs?: number;
   /** Event streams: heartbeat interval (default 15 s); the cap per person comes from the config. */
   streams?: StreamOptions;
+  /** The web page's session cookie key and OIDC client secret (see `AppOptions.sessions`). */
+  sessions?: { key?: string; clientSecret?: string };
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
@@ -146,7 +145,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
   const runbooks = new RunbookExecutor(workflow, runbookLibrary, { now: options.now, leaseMs: options.leaseMs, log });
-  const app = await buildApp({ workflow, runner, runbooks, log, health, streams: options.streams });
+  const app = await buildApp({ workflow, runner, runbooks, log, health, streams: options.streams, sessions: options.sessions });
   let recovery: NodeJS.Timeout | undefined;
   if (options.startRunner !== false) {
     runner.start();
@@ -241,6 +240,7 @@ export async function main(): Promise<void> {
       backendUrl: env.PAVED_BACKEND_URL || undefined,
       usePlans: env.PAVED_USE_PLANS === "true" || env.PAVED_USE_PLANS === "1",
       leaseMs: Number(env.PAVED_LEASE_MS ?? 60_000) || 60_000,
+      sessions: { key: env.PAVED_SESSION_KEY || undefined, clientSecret: env.PAVED_OIDC_CLIENT_SECRET || undefined },
     });
   } catch (err) {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -260,6 +260,8 @@ export async function main(): Promise<void> {
     { engine: service.engine.name, store: service.store.description, config: configFile, demo: config.demo },
     service.engine.name === "simulate" ? "engine simulate: nothing real is provisioned" : "engine pulumi",
   );
+  if (config.auth.oidc && !env.PAVED_SESSION_KEY)
+    service.app.log.warn("PAVED_SESSION_KEY is not set: web sessions use a random key, end with this process and work on this replica only");
   if (config.demo) service.app.log.warn({ config: configFile }, "demo configuration: plain-text tokens, not for real use");
   const grace = Number(env.PAVED_SHUTDOWN_GRACE_MS ?? 30_000);
   let stopping = false;

@@ -1,11 +1,16 @@
 /**
- * Authentication, as a plugin: every route needs `Authorization: Bearer <token>` unless it
- * says `config: { public: true }`. The principal is `request.person`, declared here; reading
+ * Authentication, as a plugin: every route needs `Authorization: Bearer <token>` (a static
+ * token or a JWT of the identity provider or a CI issuer, see `identity/verifier.ts`) or
+ * the web page's session cookie, unless it says `config: { public: true }`. Unverifiable
+ * credentials get 401 with `www-authenticate: Bearer error="invalid_token", error_description`;
+ * a verified person Paved does not know gets 403 `unknown_person`. The principal is `request.person`, declared here; reading
  * it on a public route is a programming error and throws.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Limit, Person } from "../../config";
+import { DomainError } from "../../errors";
+import { HTTP_STATUS } from "../errors";
 import { tooMany } from "../replies";
 
 declare module "fastify" {
@@ -20,14 +25,21 @@ declare module "fastify" {
 }
 
 export interface AuthOptions {
-  /** The principal a bearer token stands for, or undefined. */
-  authenticate(token: string): Person | undefined;
+  /** The principal a bearer token stands for; throws a DomainError (`invalid_token`, `unknown_person`) or returns undefined. */
+  authenticate(token: string): Promise<Person | undefined> | Person | undefined;
+  /** The principal of the request's session cookie, undefined without one; throws like `authenticate`. */
+  session?(request: FastifyRequest): Promise<Person | undefined>;
+  /** Told of every principal authenticated (to remember the approver groups an identity provider gave). */
+  seen?(person: Person): void;
   /** Failed authentications allowed per client address and window. */
   failures: Limit;
 }
 
 const PERSON = Symbol("paved.person");
 type WithPerson = FastifyRequest & { [PERSON]?: Person };
+
+/** A quoted-string of a `www-authenticate` parameter (RFC 9110): no quotes, backslashes or controls. */
+const quoted = (text: string) => `"${text.replace(/["\\\x00-\x1f\x7f]/g, "'")}"`;
 
 /** The bearer token of a request, or undefined. */
 export function bearer(request: FastifyRequest): string | undefined {
@@ -59,17 +71,30 @@ async function auth(app: FastifyInstance, options: AuthOptions): Promise<void> {
     // An address that failed too often waits out the window whatever it presents: guessing stays slow.
     const seen = await failures(request, { increment: false });
     if (!seen.isAllowed && seen.isExceeded) return tooMany(reply, ...refuse(seen, request));
-    const person = token ? options.authenticate(token) : undefined;
+    let person: Person | undefined;
+    let refusal: DomainError | undefined;
+    try {
+      person = token ? await options.authenticate(token) : await options.session?.(request);
+      if (token && !person) refusal = new DomainError("unauthenticated", "invalid_token", "the bearer token is not valid");
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      refusal = err;
+    }
+    if (refusal && refusal.kind !== "unauthenticated") {
+      // Verified, but not allowed in (unknown_person, csrf): not a guess, not counted.
+      return reply.status(HTTP_STATUS[refusal.kind]).send({ error: { code: refusal.code, message: refusal.message } });
+    }
     if (!person) {
-      if (token) {
+      if (refusal) {
         const failed = await failures(request);
         if (!failed.isAllowed && failed.isExceeded) return tooMany(reply, ...refuse(failed, request));
-      }
-      reply.header("www-authenticate", 'Bearer realm="paved"');
+        reply.header("www-authenticate", `Bearer realm="paved", error="invalid_token", error_description=${quoted(refusal.message)}`);
+      } else reply.header("www-authenticate", 'Bearer realm="paved"');
       return reply
         .status(401)
-        .send({ error: { code: "unauthorized", message: token ? "the bearer token is not valid" : "an Authorization: Bearer <token> header is required" } });
+        .send({ error: { code: "unauthorized", message: refusal ? refusal.message : "an Authorization: Bearer <token> header is required" } });
     }
+    options.seen?.(person);
     (request as WithPerson)[PERSON] = person;
   });
 }

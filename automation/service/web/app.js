@@ -3,6 +3,14 @@
 "use strict";
 
 const state = { token: sessionStorage.getItem("paved-token") || "", me: null, catalog: [], selected: null, stream: null, refresh: 0 };
+// Signed in with the identity provider: the HttpOnly session cookie goes with every call, and
+// calls that change something carry the CSRF header the service asks of cookie sessions.
+const auth = { session: false, tokens: true, sso: false };
+
+/** The credentials of a call: the token typed in, else the session cookie (with the CSRF header). */
+function credentials() {
+  return state.token ? { authorization: `Bearer ${state.token}` } : { "x-paved-csrf": "1" };
+}
 const $ = (id) => document.getElementById(id);
 const RISK_ORDER = ["critical", "high", "medium", "low", "none"];
 const CANCELLABLE = ["previewing", "awaiting_approval", "approved"];
@@ -10,7 +18,7 @@ const CANCELLABLE = ["previewing", "awaiting_approval", "approved"];
 async function api(method, url, body) {
   const res = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${state.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    headers: { ...credentials(), ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const data = await res.json().catch(() => ({}));
@@ -262,7 +270,7 @@ async function follow(id) {
   const live = $("live");
   while (!controller.signal.aborted && !ended) {
     try {
-      const headers = { authorization: `Bearer ${state.token}`, accept: "text/event-stream", ...(last ? { "last-event-id": String(last) } : {}) };
+      const headers = { ...credentials(), accept: "text/event-stream", ...(last ? { "last-event-id": String(last) } : {}) };
       const res = await fetch(`/requests/${id}/events`, { headers, signal: controller.signal });
       if (!res.ok || !res.body) break;
       live.textContent = "● live";
@@ -363,6 +371,7 @@ async function signIn() {
   renderParams();
   $("who").textContent = "";
   $("login").hidden = true;
+  $("sso").hidden = true;
   $("session").hidden = false;
   $("app").hidden = false;
   await loadRequests();
@@ -373,6 +382,10 @@ async function signIn() {
 
 function signOut() {
   if (state.stream) state.stream.abort();
+  if (auth.session) {
+    auth.session = false;
+    fetch("/auth/logout", { method: "POST", headers: { "x-paved-csrf": "1" } }).catch(() => undefined);
+  }
   sessionStorage.removeItem("paved-token");
   Object.assign(state, { token: "", me: null, selected: null, stream: null });
   $("token").value = "";
@@ -380,7 +393,8 @@ function signOut() {
   $("detail").hidden = true;
   $("session").hidden = true;
   $("engine").hidden = true;
-  $("login").hidden = false;
+  $("login").hidden = !auth.tokens;
+  $("sso").hidden = !auth.sso;
 }
 
 $("login").addEventListener("submit", async (e) => {
@@ -419,12 +433,32 @@ $("reject").addEventListener("click", () => decide("reject"));
 $("cancel").addEventListener("click", () => decide("cancel"));
 // New requests from others show up in the list; the open request updates over its event stream.
 setInterval(() => {
-  if (state.token && !$("app").hidden) loadRequests().catch(() => undefined);
+  if ((state.token || auth.session) && !$("app").hidden) loadRequests().catch(() => undefined);
 }, 5000);
-if (state.token) {
-  $("token").value = state.token;
-  signIn().catch(() => {
-    sessionStorage.removeItem("paved-token");
+
+// What the service offers: single sign-on, static tokens, or both. A session cookie from a
+// sign-in with the identity provider signs the page in on load.
+async function start() {
+  const offered = await fetch("/auth/config")
+    .then((r) => r.json())
+    .catch(() => ({ sso: false, tokens: true }));
+  auth.sso = offered.sso;
+  auth.tokens = offered.tokens;
+  $("login").hidden = !auth.tokens;
+  $("sso").hidden = !auth.sso;
+  if (state.token) {
+    $("token").value = state.token;
+    return signIn().catch(() => {
+      sessionStorage.removeItem("paved-token");
+      state.token = "";
+      $("app").hidden = true;
+    });
+  }
+  if (!auth.sso) return;
+  auth.session = true;
+  await signIn().catch(() => {
+    auth.session = false; // no session, or it expired: the sign-in link stays
     $("app").hidden = true;
   });
 }
+start();
