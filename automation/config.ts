@@ -12,6 +12,7 @@ import { ENVIRONMENTS, Environment, TEAM_PATTERN } from "../components/guardrail
 import { PolicyPackConfig, resolvePolicyConfig } from "../policy-pack/evaluate";
 import { policies as pavedPolicies } from "../policy-pack/policies";
 import { describeZodIssue, formatPath } from "../stacks/spec";
+import { buildLadder, checkNotifications, escalationSchema, EscalationLadder, NotificationSettings, notificationsSchema } from "./notifications/config";
 import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS } from "./risk";
 
 const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
@@ -100,6 +101,8 @@ export const configSchema = z
         rules: z
           .strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, ruleSchema])) as Record<(typeof RISK_LEVELS)[number], typeof ruleSchema>)
           .optional(),
+        /** Per risk level, the rungs of the escalation ladder (see `notifications/config.ts`). */
+        escalation: escalationSchema,
       })
       .default({ expiry: "24h" }),
     /**
@@ -109,8 +112,15 @@ export const configSchema = z
      */
     policies: z.record(z.string(), z.unknown()).optional(),
     limits: limitsSchema,
+    /** Sinks and routes of notifications (see `notifications/config.ts`). */
+    notifications: notificationsSchema,
   })
   .superRefine((c, ctx) => {
+    checkNotifications(
+      { ...c, escalation: c.approvals.escalation },
+      (path, message) => ctx.addIssue({ code: "custom", path, message }),
+      parseDuration,
+    );
     const windows: [(string | number)[], string][] = [
       [["limits", "authFailures", "window"], c.limits.authFailures.window],
       [["limits", "submissions", "perPerson", "window"], c.limits.submissions.perPerson.window],
@@ -214,6 +224,10 @@ export interface PavedConfig {
   /** The policy pack's config (see `configSchema`). */
   policies?: PolicyPackConfig;
   limits: { authFailures: Limit; submissionsPerPerson: Limit; submissionsPerTeam: Limit; streamsPerPerson: number };
+  /** Where events go: sinks (secrets as `env:NAME`, read when sent) and routes. */
+  notifications: NotificationSettings;
+  /** The escalation ladder per risk level. */
+  escalation: EscalationLadder;
   /** Who holds `token`, compared in constant time; undefined when nobody does. */
   authenticate(token: string): Person | undefined;
   person(name: string): Person | undefined;
@@ -277,6 +291,8 @@ export function buildConfig(raw: RawConfig): PavedConfig {
       submissionsPerTeam: limit(raw.limits.submissions.perTeam),
       streamsPerPerson: raw.limits.streams.perPerson,
     },
+    notifications: raw.notifications,
+    escalation: buildLadder(raw.approvals.escalation, parseDuration),
     authenticate(token: string) {
       const presented = Buffer.from(hashToken(token).slice("sha256:".length), "hex");
       let found: string | undefined;
