@@ -138,6 +138,7 @@ export const requestSchema = z
       .nullable(),
     violations: z.array(violationSchema),
     approvals: z.array(z.object({ by: z.string(), at: z.string(), digest: z.string(), comment: z.string().nullable() })),
+    escalations: z.array(z.object({ rung: z.number(), at: z.string(), addedGroup: z.string().optional() })),
     outputs: z.record(z.string(), z.unknown()).nullable(),
     error: z.string().nullable(),
     createdAt: z.string(),
