@@ -116,11 +116,7 @@ export const configSchema = z
     notifications: notificationsSchema,
   })
   .superRefine((c, ctx) => {
-    checkNotifications(
-      { ...c, escalation: c.approvals.escalation },
-      (path, message) => ctx.addIssue({ code: "custom", path, message }),
-      parseDuration,
-    );
+    checkNotifications({ ...c, escalation: c.approvals.escalation }, (path, message) => ctx.addIssue({ code: "custom", path, message }), parseDuration);
     const windows: [(string | number)[], string][] = [
       [["limits", "authFailures", "window"], c.limits.authFailures.window],
       [["limits", "submissions", "perPerson", "window"], c.limits.submissions.perPerson.window],

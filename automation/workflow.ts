@@ -454,7 +454,11 @@ export class Workflow {
         );
         if (!recorded) continue;
         fired++;
-        await this.emit(row.id, "status", { status: "awaiting_approval", escalated: escalation.rung, ...(rung.addApprovers ? { addedGroup: rung.addApprovers } : {}) });
+        await this.emit(row.id, "status", {
+          status: "awaiting_approval",
+          escalated: escalation.rung,
+          ...(rung.addApprovers ? { addedGroup: rung.addApprovers } : {}),
+        });
       }
     }
     return fired;

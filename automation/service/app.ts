@@ -30,6 +30,7 @@ import { catalogRoutes } from "./routes/catalog";
 import { healthRoutes } from "./routes/health";
 import { instanceRoutes } from "./routes/instances";
 import { meRoutes } from "./routes/me";
+import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
 import { runbookRoutes } from "./routes/runbooks";
 import { webRoutes } from "./routes/web";
@@ -204,6 +205,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(catalogRoutes, { workflow });
   await app.register(requestRoutes, { workflow, streams, limits: { perPerson: limits.submissionsPerPerson, perTeam: limits.submissionsPerTeam } });
   await app.register(instanceRoutes, { workflow });
+  await app.register(notificationRoutes, { workflow });
   await app.register(auditRoutes, { workflow });
   if (options.runbooks) await app.register(runbookRoutes, { executor: options.runbooks });
 

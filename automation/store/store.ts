@@ -786,10 +786,7 @@ export class Store {
         .selectFrom("notification_deliveries")
         .selectAll()
         .where((eb) =>
-          eb.or([
-            eb.and([eb("status", "=", "queued"), eb("run_after", "<=", now)]),
-            eb.and([eb("status", "=", "delivering"), eb("lease_until", "<", now)]),
-          ]),
+          eb.or([eb.and([eb("status", "=", "queued"), eb("run_after", "<=", now)]), eb.and([eb("status", "=", "delivering"), eb("lease_until", "<", now)])]),
         )
         .orderBy("id")
         .limit(limit);
