@@ -125,7 +125,7 @@ function suite(store: StoreKind) {
     await api("bob", "POST", `/requests/${waiting.id}/approve`, { digest: waiting.preview.digest });
     expect((await settle(waiting.id)).status).toBe("succeeded");
     await service.notifications.tick();
-    expect(hook.received.filter((r) => r.json.request.id === waiting.id).map((r) => r.json.event)).toEqual(["approval_needed", "applied"]);
+    expect(hook.received.filter((r) => r.json.request?.id === waiting.id).map((r) => r.json.event)).toEqual(["approval_needed", "applied"]);
     expect(slack.received).toHaveLength(1);
   });
 
@@ -240,7 +240,7 @@ function suite(store: StoreKind) {
     expect((await settle(destroy.id)).status).toBe("succeeded");
     clock.advance(5 * 60 * MIN);
     await service.notifications.tick();
-    expect(hook.received.filter((r) => r.json.request.id === destroy.id).map((r) => r.json.event)).toEqual([
+    expect(hook.received.filter((r) => r.json.request?.id === destroy.id).map((r) => r.json.event)).toEqual([
       "approval_needed",
       "escalated",
       "escalated",
@@ -264,6 +264,45 @@ function suite(store: StoreKind) {
       expect((await api("alice", "GET", `/requests/${r.id}`)).body.escalations).toEqual([]);
     }
     expect(await service.workflow.escalate()).toBe(0);
+  });
+
+  it("tells an expired request", async () => {
+    hook.clear();
+    const waiting = await submit(pg("stale", "prod"));
+    await service.notifications.tick();
+    clock.advance(25 * 60 * MIN);
+    // The sweep of the ladder expires what waited too long; the expiry is written with its event.
+    await service.notifications.tick();
+    await service.notifications.tick();
+    expect(hook.received.filter((r) => r.json.request?.id === waiting.id).map((r) => r.json.event)).toEqual(["approval_needed", "expired"]);
+    expect(hook.of("expired", waiting.id)[0].json.request).toMatchObject({ status: "expired", error: "no sufficient approval within the approval expiry" });
+  });
+
+  it("tells a runbook step waiting for an answer, then for an approval", async () => {
+    const created = await submit(pg("scale-db"));
+    expect(created.status).toBe("succeeded");
+    await service.notifications.tick();
+    expect(hook.of("applied", created.id)).toHaveLength(1);
+    hook.clear();
+    const started = await api("alice", "POST", "/runbooks/scale-instance/runs", {
+      params: { team: "payments", environment: "dev", name: "scale-db", tier: "medium" },
+    });
+    expect(started.status).toBe(202);
+    const run = await service.runbooks.settle(started.body.id);
+    expect(run.status).toBe("awaiting_answer");
+    await service.notifications.tick();
+    expect(hook.received.map((r) => r.json.run)).toEqual([
+      { id: run.id, runbook: "scale-instance", team: "payments", status: "awaiting_answer", step: 3, requestedBy: "alice", requiredApprovals: null },
+    ]);
+    expect(hook.received[0].json.link).toBe(`https://paved.example/?run=${run.id}`);
+    await api("alice", "POST", `/runbook-runs/${run.id}/steps/3/answer`, { answer: "proceed" });
+    expect((await service.runbooks.settle(run.id)).status).toBe("awaiting_approval");
+    await service.notifications.tick();
+    expect(hook.received.map((r) => `${r.json.event} ${r.json.run.step} ${r.json.run.requiredApprovals?.description}`)).toEqual([
+      "answer_needed 3 undefined",
+      "approval_needed 4 1 approval",
+    ]);
+    await api("alice", "POST", `/runbook-runs/${run.id}/cancel`);
   });
 
   it("never shows a secret in the logs, the audit or an API answer", async () => {

@@ -25,7 +25,7 @@ export function notificationConfig(hookUrl: string) {
         "payments-chat": { type: "slack", url: "env:PAVED_TEST_SLACK_URL" },
       },
       routes: [
-        { events: ["approval_needed", "expired", "applied", "failed"], to: ["platform-hook"] },
+        { events: ["approval_needed", "answer_needed", "expired", "applied", "failed"], to: ["platform-hook"] },
         { events: ["approval_needed"], teams: ["payments"], to: ["payments-chat"] },
       ],
     },

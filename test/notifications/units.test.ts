@@ -2,6 +2,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../automation/config";
+import { Gate, GateSubject } from "../../automation/gate";
 import { Outbox } from "../../automation/notifications/outbox";
 import { buildRequest, slackMessage, SinkSetupError } from "../../automation/notifications/sinks";
 import { sign, verify } from "../../automation/notifications/signing";
@@ -232,5 +233,50 @@ describe("routes and sinks", () => {
         elements: [{ type: "button", text: { type: "plain_text", text: "Open the request" }, url: "https://paved.example/?request=req_1" }],
       },
     ]);
+  });
+});
+
+describe("the gate with an escalation's added group", () => {
+  const config = parseConfig(
+    [
+      "demo: true",
+      "people:",
+      "  alice: { token: alice-dev-token }",
+      "  bob: { token: bob-dev-token }",
+      "  carol: { token: carol-dev-token }",
+      "  lee: { token: lee-dev-token }",
+      "teams:",
+      "  payments: { members: [alice, lee] }",
+      "approverGroups:",
+      "  platform: [bob, carol]",
+      "  leads: [lee, alice]",
+    ].join("\n"),
+    "paved.yaml",
+  );
+  const now = new Date("2026-11-25T12:00:00Z");
+  const gate = new Gate(config, () => now);
+  const subject = (addedGroups?: string[]): GateSubject => ({
+    noun: "request",
+    team: "payments",
+    requestedBy: "alice",
+    requirement: { level: "critical", auto: false, count: 2, group: "platform", description: "2 approvals from platform" },
+    digest: "d1",
+    awaitingSince: "2026-11-25T10:00:00Z",
+    ...(addedGroups ? { addedGroups } : {}),
+  });
+  const given = [
+    { id: 1, by: "bob", at: "2026-11-25T11:00:00Z", digest: "d1" },
+    { id: 2, by: "lee", at: "2026-11-25T11:30:00Z", digest: "d1" },
+    { id: 3, by: "alice", at: "2026-11-25T11:40:00Z", digest: "d1" },
+  ];
+
+  it("lets the added group's members approve and counts them; the requester still never", () => {
+    const lee = config.person("lee")!;
+    expect(() => gate.checkApprover(lee, subject(), "d1", [])).toThrow("a critical-risk request needs approval from platform, and lee is not in it");
+    expect(() => gate.checkApprover(lee, subject(["leads"]), "d1", [])).not.toThrow();
+    expect(() => gate.checkApprover(config.person("alice")!, subject(["leads"]), "d1", [])).toThrow("the requester cannot approve their own request");
+    expect(gate.progress(subject(), given)).toMatchObject({ counted: ["bob"], missing: 1 });
+    expect(gate.progress(subject(["leads"]), given)).toEqual({ counted: ["bob", "lee"], missing: 0, summary: "2 of 2 from platform: bob, lee" });
+    expect(() => gate.checkRejecter(lee, { ...subject(["leads"]) })).not.toThrow();
   });
 });
