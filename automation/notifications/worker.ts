@@ -134,11 +134,13 @@ export class NotificationWorker {
     const sink = settings.sinks[d.sink];
     let error: string;
     let retryAfterMs: number | undefined;
+    let url: string | undefined;
     if (!sink) {
       error = `sink ${d.sink} is no longer in notifications.sinks`;
     } else {
       try {
         const req = buildRequest(d.sink, sink, d.payload, this.options.env ?? process.env, this.now());
+        url = req.url;
         const res = await fetch(req.url, {
           method: "POST",
           headers: req.headers,
@@ -157,6 +159,7 @@ export class NotificationWorker {
         // Never the URL (a Slack URL is a credential): the error's code or message only.
         const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
         error = e.name === "TimeoutError" ? "timed out" : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
+        if (url) error = error.split(url).join(`(sink ${d.sink}'s url)`);
       }
     }
     const now = this.now();
