@@ -16,6 +16,8 @@ import { policies as pavedPolicies } from "../policy-pack/policies";
 import { describeZodIssue, formatPath } from "../stacks/spec";
 import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_RULES, RISK_LEVELS, RiskLevel, riskRank } from "./risk";
 import { AuthRaw, authIssues, authSchema, readJwks } from "./identity/schema";
+import { buildLadder, checkNotifications, escalationSchema, EscalationLadder, NotificationSettings, notificationsSchema } from "./notifications/config";
+
 
 const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
 const HASHED_TOKEN = /^sha256:[0-9a-f]{64}$/;
@@ -132,6 +134,8 @@ export const configSchema = z
         rules: z
           .strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, ruleSchema])) as Record<(typeof RISK_LEVELS)[number], typeof ruleSchema>)
           .optional(),
+        /** Per risk level, the rungs of the escalation ladder (see `notifications/config.ts`). */
+        escalation: escalationSchema,
       })
       .default({ expiry: "24h" }),
     /**
@@ -143,8 +147,11 @@ export const configSchema = z
     limits: limitsSchema,
     /** Single sign-on, CI identities, static tokens (see `identity/schema.ts`). */
     auth: authSchema,
+    /** Sinks and routes of notifications (see `notifications/config.ts`). */
+    notifications: notificationsSchema,
   })
   .superRefine((c, ctx) => {
+    checkNotifications({ ...c, escalation: c.approvals.escalation }, (path, message) => ctx.addIssue({ code: "custom", path, message }), parseDuration);
     const windows: [(string | number)[], string][] = [
       [["limits", "authFailures", "window"], c.limits.authFailures.window],
       [["limits", "submissions", "perPerson", "window"], c.limits.submissions.perPerson.window],
@@ -306,6 +313,10 @@ export interface PavedConfig {
   /** The policy pack's config (see `configSchema`). */
   policies?: PolicyPackConfig;
   limits: { authFailures: Limit; submissionsPerPerson: Limit; submissionsPerTeam: Limit; streamsPerPerson: number };
+  /** Where events go: sinks (secrets as `env:NAME`, read when sent) and routes. */
+  notifications: NotificationSettings;
+  /** The escalation ladder per risk level. */
+  escalation: EscalationLadder;
   /** Who holds `token`, compared in constant time; undefined when nobody does. */
   authenticate(token: string): Person | undefined;
   person(name: string): Person | undefined;
@@ -404,6 +415,8 @@ export function buildConfig(raw: RawConfig, keys: { oidc?: JSONWebKeySet; ci?: (
       submissionsPerTeam: limit(raw.limits.submissions.perTeam),
       streamsPerPerson: raw.limits.streams.perPerson,
     },
+    notifications: raw.notifications,
+    escalation: buildLadder(raw.approvals.escalation, parseDuration),
     authenticate(token: string) {
       const presented = Buffer.from(hashToken(token).slice("sha256:".length), "hex");
       let found: string | undefined;

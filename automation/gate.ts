@@ -69,6 +69,11 @@ export interface GateSubject {
   digest: string;
   /** When the current wait started (the expiry counts from here). */
   awaitingSince: string;
+  /**
+   * Groups an escalation rung added (`addApprovers`): from then on their members approve
+   * as if they were in the requirement's group (the requester still never counts).
+   */
+  addedGroups?: string[];
 }
 
 export interface GivenApproval {
@@ -158,7 +163,7 @@ export class Gate {
   /** Whether `person` is in the group the requirement names (or, without one, may approve for the team). */
   private eligible(person: Person, subject: GateSubject): boolean {
     const group = subject.requirement.group;
-    if (group) return person.groups.includes(group);
+    if (group) return person.groups.includes(group) || (subject.addedGroups ?? []).some((g) => person.groups.includes(g));
     return person.groups.length > 0 || person.teams.includes(subject.team);
   }
 
@@ -231,10 +236,11 @@ export class Gate {
   }
 
   /** The people who could give the subject's missing approvals (never the requester, never an agent). */
-  approversFor(subject: Pick<GateSubject, "team" | "requestedBy" | "requirement">): string[] {
+  approversFor(subject: Pick<GateSubject, "team" | "requestedBy" | "requirement" | "addedGroups">): string[] {
     const { group } = subject.requirement;
+    // The rule's group and any group an escalation rung added (see `eligible`).
     const members = group
-      ? (this.config.approverGroups[group] ?? [])
+      ? [group, ...(subject.addedGroups ?? [])].flatMap((g) => this.config.approverGroups[g] ?? [])
       : [...(this.config.teams[subject.team]?.members ?? []), ...Object.values(this.config.approverGroups).flat()];
     return [...new Set(members)].filter((name) => name !== subject.requestedBy && !this.config.person(name)?.agent);
   }
@@ -246,8 +252,16 @@ export class Gate {
       digest: subject.digest,
       now: this.now(),
       expiryMs: this.config.expiryMs,
-      groupsOf: (p) => this.config.groupsOf(p),
+      groupsOf: (p) => this.groupsFor(subject, p),
     });
+  }
+
+  /** `name`'s groups, with the requirement's group when an escalation added one of them. */
+  private groupsFor(subject: GateSubject, name: string): string[] {
+    const groups = this.config.groupsOf(name);
+    const group = subject.requirement.group;
+    const added = group && (subject.addedGroups ?? []).some((g) => groups.includes(g));
+    return added ? [...groups, group] : groups;
   }
 
   /** "1 of 2 from platform: bob": what was given and what is still needed. */

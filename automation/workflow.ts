@@ -27,6 +27,7 @@ import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
 import type { JobRow, RequestRow, Store } from "./store/store";
 import { DomainError } from "./errors";
+import { Outbox, STATUS_EVENTS } from "./notifications/outbox";
 
 export const STATUSES = [
   "previewing",
@@ -96,6 +97,8 @@ export interface RequestView {
   approvals: { by: string; at: string; digest: string; comment: string | null }[];
   /** While awaiting approval: approvals counted for the current preview, how many are missing, and who may give them. */
   approvalsNeeded?: { counted: string[]; missing: number; summary: string; approvers: string[] };
+  /** The escalation rungs the request reached, in order. */
+  escalations: { rung: number; at: string; addedGroup?: string }[];
   outputs: Record<string, unknown> | null;
   error: string | null;
   createdAt: string;
@@ -107,6 +110,8 @@ export interface WorkflowOptions {
   engine: Engine;
   config: PavedConfig;
   now?: () => Date;
+  /** `PAVED_PUBLIC_URL`: the base of links in notifications. */
+  publicUrl?: string;
   /** Where operational messages go (never secrets). */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
@@ -134,6 +139,8 @@ export class Workflow {
   readonly gate: Gate;
   /** Emits `event` (requestId) after every stored event, and `job` when a job is queued. */
   readonly bus = new EventEmitter();
+  /** Builds the notifications each change writes with it (see `notifications/outbox.ts`). */
+  readonly outbox: Outbox;
   private readonly now: () => Date;
   readonly log: NonNullable<WorkflowOptions["log"]>;
 
@@ -143,6 +150,7 @@ export class Workflow {
     this.config = options.config;
     this.now = options.now ?? (() => new Date());
     this.gate = new Gate(options.config, this.now);
+    this.outbox = new Outbox(options.config.notifications, options.publicUrl);
     const quiet = () => undefined;
     this.log = options.log ?? { info: quiet, warn: quiet, error: quiet };
     this.bus.setMaxListeners(0);
@@ -170,7 +178,10 @@ export class Workflow {
     patch: Partial<RequestRow> = {},
     detail?: Record<string, unknown>,
   ): Promise<boolean> {
-    const ok = await this.store.updateRequest(request.id, { ...patch, status: to, updated_at: this.at() }, from);
+    const next = { ...patch, status: to, updated_at: this.at() };
+    const event = STATUS_EVENTS[to];
+    const outbox = event ? this.outbox.forRequest(event, { ...request, ...next }, next.updated_at) : undefined;
+    const ok = await this.store.updateRequest(request.id, next, from, outbox);
     if (ok) await this.emit(request.id, "status", { status: to, ...(detail ?? {}) });
     return ok;
   }
@@ -321,9 +332,10 @@ export class Workflow {
     return risk?.requiredApprovals;
   }
 
-  /** A request waiting for approval, as the gate sees it. */
-  private subject(row: RequestRow): GateSubject {
+  /** A request waiting for approval, as the gate sees it (with the groups its escalations added). */
+  private async subject(row: RequestRow): Promise<GateSubject> {
     return {
+      addedGroups: await this.addedGroups(row.id),
       noun: "request",
       team: row.team,
       requestedBy: row.requested_by,
@@ -331,6 +343,11 @@ export class Workflow {
       digest: (JSON.parse(row.preview!) as PreviewView).digest,
       awaitingSince: row.awaiting_since ?? row.updated_at,
     };
+  }
+
+  /** The groups the request's escalation rungs added as approvers. */
+  private async addedGroups(id: string): Promise<string[]> {
+    return (await this.store.escalations(id)).flatMap((e) => (e.added_group ? [e.added_group] : []));
   }
 
   /** Approvals given in the request's current wait (an approval counts for the wait it was given in). */
@@ -345,7 +362,7 @@ export class Workflow {
     if (current.status !== "awaiting_approval") {
       throw new DomainError("conflict", "invalid_state", `request ${id} is ${current.status}, not awaiting_approval`);
     }
-    this.gate.checkApprover(person, this.subject(current), input.digest, await this.given(current));
+    this.gate.checkApprover(person, await this.subject(current), input.digest, await this.given(current));
     const at = this.at();
     await this.store.addApproval({ request_id: id, by: person.name, at, digest: input.digest, comment: input.comment ?? null });
     await this.store.audit({
@@ -363,7 +380,7 @@ export class Workflow {
   }
 
   private async advanceIfApproved(row: RequestRow): Promise<void> {
-    const subject = this.subject(row);
+    const subject = await this.subject(row);
     // After a fresh preview (the engine's plan guard fired, or the preview changed) everyone approves again.
     const check = this.gate.count(subject, await this.given(row));
     if (!check.satisfied) return;
@@ -385,7 +402,8 @@ export class Workflow {
     const row = await this.getFor(person, id);
     const requirement = this.requirementOf(row);
     if (!requirement) throw new DomainError("conflict", "invalid_state", `request ${id} is ${row.status}, not awaiting_approval`);
-    this.gate.checkRejecter(person, { noun: "request", team: row.team, requestedBy: row.requested_by, requirement });
+    const addedGroups = await this.addedGroups(row.id);
+    this.gate.checkRejecter(person, { noun: "request", team: row.team, requestedBy: row.requested_by, requirement, addedGroups });
     if (!(await this.transition(row, ["awaiting_approval"], "rejected", { error: `rejected by ${person.name}: ${reason}` }, { by: person.name }))) {
       throw new DomainError("conflict", "invalid_state", `request ${id} is ${(await this.get(id)).status}, not awaiting_approval`);
     }
@@ -433,6 +451,47 @@ export class Workflow {
     if (!(await this.transition(row, ["awaiting_approval"], "expired", { error: "no sufficient approval within the approval expiry" }))) return false;
     await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.expired", request_id: row.id, stack: row.stack });
     return true;
+  }
+
+  /**
+   * Fires the escalation rungs that are due: for each request waiting for approval, the
+   * rungs of its risk level whose `after` has passed since it started waiting, each once
+   * (the store refuses a second time, whatever the replica), never after a decision. Each
+   * fired rung is audited (`request.escalated`), written to the outbox (`escalated`, to the
+   * rung's `notify` and the routes) and emitted. Driven by the store: run it periodically.
+   */
+  async escalate(): Promise<number> {
+    const ladder = this.config.escalation;
+    if (Object.keys(ladder).length === 0) return 0;
+    let fired = 0;
+    for (const row of await this.store.awaitingSince(this.at())) {
+      if (await this.expireIfStale(row)) continue;
+      const level = this.requirementOf(row)?.level;
+      const rungs = level ? ladder[level] : undefined;
+      if (!rungs || !row.awaiting_since) continue;
+      const reached = new Set((await this.store.escalations(row.id)).map((e) => e.rung));
+      const waited = this.now().getTime() - new Date(row.awaiting_since).getTime();
+      for (const [i, rung] of rungs.entries()) {
+        if (rung.afterMs > waited) break;
+        if (reached.has(i + 1)) continue;
+        const at = this.at();
+        const escalation = { rung: i + 1, ...(rung.addApprovers ? { addedGroup: rung.addApprovers } : {}) };
+        const outbox = this.outbox.forRequest("escalated", row, at, { escalation, notify: rung.notify });
+        const recorded = await this.store.escalate(
+          { request_id: row.id, rung: i + 1, at, added_group: rung.addApprovers ?? null },
+          { actor: SYSTEM, action: "request.escalated", stack: row.stack, detail: { ...escalation, notified: outbox?.sinks ?? [] } },
+          outbox,
+        );
+        if (!recorded) continue;
+        fired++;
+        await this.emit(row.id, "status", {
+          status: "awaiting_approval",
+          escalated: escalation.rung,
+          ...(rung.addApprovers ? { addedGroup: rung.addApprovers } : {}),
+        });
+      }
+    }
+    return fired;
   }
 
   // Jobs
@@ -742,12 +801,13 @@ export class Workflow {
   // Views
 
   private async approvalsNeeded(row: RequestRow): Promise<NonNullable<RequestView["approvalsNeeded"]>> {
-    const subject = this.subject(row);
+    const subject = await this.subject(row);
     return { ...this.gate.progress(subject, await this.given(row)), approvers: this.gate.approversFor(subject) };
   }
 
   async view(row: RequestRow): Promise<RequestView> {
     const approvals = await this.store.approvals(row.id);
+    const escalations = await this.store.escalations(row.id);
     return {
       id: row.id,
       action: row.action as Action,
@@ -766,6 +826,7 @@ export class Workflow {
       violations: row.violations ? (JSON.parse(row.violations) as Violation[]) : [],
       approvals: approvals.map((a) => ({ by: a.by, at: a.at, digest: a.digest, comment: a.comment })),
       ...(row.status === "awaiting_approval" && row.risk && row.preview ? { approvalsNeeded: await this.approvalsNeeded(row) } : {}),
+      escalations: escalations.map((e) => ({ rung: e.rung, at: e.at, ...(e.added_group ? { addedGroup: e.added_group } : {}) })),
       outputs: row.outputs ? (JSON.parse(row.outputs) as Record<string, unknown>) : null,
       error: row.error,
       createdAt: row.created_at,

@@ -285,9 +285,19 @@ export class RunbookExecutor {
     return ok;
   }
 
-  /** Stops advancing: the run waits for a person (it holds no lease while it waits). */
-  private async wait(runId: string, status: "awaiting_answer" | "awaiting_approval"): Promise<void> {
-    await this.setRun(runId, { status, lease_owner: null, lease_until: null });
+  /**
+   * Stops advancing: the run waits for a person (it holds no lease while it waits). A new
+   * wait (`notify`) writes `answer_needed` or `approval_needed` to the outbox with the change.
+   */
+  private async wait(
+    runId: string,
+    status: "awaiting_answer" | "awaiting_approval",
+    notify?: { step: number; requirement?: ApprovalRecord["requirement"] },
+  ): Promise<void> {
+    const patch = { status, lease_owner: null, lease_until: null, updated_at: this.at() };
+    const event = status === "awaiting_answer" ? "answer_needed" : "approval_needed";
+    const outbox = notify && this.workflow.outbox.forRun(event, { ...(await this.row(runId)), ...patch }, notify.step, this.at(), notify.requirement);
+    if (!(await this.store.updateRun(runId, patch, { owner: this.owner }, outbox))) throw new LostClaim();
   }
 
   private context(run: RunRow, state: Record<string, unknown>, signal: AbortSignal, outputLines: string[]): { ctx: StepContext<any>; services: RunServices } {
@@ -458,7 +468,7 @@ export class RunbookExecutor {
             ? "the approval wait expired: planned again, approve the new plan"
             : null,
     });
-    await this.wait(run.id, "awaiting_approval");
+    await this.wait(run.id, "awaiting_approval", { step: n, requirement: record.requirement });
     await this.store.audit({
       at: this.at(),
       actor: "paved",
@@ -590,7 +600,7 @@ export class RunbookExecutor {
         const answer = answers[n];
         if (answer === undefined) {
           await this.store.setRunStep(runId, n, { status: "awaiting_answer", started_at: this.at(), awaiting_since: this.at() });
-          await this.wait(runId, "awaiting_answer");
+          await this.wait(runId, "awaiting_answer", { step: n });
           return;
         }
         if (step.kind === "decision") {

@@ -32,6 +32,7 @@ import { catalogRoutes } from "./routes/catalog";
 import { healthRoutes } from "./routes/health";
 import { instanceRoutes } from "./routes/instances";
 import { meRoutes } from "./routes/me";
+import { notificationRoutes } from "./routes/notifications";
 import { requestRoutes } from "./routes/requests";
 import { runbookRoutes } from "./routes/runbooks";
 import { webRoutes } from "./routes/web";
@@ -217,6 +218,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(catalogRoutes, { workflow });
   await app.register(requestRoutes, { workflow, streams, limits: { perPerson: limits.submissionsPerPerson, perTeam: limits.submissionsPerTeam } });
   await app.register(instanceRoutes, { workflow });
+  await app.register(notificationRoutes, { workflow });
   await app.register(auditRoutes, { workflow });
   await app.register(autonomyRoutes, { workflow });
   await app.register(mcpRoutes);

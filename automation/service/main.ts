@@ -18,6 +18,7 @@
  * | `PAVED_SIMULATE_STEP_MS` | `0` | simulate engine: time each changing step of an apply takes |
  * | `PAVED_SESSION_KEY` | (random) | 32+ characters encrypting the web page's session cookies; set it (the same on every replica) with `auth.oidc` |
  * | `PAVED_OIDC_CLIENT_SECRET` | (none) | the web page's client secret at the identity provider; without it, a public client with PKCE |
+ * | `PAVED_PUBLIC_URL` | `http://HOST:PORT` | the base of links in notifications |
  */
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
@@ -35,6 +36,7 @@ import { buildApp, DEFAULT_LOG } from "./app";
 import type { StreamOptions } from "./streams";
 import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
+import { NotificationWorker, NotificationWorkerOptions } from "../notifications/worker";
 
 /** Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost). */
 export const isLoopback = isLoopbackHost;
@@ -69,6 +71,8 @@ export interface Service {
   workflow: Workflow;
   runbooks: RunbookExecutor;
   runner: Runner;
+  /** Delivers the outbox and runs the escalation ladder (started with the runner). */
+  notifications: NotificationWorker;
   store: Store;
   health: StoreHealth;
   engine: Engine;
@@ -103,6 +107,10 @@ export interface ServiceOptions {
   streams?: StreamOptions;
   /** The web page's session cookie key and OIDC client secret (see `AppOptions.sessions`). */
   sessions?: { key?: string; clientSecret?: string };
+  /** `PAVED_PUBLIC_URL`: the base of links in notifications. */
+  publicUrl?: string;
+  /** The notification worker's timing, retries and environment (tests shorten them). */
+  notifications?: Omit<NotificationWorkerOptions, "store" | "settings" | "sweeps">;
 }
 
 async function makeEngine(name: EngineName, store: Store, options: ServiceOptions): Promise<Engine> {
@@ -142,13 +150,23 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const integrity = await health.start(options.healthIntervalMs ?? 300_000);
   if (!integrity.ok) log.error({ problem: integrity.problem }, "the store failed its integrity check: /healthz answers 503");
   const engine = await makeEngine(options.engine ?? "simulate", store, options);
-  const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log });
+  const workflow = new Workflow({ store, engine, config: options.config, now: options.now, log, publicUrl: options.publicUrl });
   const runner = new Runner(workflow, { workers: options.workers, now: options.now, leaseMs: options.leaseMs, log });
   const runbooks = new RunbookExecutor(workflow, runbookLibrary, { now: options.now, leaseMs: options.leaseMs, log });
   const app = await buildApp({ workflow, runner, runbooks, log, health, streams: options.streams, sessions: options.sessions });
+  const notifications = new NotificationWorker({
+    now: options.now,
+    log,
+    ...options.notifications,
+    store,
+    settings: options.config.notifications,
+    // The escalation ladder's timers are the store's rows: every replica sweeps, each rung fires once.
+    sweeps: [() => workflow.escalate()],
+  });
   let recovery: NodeJS.Timeout | undefined;
   if (options.startRunner !== false) {
     runner.start();
+    notifications.start();
     // Runs whose replica died go on here (an irreversible step in flight is reported, not
     // re-run); runs a live replica holds are left to it. At start, then once a lease.
     await runbooks.recover();
@@ -161,6 +179,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     workflow,
     runbooks,
     runner,
+    notifications,
     store,
     health,
     engine,
@@ -176,6 +195,8 @@ export async function createService(options: ServiceOptions): Promise<Service> {
       await app.close();
       await runner.stop(graceMs);
       await runbooks.idle(graceMs);
+      // Deliveries in flight end within their timeout; the rest wait in the outbox for the next start.
+      await notifications.stop();
       health.stop();
       await engine.close();
       await store.close();
@@ -241,6 +262,7 @@ export async function main(): Promise<void> {
       usePlans: env.PAVED_USE_PLANS === "true" || env.PAVED_USE_PLANS === "1",
       leaseMs: Number(env.PAVED_LEASE_MS ?? 60_000) || 60_000,
       sessions: { key: env.PAVED_SESSION_KEY || undefined, clientSecret: env.PAVED_OIDC_CLIENT_SECRET || undefined },
+      publicUrl: env.PAVED_PUBLIC_URL || `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     });
   } catch (err) {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -149,6 +149,7 @@ export const requestSchema = z
     approvals: z.array(z.object({ by: z.string(), at: z.string(), digest: z.string(), comment: z.string().nullable() })),
     /** While awaiting approval: approvals counted, how many are missing, and who may give them. */
     approvalsNeeded: z.object({ counted: z.array(z.string()), missing: z.number(), summary: z.string(), approvers: z.array(z.string()) }).optional(),
+    escalations: z.array(z.object({ rung: z.number(), at: z.string(), addedGroup: z.string().optional() })),
     outputs: z.record(z.string(), z.unknown()).nullable(),
     error: z.string().nullable(),
     createdAt: z.string(),

@@ -194,6 +194,46 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("jobs_claim_seq").on("jobs").column("claim_seq").execute();
       },
     },
+    "0007-notifications": {
+      async up(db) {
+        // The outbox: each event a person may act on, written with the change that caused it.
+        await db.schema
+          .createTable("notification_events")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("event", "text", (c) => c.notNull())
+          .addColumn("subject_id", "text", (c) => c.notNull())
+          .addColumn("team", "text")
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("payload", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("notification_events_subject").on("notification_events").column("subject_id").execute();
+        // One delivery per event and sink, claimed by workers like a job (owner and lease).
+        await serial(db, "notification_deliveries")
+          .addColumn("event_id", "text", (c) => c.notNull().references("notification_events.id"))
+          .addColumn("sink", "text", (c) => c.notNull())
+          .addColumn("status", "text", (c) => c.notNull())
+          .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("run_after", "text", (c) => c.notNull())
+          .addColumn("lease_owner", "text")
+          .addColumn("lease_until", "text")
+          .addColumn("last_error", "text")
+          .addColumn("delivered_at", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("notification_deliveries_one").on("notification_deliveries").columns(["event_id", "sink"]).unique().execute();
+        await db.schema.createIndex("notification_deliveries_status").on("notification_deliveries").columns(["status", "run_after"]).execute();
+        // The rungs of the escalation ladder a request reached: each fires once, whatever the replica.
+        await db.schema
+          .createTable("escalations")
+          .addColumn("request_id", "text", (c) => c.notNull().references("requests.id"))
+          .addColumn("rung", "integer", (c) => c.notNull())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("added_group", "text")
+          .addPrimaryKeyConstraint("escalations_pk", ["request_id", "rung"])
+          .execute();
+      },
+    },
     "0008-earned-autonomy": {
       async up(db) {
         // Who asked: a person or an agent (null before agents existed: a person).

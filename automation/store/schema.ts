@@ -172,6 +172,45 @@ export interface RunbookApprovalsTable {
   comment: string | null;
 }
 
+/** An outbox entry: one event a person may need to know about, with its payload (JSON). */
+export interface NotificationEventsTable {
+  id: string;
+  /** `approval_needed`, `approved`, `rejected`, `escalated`, `applied`, `failed`, `expired`, `blocked`, `answer_needed`. */
+  event: string;
+  /** The request or runbook run the event is about. */
+  subject_id: string;
+  team: string | null;
+  at: string;
+  payload: string;
+}
+
+export interface NotificationDeliveriesTable {
+  id: Generated<number>;
+  event_id: string;
+  sink: string;
+  /** `queued`, `delivering`, `delivered`, `dead`. */
+  status: string;
+  attempts: number;
+  /** Not before this time (backoff, `Retry-After`). */
+  run_after: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+  /** Why the last attempt failed (never a secret). */
+  last_error: string | null;
+  delivered_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EscalationsTable {
+  request_id: string;
+  /** 1-based rung of the request's risk level's ladder. */
+  rung: number;
+  at: string;
+  /** The group `addApprovers` added from this rung on. */
+  added_group: string | null;
+}
+
 export interface Database {
   runbook_runs: RunbookRunsTable;
   runbook_steps: RunbookStepsTable;
@@ -184,4 +223,7 @@ export interface Database {
   stack_state: StackStateTable;
   jobs: JobsTable;
   track_record: TrackRecordTable;
+  notification_events: NotificationEventsTable;
+  notification_deliveries: NotificationDeliveriesTable;
+  escalations: EscalationsTable;
 }

@@ -7,7 +7,18 @@ import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
-import type { Database, InstancesTable, JobsTable, RequestsTable, RunbookRunsTable, RunbookStepsTable, TrackRecordTable } from "./schema";
+import type {
+  Database,
+  EscalationsTable,
+  InstancesTable,
+  JobsTable,
+  NotificationDeliveriesTable,
+  NotificationEventsTable,
+  RequestsTable,
+  RunbookRunsTable,
+  RunbookStepsTable,
+  TrackRecordTable,
+} from "./schema";
 import { Dialect, migrate } from "./migrations";
 
 export type RequestRow = RequestsTable;
@@ -15,6 +26,13 @@ export type InstanceRow = InstancesTable;
 export type JobRow = Omit<JobsTable, "id"> & { id: number };
 export type RunRow = RunbookRunsTable;
 export type RunStepRow = RunbookStepsTable;
+export type EscalationRow = EscalationsTable;
+export type DeliveryRow = Omit<NotificationDeliveriesTable, "id"> & { id: number };
+/** An outbox entry: the event, and the sinks it goes to (one delivery each). */
+export interface OutboxEntry {
+  event: NotificationEventsTable;
+  sinks: string[];
+}
 
 export interface StoreOptions {
   /** `postgres://...`: use PostgreSQL. Otherwise SQLite. */
@@ -74,6 +92,32 @@ function describeUrl(url: string): string {
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
+}
+
+/** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
+async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<void> {
+  await trx.insertInto("notification_events").values(entry.event).execute();
+  const sinks = [...new Set(entry.sinks)];
+  if (sinks.length === 0) return;
+  const at = entry.event.at;
+  await trx
+    .insertInto("notification_deliveries")
+    .values(
+      sinks.map((sink) => ({
+        event_id: entry.event.id,
+        sink,
+        status: "queued",
+        attempts: 0,
+        run_after: at,
+        lease_owner: null,
+        lease_until: null,
+        last_error: null,
+        delivered_at: null,
+        created_at: at,
+        updated_at: at,
+      })),
+    )
+    .execute();
 }
 
 /** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
@@ -248,11 +292,16 @@ export class Store {
    * Updates a request when its status is one of `from` (all when omitted). Returns whether
    * it was updated: a concurrent change (a cancel during a preview) wins cleanly.
    */
-  async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[]): Promise<boolean> {
-    let q = this.db.updateTable("requests").set(patch).where("id", "=", id);
-    if (from) q = q.where("status", "in", from);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[], outbox?: OutboxEntry): Promise<boolean> {
+    const update = async (db: Kysely<Database>) => {
+      let q = db.updateTable("requests").set(patch).where("id", "=", id);
+      if (from) q = q.where("status", "in", from);
+      const r = await q.executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    };
+    if (!outbox) return update(this.db);
+    // The notification is written in the same transaction as the change: both or neither.
+    return this.transaction(async (trx) => (await update(trx)) && (await writeOutbox(trx, outbox), true));
   }
 
   /** Requests on `stack` that have not reached a terminal status. */
@@ -599,12 +648,16 @@ export class Store {
    * Updates a run when its status is one of `from` and, with `owner`, while `owner` holds
    * it. Returns whether it was updated.
    */
-  async updateRun(id: string, patch: Partial<RunRow>, guard: { from?: string[]; owner?: string } = {}): Promise<boolean> {
-    let q = this.db.updateTable("runbook_runs").set(patch).where("id", "=", id);
-    if (guard.from) q = q.where("status", "in", guard.from);
-    if (guard.owner) q = q.where("lease_owner", "=", guard.owner);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  async updateRun(id: string, patch: Partial<RunRow>, guard: { from?: string[]; owner?: string } = {}, outbox?: OutboxEntry): Promise<boolean> {
+    const update = async (db: Kysely<Database>) => {
+      let q = db.updateTable("runbook_runs").set(patch).where("id", "=", id);
+      if (guard.from) q = q.where("status", "in", guard.from);
+      if (guard.owner) q = q.where("lease_owner", "=", guard.owner);
+      const r = await q.executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    };
+    if (!outbox) return update(this.db);
+    return this.transaction(async (trx) => (await update(trx)) && (await writeOutbox(trx, outbox), true));
   }
 
   /**
@@ -699,6 +752,147 @@ export class Store {
       .select((eb) => eb.fn.max("id").as("max"))
       .executeTakeFirst();
     return Number(row?.max ?? 0);
+  }
+
+  // Escalations
+
+  async escalations(requestId: string): Promise<EscalationRow[]> {
+    return this.db.selectFrom("escalations").selectAll().where("request_id", "=", requestId).orderBy("rung").execute();
+  }
+
+  /**
+   * Records that a request reached a rung of its escalation ladder, with its audit entry
+   * and outbox entry, in one transaction: only while the request still awaits approval
+   * (PostgreSQL: its row locked, so a decision in flight either comes first or waits), and
+   * only once per rung whatever the replica. Returns whether this call recorded it.
+   */
+  async escalate(
+    rung: EscalationRow,
+    audit: { actor: string; action: string; stack: string; detail: unknown },
+    outbox: OutboxEntry | undefined,
+  ): Promise<boolean> {
+    try {
+      return await this.transaction(async (trx) => {
+        let q = trx.selectFrom("requests").select("status").where("id", "=", rung.request_id);
+        if (this.dialect === "postgres") q = q.forUpdate();
+        const row = await q.executeTakeFirst();
+        if (row?.status !== "awaiting_approval") return false;
+        const inserted = await trx
+          .insertInto("escalations")
+          .values(rung)
+          .onConflict((oc) => oc.columns(["request_id", "rung"]).doNothing())
+          .returning("rung")
+          .executeTakeFirst();
+        if (!inserted) return false;
+        await trx
+          .insertInto("audit")
+          .values({ at: rung.at, ...audit, request_id: rung.request_id, digest: null, detail: JSON.stringify(audit.detail) })
+          .execute();
+        if (outbox) await writeOutbox(trx, outbox);
+        return true;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  // Notification deliveries: claimed by workers like jobs (owner and lease).
+
+  /**
+   * Claims up to `limit` deliveries that are due: queued ones whose `run_after` passed,
+   * and ones whose worker's lease ran out (its replica died mid-delivery). PostgreSQL:
+   * `FOR UPDATE SKIP LOCKED`, so replicas never claim the same delivery.
+   */
+  async claimDeliveries(owner: string, now: string, leaseUntil: string, limit: number): Promise<(DeliveryRow & { payload: string; event: string })[]> {
+    const claimed = await this.transaction(async (trx) => {
+      let q = trx
+        .selectFrom("notification_deliveries")
+        .selectAll()
+        .where((eb) =>
+          eb.or([eb.and([eb("status", "=", "queued"), eb("run_after", "<=", now)]), eb.and([eb("status", "=", "delivering"), eb("lease_until", "<", now)])]),
+        )
+        .orderBy("id")
+        .limit(limit);
+      if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
+      const rows = (await q.execute()) as DeliveryRow[];
+      for (const d of rows) {
+        await trx
+          .updateTable("notification_deliveries")
+          .set({ status: "delivering", lease_owner: owner, lease_until: leaseUntil, attempts: d.attempts + 1, updated_at: now })
+          .where("id", "=", d.id)
+          .execute();
+      }
+      return rows.map((d) => ({ ...d, status: "delivering", lease_owner: owner, lease_until: leaseUntil, attempts: d.attempts + 1 }));
+    });
+    if (claimed.length === 0) return [];
+    const events = await this.db
+      .selectFrom("notification_events")
+      .select(["id", "event", "payload"])
+      .where(
+        "id",
+        "in",
+        claimed.map((d) => d.event_id),
+      )
+      .execute();
+    const byId = new Map(events.map((e) => [e.id, e]));
+    return claimed.map((d) => ({ ...d, event: byId.get(d.event_id)!.event, payload: byId.get(d.event_id)!.payload }));
+  }
+
+  /**
+   * Ends `owner`'s attempt at a delivery: `delivered` (never claimed again), `dead`, or
+   * back to `queued` until `run_after`. False when the lease was lost meanwhile.
+   */
+  async finishDelivery(
+    id: number,
+    owner: string,
+    patch: { status: "delivered" | "dead" | "queued"; run_after?: string; last_error?: string | null; now: string },
+  ): Promise<boolean> {
+    const r = await this.db
+      .updateTable("notification_deliveries")
+      .set({
+        status: patch.status,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: patch.now,
+        ...(patch.run_after ? { run_after: patch.run_after } : {}),
+        ...(patch.last_error !== undefined ? { last_error: patch.last_error } : {}),
+        ...(patch.status === "delivered" ? { delivered_at: patch.now } : {}),
+      })
+      .where("id", "=", id)
+      .where("lease_owner", "=", owner)
+      .where("status", "=", "delivering")
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Deliveries with their event, newest first. */
+  async deliveries(filter: { status?: string; subjectId?: string; limit?: number } = {}) {
+    let q = this.db
+      .selectFrom("notification_deliveries as d")
+      .innerJoin("notification_events as e", "e.id", "d.event_id")
+      .select([
+        "d.id",
+        "d.event_id",
+        "d.sink",
+        "d.status",
+        "d.attempts",
+        "d.run_after",
+        "d.last_error",
+        "d.delivered_at",
+        "d.created_at",
+        "d.updated_at",
+        "e.event",
+        "e.subject_id",
+        "e.team",
+        "e.at",
+      ]);
+    if (filter.status) q = q.where("d.status", "=", filter.status);
+    if (filter.subjectId) q = q.where("e.subject_id", "=", filter.subjectId);
+    return q
+      .orderBy("d.id", "desc")
+      .limit(filter.limit ?? 200)
+      .execute();
   }
 
   /** Whether the database answers. */

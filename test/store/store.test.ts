@@ -42,6 +42,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
         "0004-one-request-in-flight",
         "0005-gate-for-every-door",
         "0006-fair-claims",
+        "0007-notifications",
         "0008-earned-autonomy",
       ]);
     });

@@ -208,6 +208,15 @@ function render(r) {
       return el("li", `${a.by} approved at ${new Date(a.at).toLocaleString()}${a.comment ? `: “${a.comment}”` : ""}${stale}`);
     }),
   );
+  // The escalation ladder's rungs the request reached (a rung may add an approver group).
+  $("escalation-list").replaceChildren(
+    ...(r.escalations || []).map((e) =>
+      el(
+        "li",
+        `Escalated (rung ${e.rung}) at ${new Date(e.at).toLocaleString()}${e.addedGroup ? `: members of ${e.addedGroup} may approve from then on` : ""}`,
+      ),
+    ),
+  );
   const d = decision(me, r);
   $("approval-note").textContent = d.why;
   $("decide").hidden = !d.may;
@@ -378,6 +387,9 @@ async function signIn() {
   await loadAutonomy(me.teams).catch(() => undefined);
   // A link to one request (an agent's `get_request` gives one): open it.
   if (/^#req_[0-9a-f-]{36}$/.test(location.hash)) await select(location.hash.slice(1));
+  // A notification's link: `?request=<id>` opens that request.
+  const linked = new URLSearchParams(location.search).get("request");
+  if (linked && !state.selected) await select(linked).catch(() => undefined);
 }
 
 function signOut() {
