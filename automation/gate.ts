@@ -84,7 +84,6 @@ export interface GivenApproval {
   digest: string;
 }
 
-
 export class Gate {
   constructor(
     private readonly config: PavedConfig,
