@@ -530,7 +530,10 @@ export class Workflow {
       const approved = JSON.parse(row.preview!) as PreviewView;
       const op = this.operation(row, signal);
       // Preview again: what runs must be what was approved.
+      let started = performance.now();
       const again = await this.engine.preview(op);
+      // The engine's own time (preview and apply), so the service's overhead can be told apart.
+      let engineMs = performance.now() - started;
       if (again.digest !== approved.digest) {
         await this.store.audit({
           at: this.at(),
@@ -552,7 +555,9 @@ export class Workflow {
         stack: row.stack,
         digest: approved.digest,
       });
+      started = performance.now();
       const result = await this.engine.apply(op, { digest: approved.digest, unprotect: row.action === "destroy" });
+      engineMs += performance.now() - started;
       await this.store.upsertInstance({
         stack: row.stack,
         team: row.team,
@@ -567,7 +572,13 @@ export class Workflow {
         updated_at: this.at(),
       });
       const outputs = row.action === "destroy" ? {} : ((result.outputs[row.name] as Record<string, unknown>) ?? {});
-      await this.transition(row, ["applying"], "succeeded", { outputs: JSON.stringify(outputs) }, { changeSummary: result.changeSummary });
+      await this.transition(
+        row,
+        ["applying"],
+        "succeeded",
+        { outputs: JSON.stringify(outputs) },
+        { changeSummary: result.changeSummary, engineMs: Math.round(engineMs) },
+      );
       await this.store.audit({
         at: this.at(),
         actor: SYSTEM,
@@ -663,7 +674,20 @@ export class Workflow {
   // Views
 
   async view(row: RequestRow): Promise<RequestView> {
-    const approvals = await this.store.approvals(row.id);
+    return this.viewWith(row, await this.store.approvals(row.id));
+  }
+
+  /**
+   * A page of the list: each row as it stands now (a wait past the expiry shows as
+   * expired), and the page's approvals read in one query rather than one per request.
+   */
+  async views(rows: RequestRow[]): Promise<RequestView[]> {
+    const current = await Promise.all(rows.map((r) => this.current(r)));
+    const approvals = await this.store.approvalsOf(current.map((r) => r.id));
+    return current.map((r) => this.viewWith(r, approvals.get(r.id) ?? []));
+  }
+
+  private viewWith(row: RequestRow, approvals: { by: string; at: string; digest: string; comment: string | null }[]): RequestView {
     return {
       id: row.id,
       action: row.action as Action,
