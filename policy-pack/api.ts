@@ -3,7 +3,7 @@
  * pack; `policy-pack/index.ts` is only for `pulumi preview --policy-pack`.
  */
 import { EvaluateOptions, Violation, evaluate } from "./evaluate";
-import { RunUnderMocksOptions, runUnderMocks } from "./mocks";
+import { RunUnderMocksOptions, runUnderMocks } from "../stacks/pulumiMocks";
 
 export {
   EvaluateOptions,
@@ -28,12 +28,12 @@ export {
   parsePolicyPackConfig,
   reconcilePolicyPackConfig,
 } from "./engineConfig";
-export { MockRunResult, RegisteredResource, RunUnderMocksOptions, isSecretValue, mockCall, mockResourceOutputs, revealSecrets, runUnderMocks } from "./mocks";
+export { MockRunResult, RegisteredResource, RunUnderMocksOptions, isSecretValue, mockCall, mockResourceOutputs, revealSecrets, runUnderMocks } from "../stacks/pulumiMocks";
 export { policies } from "./policies";
 
 /** What `evaluateProgram` returns. */
 export interface ProgramEvaluation<T> {
-  resources: import("./mocks").RegisteredResource[];
+  resources: import("../stacks/pulumiMocks").RegisteredResource[];
   outputs: T;
   violations: Violation[];
 }

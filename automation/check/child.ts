@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { evaluate } from "../../policy-pack/evaluate";
-import { runUnderMocks } from "../../policy-pack/mocks";
+import { runUnderMocks } from "../../stacks/pulumiMocks";
 import type { CheckAnswer, CheckRequest, FailurePosition } from "./protocol";
 
 // Pulumi records a stack trace for every resource and promise; translating each through

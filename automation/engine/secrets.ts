@@ -3,7 +3,7 @@
  * inputs, stack outputs) goes through `maskSecrets` first.
  */
 import { createHash } from "node:crypto";
-import { isSecretValue } from "../../policy-pack/mocks";
+import { isSecretValue } from "../../stacks/pulumiMocks";
 
 /** Secret values replaced: inputs by `{ "[secret]": <hash> }`, outputs by `"[secret]"`. */
 export function maskSecrets(value: unknown, mode: "hash" | "hide"): unknown {

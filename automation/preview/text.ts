@@ -1,9 +1,10 @@
 /**
  * Reading what the Pulumi CLI wrote: decoding (UTF-8 or UTF-16, with or without a byte
- * order mark), positions in the text, JSON syntax errors with their position (Node's own
- * messages vary between versions and sometimes give none), and colour escapes.
+ * order mark), positions in the text, JSON syntax errors with their position (jsonc-parser;
+ * Node's own messages vary between versions and sometimes give none), and colour escapes.
  */
 import { stripVTControlCharacters } from "node:util";
+import { ParseError, ParseErrorCode, getLocation, parseTree, printParseErrorCode } from "jsonc-parser";
 
 /** Text of a file or stream: UTF-16LE/BE by BOM (or by NUL bytes, for BOM-less UTF-16LE), else UTF-8; any BOM dropped. */
 export function decodeText(data: Buffer | string): string {
@@ -43,121 +44,54 @@ export interface JsonSyntaxError {
 /** The result of scanning one JSON value: where it ends, or the first syntax error. */
 export type JsonScan = { ok: true; end: number } | { ok: false; error: JsonSyntaxError };
 
-const WS = new Set([" ", "\t", "\n", "\r"]);
+/** What each of jsonc-parser's error codes means, in the words of a JSON reader. */
+const JSON_ERRORS: Partial<Record<ParseErrorCode, (found: string) => string>> = {
+  [ParseErrorCode.InvalidSymbol]: (found) => `expected a value, found ${found}`,
+  [ParseErrorCode.ValueExpected]: (found) => `expected a value, found ${found}`,
+  [ParseErrorCode.PropertyNameExpected]: (found) => `expected a property name in double quotes, found ${found}`,
+  [ParseErrorCode.ColonExpected]: (found) => `expected ':' after a property name, found ${found}`,
+  [ParseErrorCode.CloseBraceExpected]: (found) => `expected ',' or '}' after a property value, found ${found}`,
+  [ParseErrorCode.CloseBracketExpected]: (found) => `expected ',' or ']' after an array element, found ${found}`,
+  [ParseErrorCode.UnexpectedEndOfString]: () => "unterminated string (a line break or the end of the input before its closing quote)",
+  [ParseErrorCode.InvalidEscapeCharacter]: () => "invalid escape in a string",
+  [ParseErrorCode.InvalidUnicode]: () => "\\u must be followed by four hex digits",
+  [ParseErrorCode.InvalidCharacter]: () => "control character in a string (it must be escaped)",
+  [ParseErrorCode.UnexpectedEndOfNumber]: () => "invalid number",
+  [ParseErrorCode.InvalidNumberFormat]: () => "invalid number",
+  [ParseErrorCode.InvalidCommentToken]: () => "comments are not allowed in JSON",
+  [ParseErrorCode.UnexpectedEndOfComment]: () => "comments are not allowed in JSON",
+};
 
 /**
- * Scans one JSON value starting at `start` (leading whitespace allowed) without building
- * it: the end of the value (after trailing whitespace) or the first syntax error, with a
- * message that names what was expected and what was found.
+ * Scans one JSON value starting at `start` (leading whitespace allowed), with jsonc-parser
+ * in strict JSON mode (no comments, no trailing commas): the end of the value (after
+ * trailing whitespace) or the first syntax error, with a message that names what was
+ * expected and what was found.
  */
 export function scanJson(text: string, start = 0): JsonScan {
-  let i = start;
-  const found = (): string => (i >= text.length ? "the end of the input" : JSON.stringify(text[i]));
-  const fail = (message: string): never => {
-    throw { offset: i, message } satisfies JsonSyntaxError;
-  };
-  const ws = () => {
-    while (i < text.length && WS.has(text[i])) i++;
-  };
-  const string = () => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= text.length) fail("unterminated string");
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20) fail(`control character ${JSON.stringify(text[i])} in a string (it must be escaped)`);
-      if (c === 0x5c) {
-        const e = text[i + 1];
-        if (e === "u") {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
-            i += 2;
-            fail("\\u must be followed by four hex digits");
-          }
-          i += 6;
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else fail(`invalid escape \\${e ?? ""} in a string`);
-      } else i++;
-    }
-  };
-  const number = () => {
-    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (!m || m[0] === "-") fail(`invalid number`);
-    i += m![0].length;
-    if (i < text.length && /[0-9.eE+-]/.test(text[i])) fail("invalid number");
-  };
-  const value = (depth: number) => {
-    if (depth > 1000) fail("nested more than 1000 levels deep");
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail(`expected a property name in double quotes, found ${found()}`);
-        string();
-        ws();
-        if (text[i] !== ":") fail(`expected ':' after a property name, found ${found()}`);
-        i++;
-        value(depth + 1);
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "}") {
-          i++;
-          return;
-        }
-        fail(`expected ',' or '}' after a property value, found ${found()}`);
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") {
-        i++;
-        return;
-      }
-      for (;;) {
-        value(depth + 1);
-        ws();
-        if (text[i] === ",") {
-          i++;
-          continue;
-        }
-        if (text[i] === "]") {
-          i++;
-          return;
-        }
-        fail(`expected ',' or ']' after an array element, found ${found()}`);
-      }
-    }
-    if (c === '"') return string();
-    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return number();
-    for (const literal of ["true", "false", "null"]) {
-      if (text.startsWith(literal, i)) {
-        i += literal.length;
-        return;
-      }
-    }
-    fail(`expected a value, found ${found()}`);
-  };
-  try {
-    value(0);
-    ws();
-    return { ok: true, end: i };
-  } catch (err) {
-    if (err && typeof err === "object" && "offset" in err) return { ok: false, error: err as JsonSyntaxError };
-    throw err;
+  const errors: ParseError[] = [];
+  const root = parseTree(text.slice(start), errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const valueEnd = root ? start + root.offset + root.length : start;
+  const first = errors[0];
+  // No error, or text after a complete value (the caller decides whether that is allowed).
+  const trailing =
+    first && root && start + first.offset >= valueEnd && (first.error === ParseErrorCode.EndOfFileExpected || first.error === ParseErrorCode.InvalidSymbol);
+  if (!first || trailing) return { ok: true, end: afterWhitespace(text, valueEnd) };
+  const offset = start + first.offset;
+  const found = offset >= text.length ? "the end of the input" : JSON.stringify(text.slice(offset, offset + Math.max(1, first.length)));
+  let code = first.error;
+  if (code === ParseErrorCode.CommaExpected) {
+    // Inside an array or an object: say which closing bracket would also do.
+    const path = getLocation(text.slice(start), first.offset).path;
+    code = typeof path[path.length - 1] === "number" ? ParseErrorCode.CloseBracketExpected : ParseErrorCode.CloseBraceExpected;
   }
+  const describe = JSON_ERRORS[code] ?? (() => `invalid JSON (${printParseErrorCode(code)})`);
+  return { ok: false, error: { offset, message: describe(found) } };
+}
+
+function afterWhitespace(text: string, i: number): number {
+  while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
+  return i;
 }
 
 // Pulumi's own colour tags (`<{%reset%}>`); ANSI escapes go with Node's own stripper.

@@ -106,7 +106,7 @@ describe("paved pr-comment", () => {
     expect([r.code, r.stdout, r.stderr]).toEqual([
       2,
       "",
-      `paved pr-comment: ${file}:4:21 invalid JSON: expected ',' or '}' after a property value, found "\\""\n`,
+      `paved pr-comment: ${file}:4:21 invalid JSON: expected ',' or '}' after a property value, found "\\"urn\\""\n`,
     ]);
   });
 

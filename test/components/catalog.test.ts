@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { catalog, catalogJsonSchemas, getOffering } from "../../components/catalog";
 import { ENVIRONMENTS, OFFERINGS, TIERS, componentTypes, taggableResourceTypes } from "../../components/guardrails";
-import { revealSecrets } from "../../policy-pack/mocks";
+import { revealSecrets } from "../../stacks/pulumiMocks";
 import { build, plainStrings } from "./harness";
 
 const network = { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] };

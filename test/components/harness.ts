@@ -1,5 +1,5 @@
 /** Test helpers: build components under mocks and look at what they registered. */
-import { RegisteredResource, isSecretValue, runUnderMocks } from "../../policy-pack/mocks";
+import { RegisteredResource, isSecretValue, runUnderMocks } from "../../stacks/pulumiMocks";
 
 export interface Built<T> {
   resources: RegisteredResource[];

@@ -28,7 +28,7 @@ import {
 } from "../../components/guardrails";
 import { OfferingInstance, validateOfferingInstance } from "../../components/offerings";
 import { formatPath } from "../../components/zodIssues";
-import { runUnderMocks } from "../../policy-pack/mocks";
+import { runUnderMocks } from "../../stacks/pulumiMocks";
 
 const network = { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] };
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { UNKNOWN, computedValues, findReferences, withUnknowns } from "../../automation/engine/simulate/references";
-import { SECRET_SIG, SECRET_SIG_KEY, type RegisteredResource } from "../../policy-pack/mocks";
+import { SECRET_SIG, SECRET_SIG_KEY, type RegisteredResource } from "../../stacks/pulumiMocks";
 
 const secret = (value: unknown) => ({ [SECRET_SIG_KEY]: SECRET_SIG, value });
 const reg = (urn: string, props: Record<string, unknown>, outputs: Record<string, unknown>, id?: string): RegisteredResource => ({

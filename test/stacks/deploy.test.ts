@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { isSecretValue, runUnderMocks } from "../../policy-pack/mocks";
+import { isSecretValue, runUnderMocks } from "../../stacks/pulumiMocks";
 import { deploy } from "../../stacks/deploy";
 import { EnvironmentSpec, SpecError } from "../../stacks/spec";
 

@@ -11,7 +11,7 @@
  * auto-naming assigns before the resource exists; neither counts.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretValue, type RegisteredResource } from "../../../policy-pack/mocks";
+import { isSecretValue, type RegisteredResource } from "../../../stacks/pulumiMocks";
 import type { InputRef } from "./diff";
 import type { PathSegment } from "./paths";
 

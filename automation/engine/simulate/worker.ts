@@ -11,7 +11,7 @@ import { writeSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { canonicalJson } from "../../digest";
 import { evaluate } from "../../../policy-pack/evaluate";
-import { MockRunResult, runUnderMocks } from "../../../policy-pack/mocks";
+import { MockRunResult, runUnderMocks } from "../../../stacks/pulumiMocks";
 import { maskSecrets } from "../secrets";
 import type { SimResource } from "./diff";
 import { findReferences, withUnknowns } from "./references";

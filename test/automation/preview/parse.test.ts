@@ -224,7 +224,7 @@ describe("parsePreviewJson on input it cannot read", () => {
 
   it("counts lines after skipped CLI lines and CRLF line ends", () => {
     const err = thrown(() => parsePreviewJson('warning: old CLI\r\n{\r\n  "steps": [\r\n  ]\r\n  "changeSummary": {}\r\n}\r\n', "p.json"));
-    expect(err.message).toBe(`p.json:5:3 invalid JSON: expected ',' or '}' after a property value, found "\\""`);
+    expect(err.message).toBe(`p.json:5:3 invalid JSON: expected ',' or '}' after a property value, found "\\"changeSummary\\""`);
   });
 
   it("reports a truncated document at its end", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RedisCache, redisSettings } from "../../../components/aws";
 import { resolveCommonArgs } from "../../../components/common";
-import { isSecretValue, revealSecrets } from "../../../policy-pack/mocks";
+import { isSecretValue, revealSecrets } from "../../../stacks/pulumiMocks";
 import { build, buildFailure, plainStrings } from "../harness";
 
 const network = { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] };

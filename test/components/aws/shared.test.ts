@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Bucket, PostgresDatabase, Queue, RedisCache } from "../../../components/aws";
 import { Environment, taggableResourceTypes } from "../../../components/guardrails";
-import { isSecretValue, revealSecrets } from "../../../policy-pack/mocks";
+import { isSecretValue, revealSecrets } from "../../../stacks/pulumiMocks";
 import { build, plainStrings } from "../harness";
 
 const network = { vpcId: "vpc-0123", subnetIds: ["subnet-a", "subnet-b"] };

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { resolveCommonArgs } from "../../../components/common";
 import { WebService, parseImageReference, webServiceSettings } from "../../../components/kubernetes";
-import { isSecretValue, revealSecrets } from "../../../policy-pack/mocks";
+import { isSecretValue, revealSecrets } from "../../../stacks/pulumiMocks";
 import { build, buildFailure, plainStrings } from "../harness";
 
 const image = "ghcr.io/acme/api:1.4.2";

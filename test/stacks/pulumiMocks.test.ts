@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as aws from "@pulumi/aws";
-import { isSecretValue, revealSecrets, runUnderMocks } from "../../policy-pack/mocks";
+import { isSecretValue, revealSecrets, runUnderMocks } from "../../stacks/pulumiMocks";
 
 class Group extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;

@@ -1,11 +1,9 @@
 /** Runbook routes: list, start a run, read it, answer a step, approve or reject a gated action, resume, cancel. */
-import type { FastifyInstance } from "fastify";
-import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import type { Person } from "../config";
-import { RUN_STATUSES, RunbookExecutor } from "../runbooks/executor";
-import { RUNBOOK_ID } from "../../runbooks/model";
-import { errorResponses } from "./schemas";
+import { RUN_STATUSES, RunbookExecutor } from "../../runbooks/executor";
+import { RUNBOOK_ID } from "../../../runbooks/model";
+import { errorResponses } from "../schemas";
 
 const ERRORS = errorResponses;
 
@@ -45,10 +43,7 @@ export const runSchema = z
   })
   .meta({ id: "RunbookRun" });
 
-export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExecutor): void {
-  const r = app.withTypeProvider<ZodTypeProvider>();
-  const me = (request: { person?: Person }) => request.person!;
-
+export const runbookRoutes: FastifyPluginAsyncZod<{ executor: RunbookExecutor }> = async (r, { executor }) => {
   r.get(
     "/runbooks",
     {
@@ -92,20 +87,20 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
       },
     },
     async (request, reply) => {
-      const run = await executor.start(me(request), request.params.id, request.body.params, { dryRun: request.body.dryRun });
+      const run = await executor.start(request.person, request.params.id, request.body.params, { dryRun: request.body.dryRun });
       reply.header("location", `/runbook-runs/${run.id}`);
       return reply.status(202).send(run);
     },
   );
 
   r.get("/runbook-runs/:id", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
-    executor.viewFor(me(request), request.params.id),
+    executor.viewFor(request.person, request.params.id),
   );
 
   r.post(
     "/runbook-runs/:id/steps/:n/answer",
     { schema: { params: runStep, body: z.strictObject({ answer: z.string().min(1).max(100) }), response: { 200: runSchema, ...ERRORS } } },
-    async (request) => executor.answer(me(request), request.params.id, request.params.n, request.body.answer),
+    async (request) => executor.answer(request.person, request.params.id, request.params.n, request.body.answer),
   );
 
   r.post(
@@ -120,20 +115,20 @@ export function registerRunbookRoutes(app: FastifyInstance, executor: RunbookExe
         response: { 200: runSchema, ...ERRORS },
       },
     },
-    async (request) => executor.approve(me(request), request.params.id, request.params.n, request.body),
+    async (request) => executor.approve(request.person, request.params.id, request.params.n, request.body),
   );
 
   r.post(
     "/runbook-runs/:id/steps/:n/reject",
     { schema: { params: runStep, body: z.strictObject({ reason: z.string().min(1).max(2000) }), response: { 200: runSchema, ...ERRORS } } },
-    async (request) => executor.reject(me(request), request.params.id, request.params.n, request.body.reason),
+    async (request) => executor.reject(request.person, request.params.id, request.params.n, request.body.reason),
   );
 
   r.post("/runbook-runs/:id/resume", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
-    executor.resume(me(request), request.params.id),
+    executor.resume(request.person, request.params.id),
   );
 
   r.post("/runbook-runs/:id/cancel", { schema: { params: runId, response: { 200: runSchema, ...ERRORS } } }, async (request) =>
-    executor.cancel(me(request), request.params.id),
+    executor.cancel(request.person, request.params.id),
   );
-}
+};
