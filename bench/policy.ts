@@ -180,6 +180,50 @@ function requests(resources: EvaluateResource[]): unknown[] {
   });
 }
 
+type Callback = (err: unknown, res: unknown) => void;
+
+let configureRpc: ((call: { request: unknown }, callback: Callback) => Promise<void>) | undefined;
+
+/**
+ * The host's `Configure` handler, which `@pulumi/policy` does not export: taken from the
+ * service its `serve()` registers, with gRPC's bind left out (no server listens). Then, as
+ * the CLI does before it analyzes, each pack is configured with every policy's level and
+ * schema defaults.
+ */
+function configureHandler(): NonNullable<typeof configureRpc> {
+  if (configureRpc) return configureRpc;
+  const grpc = createRequire(require.resolve("@pulumi/policy/server"))("@grpc/grpc-js") as {
+    Server: { prototype: { addService(s: unknown, impl: Record<string, unknown>): void; bindAsync(...a: unknown[]): void } };
+  };
+  const proto = grpc.Server.prototype;
+  const { addService, bindAsync } = proto;
+  proto.addService = function (_service, impl) {
+    configureRpc = impl.configure as typeof configureRpc;
+  };
+  proto.bindAsync = () => undefined;
+  try {
+    (require("@pulumi/policy/server") as { serve(...a: unknown[]): void }).serve("paved-bench-host", "0.0.0", "advisory", { policies: [] });
+  } finally {
+    proto.addService = addService;
+    proto.bindAsync = bindAsync;
+  }
+  return configureRpc!;
+}
+
+async function configure(pack: Pack): Promise<void> {
+  const { resolvePolicyConfig } = await import("../policy-pack/evaluate");
+  const resolved = resolvePolicyConfig(pack.policies, {}, pack.level, { name: pack.name, version: pack.version });
+  const req = new analyzerPb.ConfigureAnalyzerRequest();
+  const map = req.getPolicyconfigMap();
+  for (const [name, c] of resolved) {
+    const pc = new analyzerPb.PolicyConfig();
+    pc.setEnforcementlevel(analyzerPb.EnforcementLevel[c.enforcementLevel.toUpperCase()]);
+    pc.setProperties(structPb.Struct.fromJavaScript(c.properties));
+    map.set(name, pc);
+  }
+  await new Promise<void>((resolve, reject) => void configureHandler()({ request: req }, (err) => (err ? reject(err as Error) : resolve())));
+}
+
 type Handler = (call: { request: unknown }, callback: (err: unknown, res: { getDiagnosticsList(): unknown[] }) => void) => Promise<void>;
 
 /** Calls the pack's `Analyze` handler on every request, one after another (the engine's order), as its process would. */
@@ -187,6 +231,7 @@ async function timeAnalyzer(pack: Pack, resources: EvaluateResource[], cache = p
   const server = require("@pulumi/policy/server") as { makeAnalyzeRpcFun(...args: unknown[]): Handler };
   const analyze = server.makeAnalyzeRpcFun(pack.name, pack.version, pack.level, pack.policies);
   const reqs = requests(resources);
+  await configure(pack);
   if (cache) cacheDeserializedProperties();
   else uncacheDeserializedProperties();
   try {
