@@ -5,7 +5,7 @@
  *
  *   npm run bench [-- --only policy,service]
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Row, exec, fmt, line, machine } from "./lib";
@@ -53,6 +53,38 @@ export function markdown(rows: Row[], header: { machine: string; started: string
   return out.join("\n");
 }
 
+const README_START = "<!-- bench:results:start (written by npm run bench) -->";
+const README_END = "<!-- bench:results:end -->";
+
+/** The README's copy: the rows with a target or a ratio, median and spread. */
+export function readmeTable(rows: Row[], header: { machine: string; started: string }): string {
+  const shown = rows.filter((r) => r.target || r.unit === "×");
+  const out = [
+    `Last \`npm run bench\`: ${header.started}, ${header.machine}. All figures: [bench/RESULTS.md](bench/RESULTS.md).`,
+    "",
+    "| what | median (min–max) | target | held |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const r of shown) {
+    const s = r.summary;
+    const median = s.p99 !== undefined && r.target?.startsWith("p99") ? `p99 ${fmt(s.p99)} ${r.unit} (median ${fmt(s.median)})` : `${fmt(s.median)} ${r.unit}`;
+    out.push(
+      `| ${cell(`${r.bench}: ${r.what}`)}${r.mode ? ` (${r.mode})` : ""} | ${median} (${fmt(s.min)}–${fmt(s.max)}) | ${cell(r.target ?? "")} | ${r.target ? (r.held ? "yes" : "**no**") : ""} |`,
+    );
+  }
+  return out.join("\n");
+}
+
+/** Replaces the README's results between its markers (left alone when the markers are missing). */
+function updateReadme(table: string): void {
+  const file = join(ROOT, "README.md");
+  const text = readFileSync(file, "utf8");
+  const start = text.indexOf(README_START);
+  const end = text.indexOf(README_END);
+  if (start < 0 || end < start) return;
+  writeFileSync(file, `${text.slice(0, start + README_START.length)}\n\n${table}\n\n${text.slice(end)}`);
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf("--only");
   const only = i >= 0 ? process.argv[i + 1].split(",") : undefined;
@@ -84,6 +116,8 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const file = join(__dirname, "RESULTS.md");
   writeFileSync(file, markdown(rows, { machine: before, started, seconds, failures }));
+  // The README shows a whole run only.
+  if (!only && failures.length === 0) updateReadme(readmeTable(rows, { machine: before, started }));
   const targets = rows.filter((r) => r.target);
   console.log(`\n${targets.filter((r) => r.held).length} of ${targets.length} targets held; ${seconds.toFixed(0)} s in all; wrote ${file}`);
   if (failures.length > 0) process.exit(1);
