@@ -33,6 +33,7 @@ describe("cacheDeserializedProperties", () => {
   afterEach(() => uncacheDeserializedProperties());
 
   it("makes @pulumi/policy's deserializer (which its analyzer host calls per policy) return one object per request, with secrets unwrapped", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module server.js reads, as it reads it
     const deserialize = require("@pulumi/policy/deserialize") as { deserializeProperties(s: object, p: boolean): Record<string, unknown> };
     const original = deserialize.deserializeProperties;
     const struct = structPb.Struct.fromJavaScript({
