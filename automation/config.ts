@@ -18,7 +18,6 @@ import { ApprovalRules, Autonomy, DEFAULT_APPROVAL_EXPIRY_MS, DEFAULT_APPROVAL_R
 import { AuthRaw, authIssues, authSchema, readJwks } from "./identity/schema";
 import { buildLadder, checkNotifications, escalationSchema, EscalationLadder, NotificationSettings, notificationsSchema } from "./notifications/config";
 
-
 const PERSON = /^[a-z][a-z0-9._-]{0,62}$/;
 const HASHED_TOKEN = /^sha256:[0-9a-f]{64}$/;
 

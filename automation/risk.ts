@@ -76,11 +76,22 @@ function keysNote(keys: string[]): string {
 
 /** The risk of one step in `environment` (the step's own environment wins when it has one). */
 export function classifyStep(step: PlannedStep, environment: Environment): StepRisk {
+  return classify(step, environment, true);
+}
+
+/** `classifyStep`'s level alone, without building its reasons (a 50,000-step preview's level is read from every step). */
+export function stepLevel(step: PlannedStep, environment: Environment): RiskLevel | "none" {
+  return classify(step, environment, false).level;
+}
+
+const NO_REASONS: string[] = [];
+
+function classify(step: PlannedStep, environment: Environment, withReasons: boolean): StepRisk {
   const env = step.environment ?? environment;
-  const what = `${step.type} ${step.name}`;
+  const what = withReasons ? `${step.type} ${step.name}` : "";
   const stateful = isStateful(step.type);
   let level: RiskLevel;
-  const reasons: string[] = [];
+  const reasons: string[] = withReasons ? [] : NO_REASONS;
   switch (step.op) {
     case "same":
     case "read":
@@ -90,38 +101,40 @@ export function classifyStep(step: PlannedStep, environment: Environment): StepR
     case "create":
     case "import":
       level = "low";
-      reasons.push(`${step.op === "create" ? "creates" : "imports"} ${what}`);
+      if (withReasons) reasons.push(`${step.op === "create" ? "creates" : "imports"} ${what}`);
       break;
     case "update":
       if (onlyMetadataChanges(step.changedKeys)) {
         level = "low";
-        reasons.push(`updates only tags or labels of ${what}${keysNote(step.changedKeys)}`);
+        if (withReasons) reasons.push(`updates only tags or labels of ${what}${keysNote(step.changedKeys)}`);
       } else {
         level = "medium";
-        reasons.push(`updates ${what}${keysNote(step.changedKeys)}`);
+        if (withReasons) reasons.push(`updates ${what}${keysNote(step.changedKeys)}`);
       }
       break;
     case "replace":
       level = stateful ? "high" : "medium";
-      reasons.push(
-        `replaces ${what}${step.replaceKeys.length > 0 ? ` because ${step.replaceKeys.join(", ")} changed` : ""}${stateful ? ": its data is lost" : ""}`,
-      );
+      if (withReasons) {
+        reasons.push(
+          `replaces ${what}${step.replaceKeys.length > 0 ? ` because ${step.replaceKeys.join(", ")} changed` : ""}${stateful ? ": its data is lost" : ""}`,
+        );
+      }
       break;
     case "delete":
       level = stateful ? "high" : "medium";
-      reasons.push(`deletes ${what}${stateful ? ": its data is lost" : ""}`);
+      if (withReasons) reasons.push(`deletes ${what}${stateful ? ": its data is lost" : ""}`);
       break;
   }
   if (isSecuritySensitive(step.type) && step.op !== "create" && step.op !== "import" && riskRank(level) < riskRank("high")) {
     level = "high";
-    reasons.push(`${step.type} controls access: a change can open or close it`);
+    if (withReasons) reasons.push(`${step.type} controls access: a change can open or close it`);
   }
-  if (step.protect && (step.op === "delete" || step.op === "replace")) {
+  if (withReasons && step.protect && (step.op === "delete" || step.op === "replace")) {
     reasons.push(`${what} is protected: Pulumi refuses to ${step.op} it until it is unprotected`);
   }
   if (env === "prod") {
     level = raise(level);
-    reasons.push("in prod: one level higher");
+    if (withReasons) reasons.push("in prod: one level higher");
   }
   return { level, reasons };
 }
@@ -132,16 +145,44 @@ export function classifyPreview(steps: PlannedStep[], environment: Environment, 
     const r = classifyStep(s, environment);
     return { ...s, risk: r.level, reasons: r.reasons };
   });
+  const { level, blocked, reasons } = summarizeRisk(
+    classified.map((s) => s.risk),
+    (i) => classified[i].reasons[0],
+    violations,
+  );
+  return { level, blocked, reasons, steps: classified };
+}
+
+/**
+ * `classifyPreview` without a copy of each step and with the reasons of the highest steps
+ * only: each step's level in `levels`, in the order of `steps` (`classifyStep` gives a
+ * step's reasons when they are needed). The PR comment of a 50,000-step preview spent most
+ * of its time building reasons it never showed.
+ */
+export function assessPreview(
+  steps: readonly PlannedStep[],
+  environment: Environment,
+  violations: ViolationLike[] = [],
+): Omit<PreviewRisk, "steps"> & { levels: (RiskLevel | "none")[] } {
+  const levels = steps.map((s) => stepLevel(s, environment));
+  return { ...summarizeRisk(levels, (i) => classifyStep(steps[i], environment).reasons[0], violations), levels };
+}
+
+/** The highest level, the first reason of each step at it, then the blocking violations. */
+function summarizeRisk(levels: (RiskLevel | "none")[], firstReason: (i: number) => string, violations: ViolationLike[]): Omit<PreviewRisk, "steps"> {
   let level: RiskLevel = "low";
-  for (const s of classified) {
-    if (s.risk !== "none" && riskRank(s.risk) > riskRank(level)) level = s.risk;
+  for (const l of levels) {
+    if (l !== "none" && riskRank(l) > riskRank(level)) level = l;
   }
-  const reasons = classified.filter((s) => s.risk === level).map((s) => s.reasons[0]);
+  const reasons: string[] = [];
+  levels.forEach((l, i) => {
+    if (l === level) reasons.push(firstReason(i));
+  });
   const blocking = violations.filter((v) => v.enforcementLevel === "mandatory");
   for (const v of blocking) {
     reasons.push(`policy ${v.policyName} (mandatory)${v.resourceName ? ` on ${v.resourceName}` : ""}: ${v.message}`);
   }
-  return { level, blocked: blocking.length > 0, reasons, steps: classified };
+  return { level, blocked: blocking.length > 0, reasons };
 }
 
 /** How many approvals a level needs, and from which group. */

@@ -1,16 +1,36 @@
 /**
- * Benchmark: evaluates 10,000 generated resources of mixed types through `evaluate` with
- * the Paved pack, then through the overlapping policies of @pulumi/awsguard (loaded
- * in-process, no PolicyPack constructed), and prints resources per second for both.
+ * Benchmark: the whole Paved pack against the whole `@pulumi/awsguard` pack (its peer: a
+ * CrossGuard pack of AWS rules), on the same generated mix of AWS and Kubernetes
+ * resources, at 1,000 / 10,000 / 50,000 resources:
  *
- *   npm run bench:policy [-- --count 10000]
+ * - through `evaluate()` (what `paved check` and the service run in-process);
+ * - through `@pulumi/policy`'s analyzer handlers (`makeAnalyzeRpcFun`: what a pack process
+ *   runs for each `Analyze` call of the CLI), each resource a fresh `AnalyzeRequest`, as
+ *   gRPC hands it over. Each pack runs as in its own process: Paved's with the
+ *   properties cache its entry point installs (`policy-pack/analyzerCache.ts`), awsguard's
+ *   without. Paved without the cache is measured too (what the cache buys);
+ * - loading each pack (a fresh process requiring its policies: cold start of a pack).
+ *
+ * Runs alternate Paved / awsguard, and each ratio is awsguard's time over Paved's in the
+ * same pair of runs (> 1: Paved is faster). Target: ≥ 1.5× on both paths.
+ *
+ *   npm run bench:policy [-- --counts 1000,10000,50000]
  */
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { EvaluateResource, Policy, evaluate } from "../policy-pack/api";
+import type { EvaluateResource, Policy } from "../policy-pack/api";
+import { cacheDeserializedProperties, uncacheDeserializedProperties } from "../policy-pack/analyzerCache";
+import { options as analyzerOptions } from "../test/policy-pack/analyzerHost";
+import { RUNS, Row, exec, main, summarize, withTarget } from "./lib";
 
-function argCount(): number {
-  const i = process.argv.indexOf("--count");
-  return i >= 0 ? Number(process.argv[i + 1]) : 10_000;
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+const ROOT = join(__dirname, "..");
+
+function counts(): number[] {
+  const i = process.argv.indexOf("--counts");
+  return i >= 0 ? process.argv[i + 1].split(",").map(Number) : [1_000, 10_000, 50_000];
 }
 
 const tags = (env: string) => ({ "paved:team": "payments", "paved:environment": env });
@@ -96,36 +116,236 @@ export function generateResources(count: number): EvaluateResource[] {
   return out;
 }
 
-async function time(label: string, resources: EvaluateResource[], policies?: Policy[]): Promise<number> {
-  await evaluate(resources.slice(0, 500), { policies }); // warm up
-  const start = performance.now();
-  const violations = await evaluate(resources, { policies });
-  const seconds = (performance.now() - start) / 1000;
-  const perSecond = resources.length / seconds;
-  console.log(
-    `${label.padEnd(44)} ${resources.length} resources in ${(seconds * 1000).toFixed(0)} ms: ${perSecond.toFixed(0)} resources/s (${violations.length} violations)`,
-  );
-  return perSecond;
+/** The areas of `@pulumi/awsguard`: requiring one registers its policies (no pack is constructed). */
+const AWSGUARD_AREAS = ["apiGateway", "compute", "database", "elasticsearch", "network", "security", "storage"];
+
+/** Every policy of the awsguard pack (what `new AwsGuard()` passes to its PolicyPack). */
+export function awsguardPolicies(): Policy[] {
+  const policy = require("@pulumi/policy/policy") as { isResourcePolicy(p: unknown): boolean; isStackPolicy(p: unknown): boolean };
+  const out = new Set<Policy>();
+  for (const area of AWSGUARD_AREAS) {
+    for (const value of Object.values(require(`@pulumi/awsguard/${area}`) as Record<string, unknown>)) {
+      if (policy.isResourcePolicy(value) || policy.isStackPolicy(value)) out.add(value as Policy);
+    }
+  }
+  return [...out];
 }
 
-async function main(): Promise<void> {
-  const resources = generateResources(argCount());
+interface Pack {
+  name: string;
+  version: string;
+  level: "advisory" | "mandatory";
+  policies: Policy[];
+  /** Whether its pack process installs the properties cache. */
+  cache: boolean;
+}
+
+async function packs(): Promise<{ paved: Pack; awsguard: Pack }> {
   const { policies } = await import("../policy-pack/policies");
-  const full = await time(`paved, whole pack (${policies.length} policies)`, resources);
-  // Like for like: Paved's policies that check what the awsguard ones below check.
-  const overlapping = policies.filter((p) => ["rds-storage-encrypted", "rds-no-public-access", "rds-backup-retention"].includes(p.name));
-  const paved = await time(`paved (${overlapping.length} overlapping policies)`, resources, overlapping);
-  // The awsguard policies that check what Paved's RDS policies check. Requiring the module
-  // registers its policies; it does not construct the AwsGuard pack.
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const database = require("@pulumi/awsguard/database");
-  const awsguard: Policy[] = [database.rdsStorageEncrypted, database.rdsInstancePublicAccess, database.rdsInstanceBackupEnabled];
-  const guard = await time(`@pulumi/awsguard (${awsguard.length} overlapping policies)`, resources, awsguard);
-  console.log(`ratio paved / awsguard, same checks (resources per second): ${(paved / guard).toFixed(2)}`);
-  console.log(`whole pack: ${full >= 10_000 ? "meets" : "MISSES"} the target of 10,000 resources in under one second`);
+  const { PACK_ENFORCEMENT_LEVEL, PACK_NAME, packVersion } = await import("../policy-pack/manifest");
+  return {
+    paved: { name: PACK_NAME, version: packVersion(), level: PACK_ENFORCEMENT_LEVEL as "mandatory", policies, cache: true },
+    awsguard: {
+      name: "pulumi-awsguard",
+      version: (require("@pulumi/awsguard/package.json") as { version: string }).version,
+      level: "advisory",
+      policies: awsguardPolicies(),
+      cache: false,
+    },
+  };
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+async function timeEvaluate(pack: Pack, resources: EvaluateResource[]): Promise<{ ms: number; violations: number }> {
+  const { evaluate } = await import("../policy-pack/api");
+  const t0 = performance.now();
+  const violations = await evaluate(resources, { policies: pack.policies, enforcementLevel: pack.level, pack: { name: pack.name, version: pack.version } });
+  return { ms: performance.now() - t0, violations: violations.length };
+}
+
+const proto = createRequire(require.resolve("@pulumi/pulumi/proto/analyzer_pb"));
+const analyzerPb = proto("./analyzer_pb");
+const structPb = proto("google-protobuf/google/protobuf/struct_pb");
+
+/** Each resource as the `AnalyzeRequest` gRPC hands the pack (a fresh message per call). */
+function requests(resources: EvaluateResource[]): unknown[] {
+  return resources.map((r) => {
+    const req = new analyzerPb.AnalyzeRequest();
+    const urn = `urn:pulumi:dev::bench::${r.type}::${r.name}`;
+    req.setUrn(urn);
+    req.setType(r.type);
+    req.setName(r.name);
+    req.setProperties(structPb.Struct.fromJavaScript(r.props));
+    req.setOptions(analyzerOptions({ urn, type: r.type, name: r.name, props: r.props, protect: r.protect, parent: r.parent }));
+    return req;
+  });
+}
+
+type Callback = (err: unknown, res: unknown) => void;
+
+let configureRpc: ((call: { request: unknown }, callback: Callback) => Promise<void>) | undefined;
+
+/**
+ * The host's `Configure` handler, which `@pulumi/policy` does not export: taken from the
+ * service its `serve()` registers, with gRPC's bind left out (no server listens). Then, as
+ * the CLI does before it analyzes, each pack is configured with every policy's level and
+ * schema defaults.
+ */
+function configureHandler(): NonNullable<typeof configureRpc> {
+  if (configureRpc) return configureRpc;
+  const grpc = createRequire(require.resolve("@pulumi/policy/server"))("@grpc/grpc-js") as {
+    Server: { prototype: { addService(s: unknown, impl: Record<string, unknown>): void; bindAsync(...a: unknown[]): void } };
+  };
+  const proto = grpc.Server.prototype;
+  const { addService, bindAsync } = proto;
+  proto.addService = function (_service, impl) {
+    configureRpc = impl.configure as typeof configureRpc;
+  };
+  proto.bindAsync = () => undefined;
+  try {
+    (require("@pulumi/policy/server") as { serve(...a: unknown[]): void }).serve("paved-bench-host", "0.0.0", "advisory", { policies: [] });
+  } finally {
+    proto.addService = addService;
+    proto.bindAsync = bindAsync;
+  }
+  return configureRpc!;
+}
+
+async function configure(pack: Pack): Promise<void> {
+  const { resolvePolicyConfig } = await import("../policy-pack/evaluate");
+  const resolved = resolvePolicyConfig(pack.policies, {}, pack.level, { name: pack.name, version: pack.version });
+  const req = new analyzerPb.ConfigureAnalyzerRequest();
+  const map = req.getPolicyconfigMap();
+  for (const [name, c] of resolved) {
+    const pc = new analyzerPb.PolicyConfig();
+    pc.setEnforcementlevel(analyzerPb.EnforcementLevel[c.enforcementLevel.toUpperCase()]);
+    pc.setProperties(structPb.Struct.fromJavaScript(c.properties));
+    map.set(name, pc);
+  }
+  await new Promise<void>((resolve, reject) => void configureHandler()({ request: req }, (err) => (err ? reject(err as Error) : resolve())));
+}
+
+type Handler = (call: { request: unknown }, callback: (err: unknown, res: { getDiagnosticsList(): unknown[] }) => void) => Promise<void>;
+
+/** Calls the pack's `Analyze` handler on every request, one after another (the engine's order), as its process would. */
+async function timeAnalyzer(pack: Pack, resources: EvaluateResource[], cache = pack.cache): Promise<{ ms: number; diagnostics: number }> {
+  const server = require("@pulumi/policy/server") as { makeAnalyzeRpcFun(...args: unknown[]): Handler };
+  const analyze = server.makeAnalyzeRpcFun(pack.name, pack.version, pack.level, pack.policies);
+  const reqs = requests(resources);
+  await configure(pack);
+  if (cache) cacheDeserializedProperties();
+  else uncacheDeserializedProperties();
+  try {
+    let diagnostics = 0;
+    const t0 = performance.now();
+    for (const request of reqs) {
+      await new Promise<void>(
+        (resolve, reject) =>
+          void analyze({ request }, (err, res) => {
+            if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+            diagnostics += res.getDiagnosticsList().length;
+            resolve();
+          }),
+      );
+    }
+    return { ms: performance.now() - t0, diagnostics };
+  } finally {
+    uncacheDeserializedProperties();
+  }
+}
+
+/** In a child: the time to load a pack's policies (a pack process's start). */
+async function loadChild(which: string): Promise<void> {
+  const t0 = performance.now();
+  if (which === "paved") await import("../policy-pack/policies");
+  else awsguardPolicies();
+  process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }));
+}
+
+export async function run(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const { paved, awsguard } = await packs();
+  const label = `Paved (${paved.policies.length} policies) vs awsguard (${awsguard.policies.length})`;
+
+  // Cold: loading each pack, each run a fresh process (alternating).
+  const load: Record<string, number[]> = { paved: [], awsguard: [] };
+  for (let i = 0; i < RUNS; i++) {
+    for (const which of ["paved", "awsguard"]) {
+      const out = await exec(process.execPath, ["--import", "tsx", __filename, "--load", which], { cwd: ROOT });
+      load[which].push((JSON.parse(out) as { ms: number }).ms);
+    }
+  }
+  rows.push({ bench: "policy", what: "load the Paved pack's policies (tsx)", mode: "cold", unit: "ms", summary: summarize(load.paved) });
+  rows.push({ bench: "policy", what: "load the awsguard pack's policies", mode: "cold", unit: "ms", summary: summarize(load.awsguard) });
+
+  for (const count of counts()) {
+    const resources = generateResources(count);
+    const size = `${count.toLocaleString("en-US")} resources`;
+    // Warm both paths up on a slice (JIT), then alternate.
+    const slice = resources.slice(0, 500);
+    for (const pack of [paved, awsguard]) {
+      await timeEvaluate(pack, slice);
+      await timeAnalyzer(pack, slice);
+    }
+    await timeAnalyzer(paved, slice, false);
+
+    const ev = { paved: [] as number[], awsguard: [] as number[], ratio: [] as number[] };
+    let violations = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const p = await timeEvaluate(paved, resources);
+      const a = await timeEvaluate(awsguard, resources);
+      ev.paved.push(count / (p.ms / 1000));
+      ev.awsguard.push(count / (a.ms / 1000));
+      ev.ratio.push(a.ms / p.ms);
+      violations = p.violations;
+    }
+    rows.push({
+      bench: "policy",
+      what: `evaluate(), Paved whole pack, ${size}`,
+      mode: "warm",
+      unit: "resources/s",
+      summary: summarize(ev.paved),
+      note: `${violations} violations`,
+    });
+    rows.push({ bench: "policy", what: `evaluate(), awsguard whole pack, ${size}`, mode: "warm", unit: "resources/s", summary: summarize(ev.awsguard) });
+    rows.push(
+      withTarget(
+        { bench: "policy", what: `evaluate() ratio ${label}, ${size}`, mode: "warm", unit: "×", summary: summarize(ev.ratio) },
+        1.5,
+        "higher",
+        "≥ 1.5×",
+      ),
+    );
+
+    // The analyzer path is slower per resource (a protobuf message each): 50,000 is left to evaluate().
+    if (count > 10_000) continue;
+    const an = { paved: [] as number[], nocache: [] as number[], awsguard: [] as number[], ratio: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      const p = await timeAnalyzer(paved, resources);
+      const a = await timeAnalyzer(awsguard, resources);
+      const n = await timeAnalyzer(paved, resources, false);
+      an.paved.push(count / (p.ms / 1000));
+      an.awsguard.push(count / (a.ms / 1000));
+      an.nocache.push(count / (n.ms / 1000));
+      an.ratio.push(a.ms / p.ms);
+    }
+    rows.push({ bench: "policy", what: `analyzer handler, Paved whole pack, ${size}`, mode: "warm", unit: "resources/s", summary: summarize(an.paved) });
+    rows.push({
+      bench: "policy",
+      what: `analyzer handler, Paved without the properties cache, ${size}`,
+      mode: "warm",
+      unit: "resources/s",
+      summary: summarize(an.nocache),
+    });
+    rows.push({ bench: "policy", what: `analyzer handler, awsguard whole pack, ${size}`, mode: "warm", unit: "resources/s", summary: summarize(an.awsguard) });
+    rows.push(
+      withTarget({ bench: "policy", what: `analyzer ratio ${label}, ${size}`, mode: "warm", unit: "×", summary: summarize(an.ratio) }, 1.5, "higher", "≥ 1.5×"),
+    );
+  }
+  return rows;
+}
+
+if (require.main === module) {
+  const i = process.argv.indexOf("--load");
+  if (i >= 0) void loadChild(process.argv[i + 1]);
+  else main(run);
+}

@@ -260,14 +260,37 @@ export function validateOfferingInstance(instance: OfferingInstance): OfferingIn
   return issues.length > 0 ? { ok: false, issues } : { ok: true, params: parsed.data as Record<string, unknown> };
 }
 
-/** The catalog as the service publishes it: each offering with its parameters' JSON Schema. */
-export function catalogJsonSchemas(): {
+/** An offering as the catalog publishes it. */
+export interface CatalogEntry {
   name: Offering;
   title: string;
   description: string;
   stateful: boolean;
   parameters: Record<string, unknown>;
-}[] {
+}
+
+let catalogCache: CatalogEntry[] | undefined;
+
+/**
+ * The catalog as the service publishes it: each offering with its parameters' JSON Schema.
+ * The offerings never change while the process runs, so the schemas are built once (zod's
+ * `toJSONSchema` was half the CPU of `GET /catalog`) and the same array is returned, frozen
+ * (deeply: a caller that changed it would change every later answer).
+ */
+export function catalogJsonSchemas(): CatalogEntry[] {
+  catalogCache ??= deepFreeze(buildCatalog());
+  return catalogCache;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function buildCatalog(): CatalogEntry[] {
   return OFFERINGS.map((name) => {
     const o = offerings[name];
     return {

@@ -32,7 +32,7 @@ export async function freshDatabase(): Promise<string> {
   return url.toString();
 }
 
-function findBin(name: string): string | undefined {
+export function findBin(name: string): string | undefined {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
   for (const v of readdirSync(root).sort().reverse()) {

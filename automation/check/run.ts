@@ -6,12 +6,17 @@ import { pathToFileURL } from "node:url";
 import type { Violation } from "../../policy-pack/evaluate";
 import type { CheckAnswer, CheckRequest, CheckedResource } from "./protocol";
 
-/** How the child is started: tsx's loader, then this folder's child (.ts in a checkout, .js when built). */
+/**
+ * How the child is started: this folder's child (.ts in a checkout, .js when built). tsx's
+ * loader only where TypeScript is run: the checkout's child, or a program's own files. The
+ * built CLI checks a spec in plain Node (tsx's start-up and transforms cost a quarter).
+ */
 export function childCommand(request: CheckRequest): { command: string; args: string[] } {
   const ts = join(__dirname, "child.ts");
   const child = existsSync(ts) ? ts : join(__dirname, "child.js");
-  const loader = pathToFileURL(require.resolve("tsx")).href;
-  return { command: process.execPath, args: ["--import", loader, child, JSON.stringify(request)] };
+  const needsTsx = child === ts || request.mode === "program";
+  const loader = needsTsx ? ["--import", pathToFileURL(require.resolve("tsx")).href] : [];
+  return { command: process.execPath, args: [...loader, child, JSON.stringify(request)] };
 }
 
 /** Runs `request` in a child process under mocks. `onOutput` receives what the program prints. */

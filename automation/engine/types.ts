@@ -57,6 +57,8 @@ export interface StackInspection {
 
 export interface Engine {
   readonly name: EngineName;
+  /** Loads what the first operation would otherwise wait for (the service awaits it before it listens). */
+  warm?(): Promise<void>;
   preview(op: EngineOperation): Promise<EnginePreview>;
   apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult>;
   /** The stack's state, read only. */

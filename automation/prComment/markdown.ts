@@ -40,9 +40,12 @@ export function mdDetails(summary: string, content: string, open = false): strin
   return `<details${open ? " open" : ""}><summary>${summary}</summary>\n\n${content}\n\n</details>`;
 }
 
+const COUNT_FORMAT = new Intl.NumberFormat("en-US");
+
 /** 1,234 */
 export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
+  // One formatter: `toLocaleString` builds a new one on every call.
+  return COUNT_FORMAT.format(n);
 }
 
 /** `1 resource`, `2 resources` */

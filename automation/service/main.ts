@@ -268,6 +268,13 @@ export async function main(): Promise<void> {
     process.stderr.write(`paved: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
+  // The first request must not wait for the engine's start (the simulate worker loads
+  // Pulumi: 1-3 s): /healthz answers only once it is warm.
+  try {
+    await service.engine.warm?.();
+  } catch (err) {
+    service.app.log.error({ err }, "the engine could not be warmed: the first request will start it");
+  }
   try {
     await service.app.listen({ port, host });
   } catch (err) {

@@ -255,6 +255,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex("track_record_key").on("track_record").columns(["team", "agent", "offering", "action", "at"]).execute();
       },
     },
+    "0010-request-list-index": {
+      async up(db) {
+        // The list's order (newest first, then id), for everyone and for one team: a page
+        // reads its rows from the index instead of sorting every request.
+        await sql`create index requests_list_order on requests (created_at desc, id)`.execute(db);
+        await sql`create index requests_team_list_order on requests (team, created_at desc, id)`.execute(db);
+      },
+    },
   };
 }
 

@@ -120,6 +120,36 @@ async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<v
     .execute();
 }
 
+/** Statements kept prepared per SQLite connection (the list's `team in (...)` varies with the teams). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * A better-sqlite3 database whose `prepare` reuses statements by their SQL: Kysely prepares
+ * every query afresh, which costs as much as running a small one. A statement is reused only
+ * when no iteration holds it (Kysely's `stream`); its queries run to completion in one call.
+ */
+export function reusingStatements<S extends { busy?: boolean }>(database: { prepare(sql: string): S; close(): unknown }) {
+  const cache = new Map<string, S>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string): S {
+      const hit = cache.get(sqlText);
+      if (hit && !hit.busy) {
+        // Most recently used last: the first entry is the one to evict.
+        cache.delete(sqlText);
+        cache.set(sqlText, hit);
+        return hit;
+      }
+      const stmt = database.prepare(sqlText);
+      if (!hit) {
+        cache.set(sqlText, stmt);
+        if (cache.size > STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      return stmt;
+    },
+  };
+}
+
 /** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
 const EVENTS_CHANNEL = "paved_events";
 
@@ -177,7 +207,7 @@ export class Store {
       database.pragma("journal_mode = WAL");
       database.pragma("busy_timeout = 5000");
       database.pragma("foreign_keys = ON");
-      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+      const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reusingStatements(database) }) });
       await migrate(db, "sqlite");
       return new Store(db, "sqlite", `sqlite:${file}`);
     } catch (err) {
@@ -261,7 +291,9 @@ export class Store {
 
   /**
    * Requests, newest first. `after` continues a listing after the given request (its
-   * `created_at` and `id`), so pages hold still while new requests arrive.
+   * `created_at` and `id`), so pages hold still while new requests arrive. The order is
+   * an index's (`requests_list_order`, or `requests_team_list_order` for one team): a page
+   * reads its rows and stops, at any depth, however many requests are stored.
    */
   async listRequests(filter: {
     status?: string;
@@ -273,7 +305,8 @@ export class Store {
     let q = this.db.selectFrom("requests").selectAll();
     if (filter.after) {
       const { createdAt, id } = filter.after;
-      q = q.where((eb) => eb.or([eb("created_at", "<", createdAt), eb.and([eb("created_at", "=", createdAt), eb("id", ">", id)])]));
+      // `created_at <= X` first: a range the index seeks to, rather than an OR it cannot use.
+      q = q.where("created_at", "<=", createdAt).where((eb) => eb.or([eb("created_at", "<", createdAt), eb("id", ">", id)]));
     }
     if (filter.status) q = q.where("status", "=", filter.status);
     if (filter.team) q = q.where("team", "=", filter.team);
@@ -336,6 +369,20 @@ export class Store {
 
   async approvals(requestId: string) {
     return this.db.selectFrom("approvals").selectAll().where("request_id", "=", requestId).orderBy("id").execute();
+  }
+
+  /** The approvals of several requests in one query (a page of the list), by request id, each list in id order. */
+  async approvalsOf(requestIds: readonly string[]): Promise<Map<string, Awaited<ReturnType<Store["approvals"]>>>> {
+    const out = new Map<string, Awaited<ReturnType<Store["approvals"]>>>(requestIds.map((id) => [id, []]));
+    if (requestIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom("approvals")
+      .selectAll()
+      .where("request_id", "in", [...new Set(requestIds)])
+      .orderBy("id")
+      .execute();
+    for (const row of rows) out.get(row.request_id)!.push(row);
+    return out;
   }
 
   // Audit (append-only: there is no update or delete)
@@ -403,13 +450,19 @@ export class Store {
   // Events
 
   async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
-    await this.db
-      .insertInto("events")
-      .values({ request_id: requestId, at, type, data: JSON.stringify(data) })
-      .execute();
+    const insert = this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) });
+    if (this.dialect === "postgres") {
+      // Other replicas' streams (and this one's again: a stream reads only what it has not
+      // sent) are told in the same statement: one round trip and one commit, not two.
+      await this.db
+        .with("e", () => insert.returning("request_id"))
+        .selectFrom("e")
+        .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
+        .execute();
+    } else {
+      await insert.execute();
+    }
     this.events.emit("event", requestId);
-    // Other replicas' streams (and this one's again: a stream reads only what it has not sent).
-    if (this.dialect === "postgres") await sql`select pg_notify(${EVENTS_CHANNEL}, ${requestId})`.execute(this.db);
   }
 
   async eventsAfter(requestId: string, afterId: number) {
@@ -758,6 +811,20 @@ export class Store {
 
   async escalations(requestId: string): Promise<EscalationRow[]> {
     return this.db.selectFrom("escalations").selectAll().where("request_id", "=", requestId).orderBy("rung").execute();
+  }
+
+  /** The rungs of several requests (a page of the list) in one query, by request id. */
+  async escalationsOf(requestIds: readonly string[]): Promise<Map<string, EscalationRow[]>> {
+    const out = new Map<string, EscalationRow[]>(requestIds.map((id) => [id, []]));
+    if (requestIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom("escalations")
+      .selectAll()
+      .where("request_id", "in", [...new Set(requestIds)])
+      .orderBy("rung")
+      .execute();
+    for (const row of rows) out.get(row.request_id)!.push(row);
+    return out;
   }
 
   /**

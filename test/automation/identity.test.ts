@@ -247,9 +247,7 @@ describe("Identity over a local JWKS", () => {
       const requirement = { level: "medium" as const, count: 1, auto: false, description: "1 approval" };
       const subject = { noun: "request", team: "payments", requestedBy: "alice", requirement, digest: "d", awaitingSince: new Date().toISOString() };
       const approve = () => gate.checkApprover(agent, subject, "d", []);
-      expect(approve).toThrow(
-        new DomainError("forbidden", "agents_cannot_approve", "payments-ci is an agent: agents cannot approve a request, a person must"),
-      );
+      expect(approve).toThrow(new DomainError("forbidden", "agents_cannot_approve", "payments-ci is an agent: agents cannot approve a request, a person must"));
       expect(() => gate.checkRejecter(agent, subject)).toThrow("payments-ci is an agent: agents cannot reject a request, a person must");
     });
   });

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_APPROVAL_RULES,
+  assessPreview,
   checkApprovals,
   classifyPreview,
   classifyStep,
   describeRequirement,
   onlyMetadataChanges,
   requiredApprovals,
+  stepLevel,
 } from "../../automation/risk";
 import { PlannedStep, StepOp, nameFromUrn, normalizeOp, typeFromUrn } from "../../automation/steps";
 
@@ -222,5 +224,36 @@ describe("steps", () => {
     const urn = "urn:pulumi:prod::shop::paved:aws:PostgresDatabase$aws:rds/instance:Instance::orders-db-db";
     expect(typeFromUrn(urn)).toBe("aws:rds/instance:Instance");
     expect(nameFromUrn(urn)).toBe("orders-db-db");
+  });
+});
+
+describe("assessPreview and stepLevel", () => {
+  const types = [RDS, SG, DEPLOY, "aws:s3/bucket:Bucket", "paved:aws:PostgresDatabase"];
+  const ops: StepOp[] = ["create", "import", "update", "replace", "delete", "same", "read", "refresh", "discard"];
+  const steps: PlannedStep[] = [];
+  for (const op of ops) {
+    for (const type of types) {
+      steps.push(step(op, type, `${op}-a`, { changedKeys: ["tags"], protect: true }));
+      steps.push(step(op, type, `${op}-b`, { changedKeys: ["engineVersion"], replaceKeys: ["engineVersion"], environment: "prod" }));
+    }
+  }
+
+  it.each(["dev", "staging", "prod"] as const)("stepLevel is classifyStep's level for every op and type (%s)", (env) => {
+    for (const s of steps) expect(stepLevel(s, env), `${s.op} ${s.type} ${s.name}`).toBe(classifyStep(s, env).level);
+  });
+
+  it.each(["dev", "prod"] as const)("gives classifyPreview's level, blocked and reasons, and each step's level (%s)", (env) => {
+    const violations = [
+      { policyName: "rds-storage-encrypted", enforcementLevel: "mandatory", message: "not encrypted", resourceName: "db" },
+      { policyName: "tags", enforcementLevel: "advisory", message: "no tags" },
+    ];
+    for (const subset of [steps, steps.filter((s) => s.op === "create"), steps.filter((s) => s.op === "same"), []]) {
+      const full = classifyPreview(subset, env, violations);
+      const lean = assessPreview(subset, env, violations);
+      expect(lean.level).toBe(full.level);
+      expect(lean.blocked).toBe(full.blocked);
+      expect(lean.reasons).toEqual(full.reasons);
+      expect(lean.levels).toEqual(full.steps.map((s) => s.risk));
+    }
   });
 });

@@ -39,6 +39,17 @@ describe("catalog", () => {
     expect((schemas[5].parameters as any).required).toEqual(["namespace", "image", "port"]);
   });
 
+  it("builds the schemas once: the same answer every time, frozen so that no caller can change the next one", () => {
+    const first = catalogJsonSchemas();
+    expect(catalogJsonSchemas()).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(Object.isFrozen(first[0].parameters)).toBe(true);
+    expect(() => {
+      (first[0].parameters as any).properties.tier.default = "large";
+    }).toThrow(TypeError);
+    expect((catalogJsonSchemas()[0].parameters as any).properties.tier.default).toBe("small");
+  });
+
   it("validates parameters strictly, with the field named", () => {
     const unknown = catalog.bucket.params.safeParse({ public: true });
     expect(unknown.success).toBe(false);

@@ -239,7 +239,7 @@ function diagnostics(response: any): EngineDiagnostic[] {
   }));
 }
 
-function options(r: AnalyzedResource): any {
+export function options(r: AnalyzedResource): any {
   const o = new analyzerPb.AnalyzerResourceOptions();
   o.setProtect(r.protect === true);
   o.setIgnorechangesList([]);

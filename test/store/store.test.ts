@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Store } from "../../automation/store/store";
+import { Store, reusingStatements } from "../../automation/store/store";
 import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const T0 = "2026-11-25T10:00:00.000Z";
@@ -44,6 +44,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
         "0006-fair-claims",
         "0007-notifications",
         "0008-earned-autonomy",
+        "0010-request-list-index",
       ]);
     });
 
@@ -130,6 +131,95 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(await store.insertRequest(row("r-c", "previewing"))).toBe(true);
     });
 
+    it("lists newest first, then by id, page after page with the cursor, filtered by team and status", async () => {
+      const row = (id: string, team: string, s: number, status = "succeeded") => ({
+        id,
+        action: "create",
+        team,
+        environment: "dev",
+        offering: "queue",
+        name: id,
+        stack: `${team}.dev.${id}`,
+        params: "{}",
+        requested_by: "alice",
+        status,
+        engine: "simulate",
+        risk: null,
+        preview: null,
+        violations: null,
+        outputs: null,
+        error: null,
+        awaiting_since: null,
+        approval_floor: 0,
+        created_at: at(1000 + s),
+        updated_at: at(1000 + s),
+      });
+      // Two pairs created in the same second: the id breaks the tie.
+      for (const r of [
+        row("l-1", "lt-a", 1),
+        row("l-2", "lt-b", 2),
+        row("l-3b", "lt-a", 3),
+        row("l-3a", "lt-b", 3),
+        row("l-4", "lt-a", 4, "failed"),
+        row("l-5b", "lt-b", 5),
+        row("l-5a", "lt-a", 5),
+      ]) {
+        expect(await store.insertRequest(r)).toBe(true);
+      }
+      const teams = ["lt-a", "lt-b"];
+      const all = (await store.listRequests({ teams, limit: 100 })).map((r) => r.id);
+      expect(all).toEqual(["l-5a", "l-5b", "l-4", "l-3a", "l-3b", "l-2", "l-1"]);
+      const pages: string[][] = [];
+      let after: { createdAt: string; id: string } | undefined;
+      for (;;) {
+        const page = await store.listRequests({ teams, limit: 2, after });
+        if (page.length === 0) break;
+        pages.push(page.map((r) => r.id));
+        const last = page[page.length - 1];
+        after = { createdAt: last.created_at, id: last.id };
+      }
+      expect(pages).toEqual([["l-5a", "l-5b"], ["l-4", "l-3a"], ["l-3b", "l-2"], ["l-1"]]);
+      expect((await store.listRequests({ team: "lt-a", limit: 100 })).map((r) => r.id)).toEqual(["l-5a", "l-4", "l-3b", "l-1"]);
+      expect((await store.listRequests({ team: "lt-a", limit: 2, after: { createdAt: at(1005), id: "l-5a" } })).map((r) => r.id)).toEqual(["l-4", "l-3b"]);
+      expect((await store.listRequests({ teams, status: "failed" })).map((r) => r.id)).toEqual(["l-4"]);
+      expect(await store.listRequests({ teams: [] })).toEqual([]);
+    });
+
+    it("reads the approvals of a page in one query, by request, each in id order", async () => {
+      await store.addApproval({ request_id: "l-2", by: "bob", at: at(1100), digest: "sha256:a", comment: null });
+      await store.addApproval({ request_id: "l-1", by: "carol", at: at(1101), digest: "sha256:b", comment: "ok" });
+      await store.addApproval({ request_id: "l-2", by: "carol", at: at(1102), digest: "sha256:a", comment: null });
+      const got = await store.approvalsOf(["l-1", "l-2", "l-3a", "l-2"]);
+      expect([...got.keys()]).toEqual(["l-1", "l-2", "l-3a"]);
+      expect(got.get("l-1")!.map((a) => [a.by, a.comment])).toEqual([["carol", "ok"]]);
+      expect(got.get("l-2")!.map((a) => a.by)).toEqual(["bob", "carol"]);
+      expect(got.get("l-2")).toEqual(await store.approvals("l-2"));
+      expect(got.get("l-3a")).toEqual([]);
+      expect((await store.approvalsOf([])).size).toBe(0);
+    });
+
+    it("reads a page of the list from an index, with no sort of every request", async () => {
+      const { sql } = await import("kysely");
+      if (kind === "sqlite") {
+        for (const query of [
+          "select * from requests order by created_at desc, id limit 51",
+          "select * from requests where team in ('a') order by created_at desc, id limit 51",
+          "select * from requests where created_at <= 'x' and (created_at < 'x' or id > 'y') order by created_at desc, id limit 51",
+        ]) {
+          const plan = (await sql.raw<{ detail: string }>(`explain query plan ${query}`).execute(store.db)).rows.map((r) => r.detail).join("; ");
+          expect(plan, query).toMatch(/USING INDEX requests_(team_)?list_order/);
+          expect(plan, query).not.toMatch(/TEMP B-TREE/);
+        }
+      } else {
+        const indexes = (
+          await sql<{ indexname: string; indexdef: string }>`select indexname, indexdef from pg_indexes where tablename = 'requests'`.execute(store.db)
+        ).rows;
+        const defs = Object.fromEntries(indexes.map((i) => [i.indexname, i.indexdef.replace(/^.* USING btree /, "")]));
+        expect(defs.requests_list_order).toBe("(created_at DESC, id)");
+        expect(defs.requests_team_list_order).toBe("(team, created_at DESC, id)");
+      }
+    });
+
     it("keeps the audit trail in order, with its details", async () => {
       await store.audit({ at: at(70), actor: "alice", action: "request.create", request_id: "a1", stack: "s", detail: { offering: "queue" } });
       await store.audit({ at: at(71), actor: "bob", action: "request.approve", request_id: "a1", digest: "sha256:x" });
@@ -141,3 +231,30 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
   });
 }
+
+describe("reusingStatements", () => {
+  it("prepares each SQL text once, again only while its statement is busy, and forgets the least recently used", () => {
+    const prepared: string[] = [];
+    const db = {
+      prepare: (text: string) => {
+        prepared.push(text);
+        return { text, busy: false };
+      },
+      close: () => undefined,
+    };
+    const reusing = reusingStatements(db);
+    const a = reusing.prepare("select 1");
+    expect(reusing.prepare("select 1")).toBe(a);
+    a.busy = true;
+    const fresh = reusing.prepare("select 1");
+    expect(fresh).not.toBe(a);
+    a.busy = false;
+    expect(reusing.prepare("select 1")).toBe(a);
+    expect(prepared).toEqual(["select 1", "select 1"]);
+    for (let i = 0; i < 300; i++) reusing.prepare(`select ${i + 2}`);
+    expect(reusing.prepare("select 301")).toBe(reusing.prepare("select 301"));
+    prepared.length = 0;
+    reusing.prepare("select 1");
+    expect(prepared).toEqual(["select 1"]);
+  });
+});

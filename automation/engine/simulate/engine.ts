@@ -40,11 +40,11 @@ export interface SimulateEngineOptions {
 
 type Ok = Extract<SimulateAnswer, { ok: true }>;
 
-/** Starts the worker: tsx's loader, then worker.ts in a checkout or worker.js in a build. */
+/** Starts the worker: worker.ts under tsx's loader in a checkout, worker.js in plain Node in a build. */
 function workerCommand(): { command: string; args: string[] } {
   const ts = join(__dirname, "worker.ts");
-  const file = existsSync(ts) ? ts : join(__dirname, "worker.js");
-  return { command: process.execPath, args: ["--import", pathToFileURL(require.resolve("tsx")).href, file] };
+  if (!existsSync(ts)) return { command: process.execPath, args: [join(__dirname, "worker.js")] };
+  return { command: process.execPath, args: ["--import", pathToFileURL(require.resolve("tsx")).href, ts] };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -123,24 +123,42 @@ export class SimulateEngine implements Engine {
     return child;
   }
 
+  /**
+   * Starts the worker and has it load the program's modules and Pulumi's runtime (1-3 s),
+   * so that the first request does not wait for them: the service awaits this before it
+   * listens, so `/healthz` answers only once the worker is warm.
+   */
+  async warm(): Promise<void> {
+    const answer = await this.ask({ id: this.nextId++, warm: true, project: "paved", stack: "warm-up", spec: null });
+    if (!answer.ok) throw new Error(`the simulate worker could not start: ${answer.error}`);
+  }
+
   /** Runs the program for `op` (or answers from the cache); `unknownUrns`: see `SimulateRequest`. */
   private async run(op: EngineOperation, unknownUrns: string[] = []): Promise<Ok> {
     const key = canonicalJson({ stack: op.stack, spec: op.spec, unknownUrns });
     const cached = this.cache.get(key);
     if (cached) return cached;
     if (op.signal?.aborted) throw new Error("cancelled");
-    if (!this.worker) this.worker = this.startWorker();
-    const worker = this.worker;
-    const id = this.nextId++;
-    const request: SimulateRequest = {
-      id,
+    const answer = await this.ask({
+      id: this.nextId++,
       project: "paved",
       stack: op.stack,
       spec: op.spec,
       policyConfig: this.options.policyConfig,
       ...(unknownUrns.length > 0 ? { unknownUrns } : {}),
-    };
-    const answer = await new Promise<SimulateAnswer>((resolve, reject) => {
+    });
+    if (!answer.ok) throw new Error(answer.error);
+    if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, answer);
+    return answer;
+  }
+
+  /** Sends `request` to the worker (started when there is none) and waits for its answer. */
+  private ask(request: SimulateRequest): Promise<SimulateAnswer> {
+    if (!this.worker) this.worker = this.startWorker();
+    const worker = this.worker;
+    const { id } = request;
+    return new Promise<SimulateAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`the program did not finish within ${this.timeoutMs} ms`));
@@ -149,10 +167,6 @@ export class SimulateEngine implements Engine {
       this.pending.set(id, { resolve, reject, timer });
       worker.stdin!.write(JSON.stringify(request) + "\n");
     });
-    if (!answer.ok) throw new Error(answer.error);
-    if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, answer);
-    return answer;
   }
 
   private async current(stack: string): Promise<SimState> {

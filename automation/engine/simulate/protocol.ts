@@ -4,6 +4,8 @@ import type { SimResource } from "./diff";
 
 export interface SimulateRequest {
   id: number;
+  /** Load the program's modules and Pulumi's runtime, run nothing (the service warms its worker before it is ready). */
+  warm?: true;
   project: string;
   stack: string;
   spec: unknown;

@@ -20,6 +20,9 @@ import type { SimulateAnswer, SimulateRequest } from "./protocol";
 // Pulumi records a stack trace for every resource and promise; translating each through
 // tsx's source maps doubled the time of a run. Reports carry messages, not stacks.
 process.setSourceMapsEnabled(false);
+// Pulumi's debuggablePromise captures a stack trace for every promise it makes; answers
+// carry messages only, so none is captured.
+Error.stackTraceLimit = 0;
 
 console.log = (...args: unknown[]) => process.stderr.write(args.map(String).join(" ") + "\n");
 console.info = console.log;
@@ -42,7 +45,16 @@ async function runProgram(request: SimulateRequest): Promise<MockRunResult<Recor
   return run;
 }
 
+/** Loads what a first request would: the program's modules and Pulumi's runtime, under mocks, with nothing registered. */
+async function warm(request: SimulateRequest): Promise<SimulateAnswer> {
+  await import("../../../stacks/deploy");
+  await runUnderMocks(() => ({}), { project: request.project, stack: request.stack });
+  await evaluate([], { project: request.project, stack: request.stack });
+  return { id: request.id, ok: true, resources: [], outputs: {}, violations: [] };
+}
+
 async function simulate(request: SimulateRequest): Promise<SimulateAnswer> {
+  if (request.warm) return warm(request);
   const run = await runProgram(request);
   const registered = run.resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
   const refs = findReferences(registered);

@@ -83,7 +83,7 @@ export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (
     const last = page[page.length - 1];
     return {
       // A wait past the approval expiry shows as expired now, not when the sweeper next runs.
-      requests: await Promise.all(page.map(async (r) => workflow.view(await workflow.current(r)))),
+      requests: await workflow.views(page),
       ...(rows.length > limit && last ? { next: encodeCursor(last.created_at, last.id) } : {}),
     };
   });

@@ -300,6 +300,21 @@ describe("render: stateful resources in prod", () => {
 });
 
 describe("render: size", () => {
+  it("renders a 50,000-step preview to the same cap, building only what it keeps", () => {
+    const p = generated("payments-prod", largePreviewSteps(50_000));
+    render({ preview: p, environment: "prod" }); // warm up
+    const started = performance.now();
+    const r = render({ preview: p, environment: "prod" });
+    const ms = performance.now() - started;
+    // A sanity bound only (the machine may be busy); `npm run bench:pr-comment` measures (target: under 100 ms).
+    expect(ms).toBeLessThan(2000);
+    expect(r.truncated).toBe(true);
+    expect(r.markdown.length).toBeLessThanOrEqual(GITHUB_COMMENT_LIMIT);
+    expect(r.markdown).toContain("| `+-` replace | 1,000 |\n| `-` delete | 1,000 |\n| `~` update | 10,000 |\n| `+` create | 38,000 |");
+    const left = r.omitted.resources;
+    expect((left.update ?? 0) + (left.create ?? 0) + (left.replace ?? 0) + (left.delete ?? 0)).toBeGreaterThan(45_000);
+  });
+
   it("cuts a 5,000-step preview under 65,536 characters at a section boundary, with a note of what was left out", () => {
     const p = generated("payments-prod", largePreviewSteps(5000));
     render({ preview: p, environment: "prod" }); // warm up
