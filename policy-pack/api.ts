@@ -28,7 +28,16 @@ export {
   parsePolicyPackConfig,
   reconcilePolicyPackConfig,
 } from "./engineConfig";
-export { MockRunResult, RegisteredResource, RunUnderMocksOptions, isSecretValue, mockCall, mockResourceOutputs, revealSecrets, runUnderMocks } from "../stacks/pulumiMocks";
+export {
+  MockRunResult,
+  RegisteredResource,
+  RunUnderMocksOptions,
+  isSecretValue,
+  mockCall,
+  mockResourceOutputs,
+  revealSecrets,
+  runUnderMocks,
+} from "../stacks/pulumiMocks";
 export { policies } from "./policies";
 
 /** What `evaluateProgram` returns. */
