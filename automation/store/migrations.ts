@@ -2,7 +2,8 @@
  * Schema migrations, in code, run at start-up on SQLite and PostgreSQL alike. Add a new
  * entry for every change; never edit one that has shipped.
  */
-import { Kysely, Migration, MigrationProvider, Migrator, sql } from "kysely";
+import { Kysely, sql } from "kysely";
+import { Migration, MigrationProvider, Migrator } from "kysely/migration";
 
 export type Dialect = "sqlite" | "postgres";
 

@@ -83,11 +83,11 @@ describe(".github/workflows/preview.yml", () => {
     expect(workflow.jobs.preview.strategy.matrix.stack).toBe("${{ fromJSON(needs.stacks.outputs.stacks) }}");
   });
 
-  it("installs Node 20, the dependencies and the Pulumi CLI", () => {
+  it("installs Node 22, the dependencies and the Pulumi CLI", () => {
     expect(previewSteps.map((s) => s.uses ?? s.run?.split("\n")[0])).toEqual(
       expect.arrayContaining(["actions/checkout@v4", "actions/setup-node@v4", "npm ci", "pulumi/actions@v6"]),
     );
-    expect(previewSteps.find((s) => s.uses === "actions/setup-node@v4")!.with!["node-version"]).toBe(20);
+    expect(previewSteps.find((s) => s.uses === "actions/setup-node@v4")!.with!["node-version"]).toBe(22);
   });
 
   it("previews the stack with the policy pack and an event log, then renders it with paved pr-comment", () => {
