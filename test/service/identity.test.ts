@@ -76,7 +76,7 @@ describe("identity at the HTTP door", () => {
   it("a CI token of the configured repository can request a change and see its preview, and cannot approve it", async () => {
     const ci = bearer(await ciToken("acme/payments-infra"));
     const me = await call(ci, "GET", "/me");
-    expect(me.body).toEqual({ name: "payments-ci", teams: ["payments"], groups: [] });
+    expect(me.body).toEqual({ name: "payments-ci", kind: "agent", teams: ["payments"], groups: [] });
     const created = await call(ci, "POST", "/requests", pg("ci-db", "prod"));
     expect(created.status).toBe(202);
     expect(created.body.requestedBy).toBe("payments-ci");
@@ -113,13 +113,13 @@ describe("identity at the HTTP door", () => {
     expect(stranger.status).toBe(403);
     expect(stranger.body.error.code).toBe("unknown_person");
     const alice = await call(bearer(await idpToken("alice@example.com", ["platform-oncall"])), "GET", "/me");
-    expect(alice.body).toEqual({ name: "alice", teams: ["payments"], groups: ["platform"] });
+    expect(alice.body).toEqual({ name: "alice", kind: "person", teams: ["payments"], groups: ["platform"] });
   });
 
   it("a session cookie reads; writes need the CSRF header and this origin; a tampered cookie is refused", async () => {
     const sealed = await new SessionCodec(SESSION_KEY).seal({ claims: { email: "alice@example.com", groups: [] } }, 60, "session");
     const cookie = { cookie: `${SESSION_COOKIE}=${sealed}`, host: "127.0.0.1:8080" };
-    expect((await call(cookie, "GET", "/me")).body).toEqual({ name: "alice", teams: ["payments"], groups: [] });
+    expect((await call(cookie, "GET", "/me")).body).toEqual({ name: "alice", kind: "person", teams: ["payments"], groups: [] });
     const noHeader = await call(cookie, "POST", "/requests", pg("cookie-db"));
     expect(noHeader).toMatchObject({
       status: 403,
