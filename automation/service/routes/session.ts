@@ -180,7 +180,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<SessionRoutesOptions> = async 
         claims = { ...(await oidcClient.fetchUserInfo(config, tokens.access_token, String(claims.sub))), ...claims };
       }
     } catch (err) {
-      request.log.warn({ err }, "sign-in failed");
+      // The error's name, code and message only: openid-client errors carry the provider's
+      // answer (its body, claims) as `cause`, which has no place in a log line.
+      const e = err as { name?: string; code?: string; message?: string };
+      request.log.warn({ err: { name: e.name, code: e.code, message: e.message } }, "sign-in failed");
       clearLogin(request, reply);
       throw new DomainError("unauthenticated", "sign_in_failed", `the identity provider's answer was not accepted: ${(err as Error).message}`);
     }
