@@ -12,7 +12,7 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
+import { jsonSchemaTransform, ZodTypeProvider } from "fastify-type-provider-zod";
 import type { FastifySchemaValidationError } from "fastify/types/schema";
 import { z } from "zod";
 import { describeZodIssue, formatPath, quote } from "../../stacks/spec";
@@ -38,6 +38,7 @@ import { runbookRoutes } from "./routes/runbooks";
 import { webRoutes } from "./routes/web";
 import { SessionCodec, sessionPerson, sessionRoutes } from "./routes/session";
 import { Identity } from "../identity/verifier";
+import { largeAsBuffer, responseSerializer } from "./serializer";
 import { StreamHub, StreamOptions } from "./streams";
 
 declare module "fastify" {
@@ -110,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       error: new InputError(parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }))),
     };
   });
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializer);
   // JSON only: a text body is refused with 415 rather than failing validation.
   app.removeContentTypeParser("text/plain");
   // An empty JSON body is no body (POST /requests/:id/cancel with a JSON content type); a
@@ -203,10 +204,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Say on every answer which engine made it: with `simulate`, nothing real exists.
-  app.addHook("onSend", async (_request, reply) => {
+  app.addHook("onSend", async (_request, reply, payload) => {
     reply.header("x-paved-engine", workflow.engine.name);
     // API answers (and errors) are per person and change: never stored by a cache or proxy.
     if (String(reply.getHeader("content-type") ?? "").startsWith("application/json")) reply.header("cache-control", "no-store");
+    return largeAsBuffer(payload);
   });
 
   const streams = new StreamHub(workflow, { perPerson: limits.streamsPerPerson, ...options.streams });

@@ -22,3 +22,11 @@ export function tooMany(reply: FastifyReply, retryAfterS: number, code: string, 
     .header("retry-after", String(Math.max(1, retryAfterS)))
     .send({ error: { code, message } });
 }
+
+/**
+ * 200 with JSON already encoded by the route's schema (kept texts, viewTexts.ts): sent as it
+ * is, not serialized again.
+ */
+export function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+  return reply.type("application/json; charset=utf-8").send(text);
+}

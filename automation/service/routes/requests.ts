@@ -3,8 +3,9 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Limit } from "../../config";
 import { DomainError } from "../../errors";
 import type { Workflow } from "../../workflow";
-import { tooMany } from "../replies";
+import { sendJsonText, tooMany } from "../replies";
 import type { StreamHub } from "../streams";
+import { pageText, ViewTexts } from "../viewTexts";
 import {
   approveBody,
   createRequestBody,
@@ -24,11 +25,13 @@ export interface RequestRouteOptions {
   streams: StreamHub;
   /** Submissions allowed per person and per team in a window (paved.yaml `limits`). */
   limits: { perPerson: Limit; perTeam: Limit };
+  /** The views' texts (kept for ended requests). Default: a new `ViewTexts` over `workflow`. */
+  texts?: ViewTexts;
 }
 
 const ERRORS = errorResponses;
 
-export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (app, { workflow, streams, limits }) => {
+export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (app, { workflow, streams, limits, texts = new ViewTexts(workflow) }) => {
   // Counted in this replica's memory.
   const perPerson = app.createRateLimit({ max: limits.perPerson.max, timeWindow: limits.perPerson.windowMs, keyGenerator: (r) => `person:${r.person.name}` });
   const perTeam = app.createRateLimit({
@@ -64,7 +67,9 @@ export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (
     return reply.status(202).send(view);
   });
 
-  app.get("/requests", { schema: { querystring: listQuery, response: { 200: requestListSchema, ...ERRORS } } }, async (request) => {
+  // The list and a request are answered as text: ended requests' views are kept encoded
+  // (viewTexts.ts), so the response schemas below document the answers rather than encode them.
+  app.get("/requests", { schema: { querystring: listQuery, response: { 200: requestListSchema, ...ERRORS } } }, async (request, reply) => {
     const { limit, cursor } = request.query;
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     if (cursor !== undefined && !after)
@@ -81,16 +86,15 @@ export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (
     });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return {
-      // A wait past the approval expiry shows as expired now, not when the sweeper next runs.
-      requests: await workflow.views(page),
-      ...(rows.length > limit && last ? { next: encodeCursor(last.created_at, last.id) } : {}),
-    };
+    // A wait past the approval expiry shows as expired now, not when the sweeper next runs.
+    const body = pageText(await texts.of(page), rows.length > limit && last ? encodeCursor(last.created_at, last.id) : undefined);
+    return sendJsonText(reply, body);
   });
 
-  app.get("/requests/:id", { schema: { params: idParams, response: { 200: requestSchema, ...ERRORS } } }, async (request) =>
-    workflow.view(await workflow.getFor(request.person, request.params.id)),
-  );
+  app.get("/requests/:id", { schema: { params: idParams, response: { 200: requestSchema, ...ERRORS } } }, async (request, reply) => {
+    const [text] = await texts.of([await workflow.getFor(request.person, request.params.id)]);
+    return sendJsonText(reply, text!);
+  });
 
   app.post("/requests/:id/approve", { schema: { params: idParams, body: approveBody, response: { 200: requestSchema, ...ERRORS } } }, async (request) =>
     workflow.approve(request.person, request.params.id, request.body),

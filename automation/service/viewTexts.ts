@@ -1,0 +1,104 @@
+/**
+ * The JSON text of request views, as `GET /requests` and `GET /requests/:id` answer them.
+ *
+ * A request that has ended (succeeded, failed, blocked, rejected, cancelled, expired) never
+ * changes again: no transition leaves those statuses, nobody may approve it and no rung
+ * escalates it. Its view, encoded by its schema, is kept as text, keyed by id, status and
+ * `updated_at` (every transition writes both), so a page of ended requests costs neither
+ * parsing the stored JSON columns nor reading their approvals, encoding and stringifying
+ * again. A request still in flight is built fresh on every read: its status, approvals and
+ * who may still approve change. Each replica keeps its own texts; nothing is shared, and a
+ * row that changes under a replica gets a new key.
+ */
+import { z } from "zod";
+import type { RequestRow } from "../store/store";
+import { TERMINAL_STATUSES, type RequestView, type Status } from "../workflow";
+import { requestSchema } from "./schemas";
+
+/** What the texts need of the workflow: views of rows, built as the routes build them. */
+export interface ViewSource {
+  views(rows: RequestRow[]): Promise<RequestView[]>;
+}
+
+/** Options of `ViewTexts`. */
+export interface ViewTextsOptions {
+  /**
+   * Ended requests whose text is kept (least recently read dropped first). Default 10,000:
+   * about 30 MB at the ~3 kB a request with its preview takes.
+   */
+  max?: number;
+}
+
+const ENDED: ReadonlySet<string> = new Set<Status>(TERMINAL_STATUSES);
+
+/** One view as text, encoded by the response schema (fields it does not declare left out). */
+export function viewText(view: RequestView): string {
+  const encoded = z.safeEncode(requestSchema, view);
+  if (!encoded.success) throw new Error(`the view of ${view.id} does not match its schema: ${encoded.error.message}`);
+  return JSON.stringify(encoded.data);
+}
+
+export class ViewTexts {
+  private readonly texts = new Map<string, string>();
+  private readonly max: number;
+  /** Reads answered from kept texts, and reads that built the view (for tests and logs). */
+  readonly counts = { kept: 0, built: 0 };
+
+  constructor(
+    private readonly source: ViewSource,
+    options: ViewTextsOptions = {},
+  ) {
+    this.max = options.max ?? 10_000;
+  }
+
+  private static key(row: RequestRow): string | undefined {
+    return ENDED.has(row.status) ? `${row.id}\u0000${row.status}\u0000${row.updated_at}` : undefined;
+  }
+
+  /** The texts of `rows`, in order: kept ones as they are, the others built (one query for their approvals). */
+  async of(rows: RequestRow[]): Promise<string[]> {
+    const out: (string | undefined)[] = rows.map((row) => {
+      const key = ViewTexts.key(row);
+      const text = key === undefined ? undefined : this.texts.get(key);
+      if (text !== undefined) {
+        // Read again: the most recently read are the last dropped.
+        this.texts.delete(key!);
+        this.texts.set(key!, text);
+      }
+      return text;
+    });
+    const missing = rows.filter((_, i) => out[i] === undefined);
+    this.counts.kept += rows.length - missing.length;
+    this.counts.built += missing.length;
+    if (missing.length > 0) {
+      const views = await this.source.views(missing);
+      let next = 0;
+      for (let i = 0; i < out.length; i++) {
+        if (out[i] !== undefined) continue;
+        const view = views[next++]!;
+        const text = viewText(view);
+        out[i] = text;
+        // Kept only when the view is the ended row read: a wait read past its expiry shows as
+        // expired but its row still says awaiting_approval until that is recorded.
+        const key = ViewTexts.key(rows[i]!);
+        if (key !== undefined && view.status === rows[i]!.status && view.updatedAt === rows[i]!.updated_at) this.keep(key, text);
+      }
+    }
+    return out as string[];
+  }
+
+  private keep(key: string, text: string): void {
+    this.texts.set(key, text);
+    if (this.texts.size > this.max) this.texts.delete(this.texts.keys().next().value!);
+  }
+
+  /** How many texts are kept now. */
+  get size(): number {
+    return this.texts.size;
+  }
+}
+
+/** The `GET /requests` answer as text: the page's views and the cursor of the next page. */
+export function pageText(texts: string[], next: string | undefined): string {
+  return `{"requests":[${texts.join(",")}]${next === undefined ? "" : `,"next":${JSON.stringify(next)}`}}`;
+}
