@@ -27,6 +27,6 @@ export function tooMany(reply: FastifyReply, retryAfterS: number, code: string, 
  * 200 with JSON already encoded by the route's schema (kept texts, viewTexts.ts): sent as it
  * is, not serialized again.
  */
-export function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+export function sendJsonText(reply: FastifyReply, text: Buffer): FastifyReply {
   return reply.type("application/json; charset=utf-8").send(text);
 }

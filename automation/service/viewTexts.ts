@@ -6,7 +6,10 @@
  * escalates it. Its view, encoded by its schema, is kept as text, keyed by id, status and
  * `updated_at` (every transition writes both), so a page of ended requests costs neither
  * parsing the stored JSON columns nor reading their approvals, encoding and stringifying
- * again. A request still in flight is built fresh on every read: its status, approvals and
+ * again. Texts are kept as UTF-8 bytes and a page is put together as bytes: on this kind of
+ * machine a JavaScript string over 128 kB (V8's large-object space, fresh pages each time)
+ * cost ~0.65 ms to make against ~0.02 ms just under, while joining 50 Buffers of a 140 kB
+ * page takes ~0.07 ms. A request still in flight is built fresh on every read: its status, approvals and
  * who may still approve change. Each replica keeps its own texts; nothing is shared, and a
  * row that changes under a replica gets a new key.
  */
@@ -31,15 +34,15 @@ export interface ViewTextsOptions {
 
 const ENDED: ReadonlySet<string> = new Set<Status>(TERMINAL_STATUSES);
 
-/** One view as text, encoded by the response schema (fields it does not declare left out). */
-export function viewText(view: RequestView): string {
+/** One view as UTF-8 JSON, encoded by the response schema (fields it does not declare left out). */
+export function viewText(view: RequestView): Buffer {
   const encoded = z.safeEncode(requestSchema, view);
   if (!encoded.success) throw new Error(`the view of ${view.id} does not match its schema: ${encoded.error.message}`);
-  return JSON.stringify(encoded.data);
+  return Buffer.from(JSON.stringify(encoded.data));
 }
 
 export class ViewTexts {
-  private readonly texts = new Map<string, string>();
+  private readonly texts = new Map<string, Buffer>();
   private readonly max: number;
   /** Reads answered from kept texts, and reads that built the view (for tests and logs). */
   readonly counts = { kept: 0, built: 0 };
@@ -56,8 +59,8 @@ export class ViewTexts {
   }
 
   /** The texts of `rows`, in order: kept ones as they are, the others built (one query for their approvals). */
-  async of(rows: RequestRow[]): Promise<string[]> {
-    const out: (string | undefined)[] = rows.map((row) => {
+  async of(rows: RequestRow[]): Promise<Buffer[]> {
+    const out: (Buffer | undefined)[] = rows.map((row) => {
       const key = ViewTexts.key(row);
       const text = key === undefined ? undefined : this.texts.get(key);
       if (text !== undefined) {
@@ -84,10 +87,10 @@ export class ViewTexts {
         if (key !== undefined && view.status === rows[i]!.status && view.updatedAt === rows[i]!.updated_at) this.keep(key, text);
       }
     }
-    return out as string[];
+    return out as Buffer[];
   }
 
-  private keep(key: string, text: string): void {
+  private keep(key: string, text: Buffer): void {
     this.texts.set(key, text);
     if (this.texts.size > this.max) this.texts.delete(this.texts.keys().next().value!);
   }
@@ -98,7 +101,17 @@ export class ViewTexts {
   }
 }
 
-/** The `GET /requests` answer as text: the page's views and the cursor of the next page. */
-export function pageText(texts: string[], next: string | undefined): string {
-  return `{"requests":[${texts.join(",")}]${next === undefined ? "" : `,"next":${JSON.stringify(next)}`}}`;
+const OPEN = Buffer.from('{"requests":[');
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");
+const END = Buffer.from("}");
+
+/** The `GET /requests` answer as UTF-8 JSON: the page's views and the cursor of the next page. */
+export function pageText(texts: Buffer[], next: string | undefined): Buffer {
+  const parts: Buffer[] = [OPEN];
+  texts.forEach((text, i) => parts.push(...(i === 0 ? [text] : [COMMA, text])));
+  parts.push(CLOSE);
+  if (next !== undefined) parts.push(Buffer.from(`,"next":${JSON.stringify(next)}`));
+  parts.push(END);
+  return Buffer.concat(parts);
 }
