@@ -14,12 +14,13 @@
  * row that changes under a replica gets a new key.
  */
 import { z } from "zod";
-import type { RequestRow } from "../store/store";
+import type { RequestKey, RequestRow } from "../store/store";
 import { TERMINAL_STATUSES, type RequestView, type Status } from "../workflow";
 import { requestSchema } from "./schemas";
 
-/** What the texts need of the workflow: views of rows, built as the routes build them. */
+/** What the texts need: whole rows by id, and their views as the routes build them. */
 export interface ViewSource {
+  rows(ids: readonly string[]): Promise<RequestRow[]>;
   views(rows: RequestRow[]): Promise<RequestView[]>;
 }
 
@@ -54,13 +55,17 @@ export class ViewTexts {
     this.max = options.max ?? 10_000;
   }
 
-  private static key(row: RequestRow): string | undefined {
+  private static key(row: RequestKey): string | undefined {
     return ENDED.has(row.status) ? `${row.id}\u0000${row.status}\u0000${row.updated_at}` : undefined;
   }
 
-  /** The texts of `rows`, in order: kept ones as they are, the others built (one query for their approvals). */
-  async of(rows: RequestRow[]): Promise<Buffer[]> {
-    const out: (Buffer | undefined)[] = rows.map((row) => {
+  /**
+   * The texts of the requests `keys` name, in order: kept ones as they are, the others built
+   * from their whole rows (`loaded` when the caller has them, else read in one query, with
+   * their approvals in one more). A request gone between the two reads is left out.
+   */
+  async of(keys: readonly RequestKey[], loaded?: readonly RequestRow[]): Promise<Buffer[]> {
+    const out: (Buffer | undefined)[] = keys.map((row) => {
       const key = ViewTexts.key(row);
       const text = key === undefined ? undefined : this.texts.get(key);
       if (text !== undefined) {
@@ -70,24 +75,25 @@ export class ViewTexts {
       }
       return text;
     });
-    const missing = rows.filter((_, i) => out[i] === undefined);
-    this.counts.kept += rows.length - missing.length;
+    const missing = keys.filter((_, i) => out[i] === undefined).map((k) => k.id);
+    this.counts.kept += keys.length - missing.length;
     this.counts.built += missing.length;
     if (missing.length > 0) {
-      const views = await this.source.views(missing);
-      let next = 0;
-      for (let i = 0; i < out.length; i++) {
-        if (out[i] !== undefined) continue;
-        const view = views[next++]!;
+      const rows = loaded ? missing.flatMap((id) => loaded.find((r) => r.id === id) ?? []) : await this.source.rows(missing);
+      const views = await this.source.views(rows);
+      const built = new Map<string, Buffer>();
+      rows.forEach((row, i) => {
+        const view = views[i]!;
         const text = viewText(view);
-        out[i] = text;
+        built.set(row.id, text);
         // Kept only when the view is the ended row read: a wait read past its expiry shows as
         // expired but its row still says awaiting_approval until that is recorded.
-        const key = ViewTexts.key(rows[i]!);
-        if (key !== undefined && view.status === rows[i]!.status && view.updatedAt === rows[i]!.updated_at) this.keep(key, text);
-      }
+        const key = ViewTexts.key(row);
+        if (key !== undefined && view.status === row.status && view.updatedAt === row.updated_at) this.keep(key, text);
+      });
+      keys.forEach((k, i) => (out[i] ??= built.get(k.id)));
     }
-    return out as Buffer[];
+    return out.filter((t): t is Buffer => t !== undefined);
   }
 
   private keep(key: string, text: Buffer): void {

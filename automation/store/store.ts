@@ -22,6 +22,19 @@ import type {
 import { Dialect, migrate } from "./migrations";
 
 export type RequestRow = RequestsTable;
+/** What identifies a request's state: a row changes status and `updated_at` together. */
+export type RequestKey = Pick<RequestRow, "id" | "status" | "updated_at" | "created_at">;
+
+/** Which requests a list reads: filters, page size and where the previous page ended. */
+export interface ListFilter {
+  status?: string;
+  teams?: string[];
+  team?: string;
+  /** Default 200. */
+  limit?: number;
+  /** Continue after this request (`created_at`, `id`), newest first. */
+  after?: { createdAt: string; id: string };
+}
 export type InstanceRow = InstancesTable;
 export type JobRow = Omit<JobsTable, "id"> & { id: number };
 export type RunRow = RunbookRunsTable;
@@ -295,14 +308,23 @@ export class Store {
    * an index's (`requests_list_order`, or `requests_team_list_order` for one team): a page
    * reads its rows and stops, at any depth, however many requests are stored.
    */
-  async listRequests(filter: {
-    status?: string;
-    teams?: string[];
-    team?: string;
-    limit?: number;
-    after?: { createdAt: string; id: string };
-  }): Promise<RequestRow[]> {
-    let q = this.db.selectFrom("requests").selectAll();
+  async listRequests(filter: ListFilter): Promise<RequestRow[]> {
+    if (filter.teams?.length === 0) return [];
+    return this.listQuery(filter).selectAll().execute();
+  }
+
+  /**
+   * The same page as `listRequests`, only what identifies each row's state (id, status,
+   * `updated_at`, `created_at`): the list answers ended requests from kept texts and reads the
+   * whole rows only of the others (`getRequests`).
+   */
+  async listRequestKeys(filter: ListFilter): Promise<RequestKey[]> {
+    if (filter.teams?.length === 0) return [];
+    return this.listQuery(filter).select(["id", "status", "updated_at", "created_at"]).execute();
+  }
+
+  private listQuery(filter: ListFilter) {
+    let q = this.db.selectFrom("requests");
     if (filter.after) {
       const { createdAt, id } = filter.after;
       // `created_at <= X` first: a range the index seeks to, rather than an OR it cannot use.
@@ -310,15 +332,23 @@ export class Store {
     }
     if (filter.status) q = q.where("status", "=", filter.status);
     if (filter.team) q = q.where("team", "=", filter.team);
-    if (filter.teams) {
-      if (filter.teams.length === 0) return [];
-      q = q.where("team", "in", filter.teams);
-    }
+    if (filter.teams) q = q.where("team", "in", filter.teams);
     return q
       .orderBy("created_at", "desc")
       .orderBy("id")
-      .limit(filter.limit ?? 200)
+      .limit(filter.limit ?? 200);
+  }
+
+  /** The requests with these ids, in the order of `ids` (ids with no request left out). */
+  async getRequests(ids: readonly string[]): Promise<RequestRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("requests")
+      .selectAll()
+      .where("id", "in", [...new Set(ids)])
       .execute();
+    const byId = new Map<string, RequestRow>(rows.map((r) => [r.id, r]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { requestSchema } from "../../automation/service/schemas";
 import { BUFFER_ABOVE, largeAsBuffer } from "../../automation/service/serializer";
+import { viewTextsOf } from "../../automation/service/routes/requests";
 import { pageText, ViewTexts, viewText } from "../../automation/service/viewTexts";
 import type { RequestRow } from "../../automation/store/store";
 import { pg, useHarness } from "./harness";
@@ -35,7 +36,7 @@ async function waiting(name: string): Promise<RequestRow> {
 describe("ViewTexts", () => {
   it("keeps an ended request's text and answers it again unchanged, equal to the view the schema encodes", async () => {
     const row = await ended("vt-kept");
-    const texts = new ViewTexts(h.service.workflow);
+    const texts = viewTextsOf(h.service.workflow);
     const [first] = await texts.of([row]);
     expect(texts.counts).toEqual({ kept: 0, built: 1 });
     const [second] = await texts.of([row]);
@@ -47,7 +48,7 @@ describe("ViewTexts", () => {
 
   it("builds a request in flight on every read, so an approval shows at once", async () => {
     const row = await waiting("vt-waiting");
-    const texts = new ViewTexts(h.service.workflow);
+    const texts = viewTextsOf(h.service.workflow);
     const [before] = await texts.of([row]);
     expect(JSON.parse(before!.toString()).approvals).toEqual([]);
     expect(JSON.parse(before!.toString()).approvalsNeeded).toMatchObject({ approvers: ["erin", "bob", "carol"] });
@@ -61,7 +62,7 @@ describe("ViewTexts", () => {
 
   it("builds again a row whose status or updated_at differs from the one kept", async () => {
     const row = await ended("vt-changed");
-    const texts = new ViewTexts(h.service.workflow);
+    const texts = viewTextsOf(h.service.workflow);
     await texts.of([row]);
     await texts.of([{ ...row, updated_at: "2099-01-01T00:00:00.000Z" }]);
     await texts.of([{ ...row, status: "failed" }]);
@@ -70,7 +71,7 @@ describe("ViewTexts", () => {
 
   it("keeps at most `max` texts, dropping the least recently read", async () => {
     const [a, b, c] = [await ended("vt-a"), await ended("vt-b"), await ended("vt-c")];
-    const texts = new ViewTexts(h.service.workflow, { max: 2 });
+    const texts = new ViewTexts({ rows: (ids) => h.service.store.getRequests(ids), views: (rows) => h.service.workflow.views(rows) }, { max: 2 });
     await texts.of([a, b]);
     await texts.of([a]); // a read again: b is now the least recently read
     await texts.of([c]); // b dropped
@@ -84,7 +85,7 @@ describe("ViewTexts", () => {
 
   it("keeps the order of the rows, kept and built mixed", async () => {
     const [a, w, b] = [await ended("vt-o1"), await waiting("vt-o2"), await ended("vt-o3")];
-    const texts = new ViewTexts(h.service.workflow);
+    const texts = viewTextsOf(h.service.workflow);
     await texts.of([b]);
     const out = await texts.of([a, w, b]);
     expect(out.map((t) => JSON.parse(t.toString()).id)).toEqual([a.id, w.id, b.id]);

@@ -185,6 +185,22 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(await store.listRequests({ teams: [] })).toEqual([]);
     });
 
+    it("lists the same page as keys only, and reads whole rows by id in the order asked", async () => {
+      const teams = ["lt-a", "lt-b"];
+      const keys = await store.listRequestKeys({ teams, limit: 3, after: { createdAt: at(1005), id: "l-5b" } });
+      expect(keys).toEqual([
+        { id: "l-4", status: "failed", updated_at: at(1004), created_at: at(1004) },
+        { id: "l-3a", status: "succeeded", updated_at: at(1003), created_at: at(1003) },
+        { id: "l-3b", status: "succeeded", updated_at: at(1003), created_at: at(1003) },
+      ]);
+      expect(await store.listRequestKeys({ teams: [] })).toEqual([]);
+      expect((await store.listRequestKeys({ team: "lt-a", status: "failed" })).map((k) => k.id)).toEqual(["l-4"]);
+      const rows = await store.getRequests(["l-3b", "nope", "l-1", "l-3b"]);
+      expect(rows.map((r) => r.id)).toEqual(["l-3b", "l-1", "l-3b"]);
+      expect(rows[0]).toEqual(await store.getRequest("l-3b"));
+      expect(await store.getRequests([])).toEqual([]);
+    });
+
     it("reads the approvals of a page in one query, by request, each in id order", async () => {
       await store.addApproval({ request_id: "l-2", by: "bob", at: at(1100), digest: "sha256:a", comment: null });
       await store.addApproval({ request_id: "l-1", by: "carol", at: at(1101), digest: "sha256:b", comment: "ok" });

@@ -25,13 +25,18 @@ export interface RequestRouteOptions {
   streams: StreamHub;
   /** Submissions allowed per person and per team in a window (paved.yaml `limits`). */
   limits: { perPerson: Limit; perTeam: Limit };
-  /** The views' texts (kept for ended requests). Default: a new `ViewTexts` over `workflow`. */
+  /** The views' texts (kept for ended requests). Default: new ones over `workflow`. */
   texts?: ViewTexts;
 }
 
 const ERRORS = errorResponses;
 
-export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (app, { workflow, streams, limits, texts = new ViewTexts(workflow) }) => {
+/** Views' texts over the workflow: rows from its store, views as it builds them. */
+export function viewTextsOf(workflow: Workflow): ViewTexts {
+  return new ViewTexts({ rows: (ids) => workflow.store.getRequests(ids), views: (rows) => workflow.views(rows) });
+}
+
+export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (app, { workflow, streams, limits, texts = viewTextsOf(workflow) }) => {
   // Counted in this replica's memory.
   const perPerson = app.createRateLimit({ max: limits.perPerson.max, timeWindow: limits.perPerson.windowMs, keyGenerator: (r) => `person:${r.person.name}` });
   const perTeam = app.createRateLimit({
@@ -77,7 +82,7 @@ export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (
         { path: "query.cursor", message: "is not a cursor from a previous page" },
       ]);
     // One more than the page: whether there is a next page.
-    const rows = await workflow.store.listRequests({
+    const rows = await workflow.store.listRequestKeys({
       status: request.query.status,
       team: request.query.team,
       teams: workflow.visibleTeams(request.person),
@@ -92,7 +97,8 @@ export const requestRoutes: FastifyPluginAsyncZod<RequestRouteOptions> = async (
   });
 
   app.get("/requests/:id", { schema: { params: idParams, response: { 200: requestSchema, ...ERRORS } } }, async (request, reply) => {
-    const [text] = await texts.of([await workflow.getFor(request.person, request.params.id)]);
+    const row = await workflow.getFor(request.person, request.params.id);
+    const [text] = await texts.of([row], [row]);
     return sendJsonText(reply, text!);
   });
 
