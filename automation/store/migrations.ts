@@ -264,6 +264,22 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`create index requests_team_list_order on requests (team, created_at desc, id)`.execute(db);
       },
     },
+    "0011-request-list-keys": {
+      async up(db) {
+        // The list reads only what identifies each row's state (id, status, updated_at) and
+        // answers ended requests from kept texts: with those in the index, a page is read from
+        // the index alone, never from rows whose previews spill over several pages.
+        await sql`drop index requests_list_order`.execute(db);
+        await sql`drop index requests_team_list_order`.execute(db);
+        if (dialect === "postgres") {
+          await sql`create index requests_list_order on requests (created_at desc, id) include (team, status, updated_at)`.execute(db);
+          await sql`create index requests_team_list_order on requests (team, created_at desc, id) include (status, updated_at)`.execute(db);
+        } else {
+          await sql`create index requests_list_order on requests (created_at desc, id, team, status, updated_at)`.execute(db);
+          await sql`create index requests_team_list_order on requests (team, created_at desc, id, status, updated_at)`.execute(db);
+        }
+      },
+    },
   };
 }
 

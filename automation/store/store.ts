@@ -332,7 +332,11 @@ export class Store {
     }
     if (filter.status) q = q.where("status", "=", filter.status);
     if (filter.team) q = q.where("team", "=", filter.team);
-    if (filter.teams) q = q.where("team", "in", filter.teams);
+    if (filter.teams?.length === 1) q = q.where("team", "=", filter.teams[0]!);
+    // Several teams (an approver sees them all): filtered while walking the list's order.
+    // SQLite's planner, given statistics, would rather read each team's part of the team
+    // index and sort them all (every request, for an approver); the unary `+` keeps it off.
+    else if (filter.teams) q = this.dialect === "sqlite" ? q.where(sql<string>`+team`, "in", filter.teams) : q.where("team", "in", filter.teams);
     return q
       .orderBy("created_at", "desc")
       .orderBy("id")
