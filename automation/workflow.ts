@@ -161,8 +161,55 @@ export class Workflow {
   }
 
   private async emit(requestId: string, type: "status" | "progress", data: Record<string, unknown>): Promise<void> {
+    // After the engine's lines already written: a stream shows them in the order they happened.
+    await this.progressWritten(requestId);
     await this.store.appendEvent(requestId, this.at(), type, data);
     this.bus.emit("event", requestId);
+  }
+
+  /**
+   * The engine's output lines of each request, written in batches: the lines that arrive
+   * while the previous batch is written go together in one insert (one commit, where a
+   * PostgreSQL commit waits for the disk), one batch after another per request.
+   */
+  private readonly progress = new Map<string, { open?: { at: string; data: { line: string } }[]; written: Promise<void> }>();
+
+  private progressLine(requestId: string, line: string): void {
+    const entry = { at: this.at(), data: { line } };
+    let state = this.progress.get(requestId);
+    if (state?.open) {
+      state.open.push(entry);
+      return;
+    }
+    if (!state) this.progress.set(requestId, (state = { written: Promise.resolve() }));
+    const batch = [entry];
+    state.open = batch;
+    const current = state;
+    const written = state.written
+      // Wait a turn of the event loop: lines of one burst of engine output join the batch.
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(async () => {
+        current.open = undefined;
+        await this.store.appendEvents(
+          requestId,
+          batch.map((b) => ({ at: b.at, type: "progress", data: b.data })),
+        );
+        this.bus.emit("event", requestId);
+      })
+      .catch((err: unknown) => this.log.error({ requestId, err }, "progress event not stored"))
+      .finally(() => {
+        if (current.written === written && !current.open && this.progress.get(requestId) === current) this.progress.delete(requestId);
+      });
+    state.written = written;
+  }
+
+  /** Resolves once every line of `requestId` given so far is written (or its failure logged). */
+  private async progressWritten(requestId: string): Promise<void> {
+    for (let state = this.progress.get(requestId); state; state = this.progress.get(requestId)) {
+      const written = state.written;
+      await written;
+      if (state.written === written) return;
+    }
   }
 
   private async enqueue(request: RequestRow, kind: "preview" | "apply"): Promise<void> {
@@ -502,9 +549,7 @@ export class Workflow {
       action: row.action as Action,
       spec: this.specFor(row.team, row.environment as Environment, row.offering, row.name, JSON.parse(row.params) as Record<string, unknown>),
       signal,
-      onProgress: (line) => {
-        this.emit(row.id, "progress", { line }).catch((err: unknown) => this.log.error({ requestId: row.id, err }, "progress event not stored"));
-      },
+      onProgress: (line) => this.progressLine(row.id, line),
     };
   }
 

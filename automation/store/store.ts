@@ -484,13 +484,19 @@ export class Store {
   // Events
 
   async appendEvent(requestId: string, at: string, type: string, data: unknown): Promise<void> {
-    const insert = this.db.insertInto("events").values({ request_id: requestId, at, type, data: JSON.stringify(data) });
+    return this.appendEvents(requestId, [{ at, type, data }]);
+  }
+
+  /** Stores a request's events in one statement (one commit), in the order given. */
+  async appendEvents(requestId: string, events: readonly { at: string; type: string; data: unknown }[]): Promise<void> {
+    if (events.length === 0) return;
+    const insert = this.db.insertInto("events").values(events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) })));
     if (this.dialect === "postgres") {
       // Other replicas' streams (and this one's again: a stream reads only what it has not
       // sent) are told in the same statement: one round trip and one commit, not two.
       await this.db
         .with("e", () => insert.returning("request_id"))
-        .selectFrom("e")
+        .selectFrom(sql`(select distinct request_id from e)`.as("e"))
         .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
         .execute();
     } else {

@@ -65,8 +65,9 @@ describe("the service's logger", () => {
     const { log, lines } = capture();
     service = await createService({ config: testConfig(), sqliteFile: ":memory:", engine: "simulate", log, startRunner: false });
     const store = service.store;
-    const append = store.appendEvent.bind(store);
-    store.appendEvent = (requestId, at, type, data) => (type === "progress" ? Promise.reject(new Error("disk full")) : append(requestId, at, type, data));
+    const append = store.appendEvents.bind(store);
+    store.appendEvents = (requestId, events) =>
+      events.some((e) => e.type === "progress") ? Promise.reject(new Error("disk full")) : append(requestId, events);
     const id = await submit(service, "progress");
     await service.runner.drain();
     const entry = lines.find((l) => l.msg === "progress event not stored");
