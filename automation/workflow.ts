@@ -25,7 +25,7 @@ import { ExtraRisk, Gate, GateSubject, RecordInput } from "./gate";
 import type { Outcome } from "./earned";
 import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
-import type { JobRow, RequestRow, Store } from "./store/store";
+import type { AuditEntry, JobRow, RequestRow, Store } from "./store/store";
 import { DomainError } from "./errors";
 import { Outbox, STATUS_EVENTS } from "./notifications/outbox";
 
@@ -217,19 +217,34 @@ export class Workflow {
     this.bus.emit("job");
   }
 
-  /** Moves a request from one of `from` to `to`, with the patch; false if it was not in `from`. */
+  /**
+   * Moves a request from one of `from` to `to`, with the patch; false if it was not in `from`.
+   * The change, its notification, its status event and what `then` names (an audit entry, the
+   * next job) are one transaction: all or nothing, one commit.
+   */
   private async transition(
     request: RequestRow,
     from: Status[],
     to: Status,
     patch: Partial<RequestRow> = {},
     detail?: Record<string, unknown>,
+    then: { audit?: Omit<AuditEntry, "at" | "request_id" | "stack">; enqueue?: "preview" | "apply" } = {},
   ): Promise<boolean> {
-    const next = { ...patch, status: to, updated_at: this.at() };
-    const event = STATUS_EVENTS[to];
-    const outbox = event ? this.outbox.forRequest(event, { ...request, ...next }, next.updated_at) : undefined;
-    const ok = await this.store.updateRequest(request.id, next, from, outbox);
-    if (ok) await this.emit(request.id, "status", { status: to, ...(detail ?? {}) });
+    const at = this.at();
+    const next = { ...patch, status: to, updated_at: at };
+    const kind = STATUS_EVENTS[to];
+    const outbox = kind ? this.outbox.forRequest(kind, { ...request, ...next }, at) : undefined;
+    // After the engine's lines already given: a stream shows them in the order they happened.
+    await this.progressWritten(request.id);
+    const ok = await this.store.updateRequest(request.id, next, from, outbox, {
+      event: { at, type: "status", data: { status: to, ...(detail ?? {}) } },
+      ...(then.audit ? { audit: { ...then.audit, at, request_id: request.id, stack: request.stack } } : {}),
+      ...(then.enqueue ? { job: { request_id: request.id, kind: then.enqueue, stack: request.stack, at } } : {}),
+    });
+    if (ok) {
+      this.bus.emit("event", request.id);
+      if (then.enqueue) this.bus.emit("job");
+    }
     return ok;
   }
 
@@ -635,36 +650,37 @@ export class Workflow {
     // engineMs: how long the engine's preview took, so the service's own overhead can be told apart.
     const detail = { digest: preview.digest, risk: risk.level, ...(engineMs !== undefined ? { engineMs } : {}) };
     if (blocked) {
-      if (await this.transition(row, from, "blocked", { ...patch, error: "a mandatory policy failed: see violations" }, detail)) {
-        await this.store.audit({
-          at: this.at(),
+      await this.transition(row, from, "blocked", { ...patch, error: "a mandatory policy failed: see violations" }, detail, {
+        audit: {
           actor: SYSTEM,
           action: "request.blocked",
-          request_id: row.id,
-          stack: row.stack,
           digest: preview.digest,
           detail: { violations: preview.violations.filter((v) => v.enforcementLevel === "mandatory").map((v) => v.policyName) },
-        });
-      }
+        },
+      });
       return;
     }
     if (risk.requiredApprovals.auto) {
-      if (await this.transition(row, from, "approved", patch, { ...detail, auto: true })) {
-        await this.store.audit({
-          at: this.at(),
-          actor: SYSTEM,
-          action: "request.auto-approved",
-          request_id: row.id,
-          stack: row.stack,
-          digest: preview.digest,
-          detail: {
-            risk: risk.level,
-            autonomy: this.config.autonomy(row.team, row.environment as Environment),
-            ...(risk.earned ? { earned: risk.earned } : {}),
+      await this.transition(
+        row,
+        from,
+        "approved",
+        patch,
+        { ...detail, auto: true },
+        {
+          audit: {
+            actor: SYSTEM,
+            action: "request.auto-approved",
+            digest: preview.digest,
+            detail: {
+              risk: risk.level,
+              autonomy: this.config.autonomy(row.team, row.environment as Environment),
+              ...(risk.earned ? { earned: risk.earned } : {}),
+            },
           },
-        });
-        await this.enqueue(row, "apply");
-      }
+          enqueue: "apply",
+        },
+      );
       return;
     }
     const floor = await this.store.lastApprovalId();
@@ -675,17 +691,16 @@ export class Workflow {
         "awaiting_approval",
         { ...patch, awaiting_since: this.at(), approval_floor: floor },
         { ...detail, needs: risk.requiredApprovals.description },
+        {
+          audit: {
+            actor: SYSTEM,
+            action: "request.awaiting-approval",
+            digest: preview.digest,
+            detail: { risk: risk.level, needs: risk.requiredApprovals.description },
+          },
+        },
       )
     ) {
-      await this.store.audit({
-        at: this.at(),
-        actor: SYSTEM,
-        action: "request.awaiting-approval",
-        request_id: row.id,
-        stack: row.stack,
-        digest: preview.digest,
-        detail: { risk: risk.level, needs: risk.requiredApprovals.description },
-      });
       await this.advanceIfApproved(await this.get(row.id));
     }
   }
@@ -759,16 +774,8 @@ export class Workflow {
         "succeeded",
         { outputs: JSON.stringify(outputs) },
         { changeSummary: result.changeSummary, engineMs: Math.round(engineMs) },
+        { audit: { actor: SYSTEM, action: "request.succeeded", digest: approved.digest, detail: { changeSummary: result.changeSummary } } },
       );
-      await this.store.audit({
-        at: this.at(),
-        actor: SYSTEM,
-        action: "request.succeeded",
-        request_id: row.id,
-        stack: row.stack,
-        digest: approved.digest,
-        detail: { changeSummary: result.changeSummary },
-      });
       await this.track(await this.get(row.id), "success");
       return "done";
     } catch (err) {

@@ -108,6 +108,92 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 /** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
+/** An audit entry as the store records it. */
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  request_id?: string;
+  stack?: string;
+  digest?: string;
+  detail?: unknown;
+  actor_kind?: "agent";
+}
+
+/** A job to queue. */
+export interface NewJob {
+  request_id: string;
+  kind: string;
+  stack: string;
+  at: string;
+}
+
+/** A request event to store (the stream's `status` and `progress` entries). */
+export interface NewEvent {
+  at: string;
+  type: string;
+  data: unknown;
+}
+
+/** What `updateRequest` writes with a change, in its transaction, when the change is made. */
+export interface RequestChangeExtras {
+  event?: NewEvent;
+  audit?: AuditEntry;
+  job?: NewJob;
+}
+
+async function writeAudit(db: Kysely<Database>, entry: AuditEntry): Promise<void> {
+  await db
+    .insertInto("audit")
+    .values({
+      at: entry.at,
+      actor: entry.actor,
+      ...(entry.actor_kind ? { actor_kind: entry.actor_kind } : {}),
+      action: entry.action,
+      request_id: entry.request_id ?? null,
+      stack: entry.stack ?? null,
+      digest: entry.digest ?? null,
+      detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+    })
+    .execute();
+}
+
+async function writeJob(db: Kysely<Database>, job: NewJob): Promise<void> {
+  await db
+    .insertInto("jobs")
+    .values({
+      request_id: job.request_id,
+      kind: job.kind,
+      stack: job.stack,
+      status: "queued",
+      attempts: 0,
+      lease_owner: null,
+      lease_until: null,
+      run_after: job.at,
+      created_at: job.at,
+      updated_at: job.at,
+      // The request's team, for fair claiming (the workflow does not need to know).
+      team: sql<string | null>`(select r.team from requests r where r.id = ${job.request_id})`,
+    })
+    .execute();
+}
+
+async function writeEvents(db: Kysely<Database>, dialect: Dialect, requestId: string, events: readonly NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const insert = db.insertInto("events").values(events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) })));
+  if (dialect === "postgres") {
+    // Other replicas' streams (and this one's again: a stream reads only what it has not
+    // sent) are told in the same statement: one round trip, and delivered at its commit.
+    await db
+      .with("e", () => insert.returning("request_id"))
+      .selectFrom(sql`(select distinct request_id from e)`.as("e"))
+      .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
+      .execute();
+  } else {
+    await insert.execute();
+  }
+}
+
 async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<void> {
   await trx.insertInto("notification_events").values(entry.event).execute();
   const sinks = [...new Set(entry.sinks)];
@@ -359,16 +445,27 @@ export class Store {
    * Updates a request when its status is one of `from` (all when omitted). Returns whether
    * it was updated: a concurrent change (a cancel during a preview) wins cleanly.
    */
-  async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[], outbox?: OutboxEntry): Promise<boolean> {
+  async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[], outbox?: OutboxEntry, also: RequestChangeExtras = {}): Promise<boolean> {
     const update = async (db: Kysely<Database>) => {
       let q = db.updateTable("requests").set(patch).where("id", "=", id);
       if (from) q = q.where("status", "in", from);
       const r = await q.executeTakeFirst();
       return Number(r.numUpdatedRows) > 0;
     };
-    if (!outbox) return update(this.db);
-    // The notification is written in the same transaction as the change: both or neither.
-    return this.transaction(async (trx) => (await update(trx)) && (await writeOutbox(trx, outbox), true));
+    const { event, audit, job } = also;
+    if (!outbox && !event && !audit && !job) return update(this.db);
+    // What goes with the change is written in the same transaction: all or nothing, and one
+    // commit (on PostgreSQL, one wait for the disk) rather than one per row.
+    const updated = await this.transaction(async (trx) => {
+      if (!(await update(trx))) return false;
+      if (outbox) await writeOutbox(trx, outbox);
+      if (event) await writeEvents(trx, this.dialect, id, [event]);
+      if (audit) await writeAudit(trx, audit);
+      if (job) await writeJob(trx, job);
+      return true;
+    });
+    if (updated && event) this.events.emit("event", id);
+    return updated;
   }
 
   /** Requests on `stack` that have not reached a terminal status. */
@@ -421,29 +518,8 @@ export class Store {
 
   // Audit (append-only: there is no update or delete)
 
-  async audit(entry: {
-    at: string;
-    actor: string;
-    action: string;
-    request_id?: string;
-    stack?: string;
-    digest?: string;
-    detail?: unknown;
-    actor_kind?: "agent";
-  }): Promise<void> {
-    await this.db
-      .insertInto("audit")
-      .values({
-        at: entry.at,
-        actor: entry.actor,
-        ...(entry.actor_kind ? { actor_kind: entry.actor_kind } : {}),
-        action: entry.action,
-        request_id: entry.request_id ?? null,
-        stack: entry.stack ?? null,
-        digest: entry.digest ?? null,
-        detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
-      })
-      .execute();
+  async audit(entry: AuditEntry): Promise<void> {
+    await writeAudit(this.db, entry);
   }
 
   async auditTrail(filter: { requestId?: string; teams?: string[]; limit?: number }) {
@@ -488,20 +564,8 @@ export class Store {
   }
 
   /** Stores a request's events in one statement (one commit), in the order given. */
-  async appendEvents(requestId: string, events: readonly { at: string; type: string; data: unknown }[]): Promise<void> {
-    if (events.length === 0) return;
-    const insert = this.db.insertInto("events").values(events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) })));
-    if (this.dialect === "postgres") {
-      // Other replicas' streams (and this one's again: a stream reads only what it has not
-      // sent) are told in the same statement: one round trip and one commit, not two.
-      await this.db
-        .with("e", () => insert.returning("request_id"))
-        .selectFrom(sql`(select distinct request_id from e)`.as("e"))
-        .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
-        .execute();
-    } else {
-      await insert.execute();
-    }
+  async appendEvents(requestId: string, events: readonly NewEvent[]): Promise<void> {
+    await writeEvents(this.db, this.dialect, requestId, events);
     this.events.emit("event", requestId);
   }
 
@@ -588,24 +652,8 @@ export class Store {
 
   // Jobs
 
-  async enqueueJob(job: { request_id: string; kind: string; stack: string; at: string }): Promise<void> {
-    await this.db
-      .insertInto("jobs")
-      .values({
-        request_id: job.request_id,
-        kind: job.kind,
-        stack: job.stack,
-        status: "queued",
-        attempts: 0,
-        lease_owner: null,
-        lease_until: null,
-        run_after: job.at,
-        created_at: job.at,
-        updated_at: job.at,
-        // The request's team, for fair claiming (the workflow does not need to know).
-        team: sql<string | null>`(select r.team from requests r where r.id = ${job.request_id})`,
-      })
-      .execute();
+  async enqueueJob(job: NewJob): Promise<void> {
+    await writeJob(this.db, job);
   }
 
   /**
