@@ -343,22 +343,27 @@ export class Workflow {
       created_at: at,
       updated_at: at,
     };
-    if (!(await this.store.insertRequest(row))) {
+    // The request, its audit entry, its first status event and its preview job: one transaction.
+    const inserted = await this.store.insertRequest(row, {
+      audit: {
+        at,
+        actor: person.name,
+        ...(person.agent ? { actor_kind: "agent" as const } : {}),
+        action: `request.${input.action}`,
+        request_id: row.id,
+        stack,
+        detail: { offering: input.offering, params },
+      },
+      event: { at, type: "status", data: { status: "previewing", actor: actorOf(person) } },
+      job: { request_id: row.id, kind: "preview", stack, at },
+    });
+    if (!inserted) {
       const other = (await this.store.inFlight(stack, TERMINAL_STATUSES))[0];
       throw new DomainError("conflict", "request_in_flight", `request ${other?.id ?? "(another)"} on ${stack} is still ${other?.status ?? "in flight"}`);
     }
-    await this.store.audit({
-      at,
-      actor: person.name,
-      ...(person.agent ? { actor_kind: "agent" as const } : {}),
-      action: `request.${input.action}`,
-      request_id: row.id,
-      stack,
-      detail: { offering: input.offering, params },
-    });
-    await this.emit(row.id, "status", { status: "previewing", actor: actorOf(person) });
-    await this.enqueue(row, "preview");
-    return this.view(row);
+    this.bus.emit("event", row.id);
+    this.bus.emit("job");
+    return this.viewWith(row, [], []);
   }
 
   async get(id: string): Promise<RequestRow> {

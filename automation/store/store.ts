@@ -374,14 +374,29 @@ export class Store {
   // Requests
 
   /** Inserts a request; false when another request on its stack is in flight (whatever the replica). */
-  async insertRequest(row: RequestRow): Promise<boolean> {
+  /**
+   * Inserts a request, with what `also` names in the same transaction (one commit). False,
+   * with nothing written, when another request on its stack is in flight.
+   */
+  async insertRequest(row: RequestRow, also: RequestChangeExtras = {}): Promise<boolean> {
+    const { event, audit, job } = also;
     try {
-      await this.db.insertInto("requests").values(row).execute();
-      return true;
+      if (!event && !audit && !job) {
+        await this.db.insertInto("requests").values(row).execute();
+        return true;
+      }
+      await this.transaction(async (trx) => {
+        await trx.insertInto("requests").values(row).execute();
+        if (audit) await writeAudit(trx, audit);
+        if (event) await writeEvents(trx, this.dialect, row.id, [event]);
+        if (job) await writeJob(trx, job);
+      });
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+    if (event) this.events.emit("event", row.id);
+    return true;
   }
 
   async getRequest(id: string): Promise<RequestRow | undefined> {
