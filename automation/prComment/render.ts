@@ -126,6 +126,18 @@ interface Section {
   policies?: Record<string, number>;
   errors?: number;
   warnings?: number;
+  /**
+   * A stand-in for all of one operation's sections, with their counts: they are made (grouped
+   * by component, ordered by risk) only if the comment gets as far as them. Read through
+   * `sectionAt`, which puts them in its place first.
+   */
+  expand?: () => Section[];
+}
+
+/** Section `i` of `sections`, the stand-in there replaced by the sections it stands for. */
+function sectionAt(sections: Section[], i: number): Section {
+  for (let s = sections[i]; s.expand; s = sections[i]) sections.splice(i, 1, ...s.expand());
+  return sections[i];
 }
 
 /** The marker line a workflow searches for: `<!-- paved:pr-comment stack=<name> -->`. */
@@ -343,59 +355,71 @@ function changeSections(steps: PreviewStep[], levels: (RiskLevel | "none")[], en
     byOp.set(step.op, list);
   });
   if (byOp.size === 0) return [{ text: "#### Changes\n\nNo resource changes." }];
-  let prefix = "#### Changes\n\n";
   const sections: Section[] = [];
+  let first = true;
   for (const op of OP_ORDER) {
     const rows = byOp.get(op);
     if (!rows) continue;
-    prefix += `##### ${mdCode(OP_SYMBOL[op])} ${OP_TITLE[op]} (${formatCount(rows.length)})\n\n`;
-    // Components in the order of their riskiest step, then of appearance.
-    const groups = new Map<string, Row[]>();
-    // Whether a parent is the stack, once per parent (a preview has few parents and many steps).
-    const component = new Map<string, boolean>();
-    for (const row of rows) {
-      const urn = row.step.parentUrn;
-      let isComponent = urn ? component.get(urn) : false;
-      if (isComponent === undefined) component.set(urn!, (isComponent = !isStackUrn(urn!)));
-      const parent = isComponent ? urn! : "";
-      const list = groups.get(parent);
-      if (list) list.push(row);
-      else groups.set(parent, [row]);
-    }
-    const ordered = [...groups.entries()].map(([parent, list]) => {
-      const sorted = byRiskThenIndex(list);
-      return { parent, rows: sorted, top: riskRank(sorted[0].level), first: list[0].index };
-    });
-    ordered.sort((a, b) => b.top - a.top || a.first - b.first);
-    for (const group of ordered) {
-      const title = group.parent ? `Component ${typeFromUrn(group.parent)} ${nameFromUrn(group.parent)}` : "Top level";
-      // The step's reasons are built only for the rows the comment shows.
-      const cells = ({ step }: Row) => {
-        const risk = classifyStep(step, environment);
-        return [
-          risk.level === "none" ? "—" : `${RISK_BADGE[risk.level]} ${risk.level}`,
-          mdCode(step.name, true),
-          mdCode(step.type, true),
-          keysCell(step),
-          risk.reasons.length > 0 ? mdText(risk.reasons.map(shorten).join("; "), true) : "—",
-        ];
+    const prefix = `${first ? "#### Changes\n\n" : ""}##### ${mdCode(OP_SYMBOL[op])} ${OP_TITLE[op]} (${formatCount(rows.length)})\n\n`;
+    const make = () => opSections(op, rows, prefix, environment, options);
+    // The first operation's sections are always read; the others only when the comment reaches them.
+    if (first) sections.push(...make());
+    else sections.push({ text: "", resources: { [op]: rows.length }, expand: make });
+    first = false;
+  }
+  return sections;
+}
+
+/** One operation's sections: its rows grouped by component, riskiest first, in tables of `chunkRows`. */
+function opSections(op: StepOp, rows: Row[], heading: string, environment: Environment, options: Required<RenderOptions>): Section[] {
+  let prefix = heading;
+  const sections: Section[] = [];
+  // Components in the order of their riskiest step, then of appearance.
+  const groups = new Map<string, Row[]>();
+  // Whether a parent is the stack, once per parent (a preview has few parents and many steps).
+  const component = new Map<string, boolean>();
+  for (const row of rows) {
+    const urn = row.step.parentUrn;
+    let isComponent = urn ? component.get(urn) : false;
+    if (isComponent === undefined) component.set(urn!, (isComponent = !isStackUrn(urn!)));
+    const parent = isComponent ? urn! : "";
+    const list = groups.get(parent);
+    if (list) list.push(row);
+    else groups.set(parent, [row]);
+  }
+  const ordered = [...groups.entries()].map(([parent, list]) => {
+    const sorted = byRiskThenIndex(list);
+    return { parent, rows: sorted, top: riskRank(sorted[0].level), first: list[0].index };
+  });
+  ordered.sort((a, b) => b.top - a.top || a.first - b.first);
+  for (const group of ordered) {
+    const title = group.parent ? `Component ${typeFromUrn(group.parent)} ${nameFromUrn(group.parent)}` : "Top level";
+    // The step's reasons are built only for the rows the comment shows.
+    const cells = ({ step }: Row) => {
+      const risk = classifyStep(step, environment);
+      return [
+        risk.level === "none" ? "—" : `${RISK_BADGE[risk.level]} ${risk.level}`,
+        mdCode(step.name, true),
+        mdCode(step.type, true),
+        keysCell(step),
+        risk.reasons.length > 0 ? mdText(risk.reasons.map(shorten).join("; "), true) : "—",
+      ];
+    };
+    const total = group.rows.length;
+    for (const chunk of chunks(group.rows, options.chunkRows)) {
+      const head = prefix;
+      const build = () => {
+        const label = chunkLabel(title, chunk.from, chunk.rows.length, total, "resource");
+        const table = mdTable(["Risk", "Resource", "Type", "Changed keys", "Why"], chunk.rows.map(cells));
+        const folded = total > options.foldRows;
+        const heading = group.parent
+          ? `Component ${folded ? `<code>${htmlText(typeFromUrn(group.parent))}</code> <code>${htmlText(nameFromUrn(group.parent))}</code>` : `${mdCode(typeFromUrn(group.parent))} ${mdCode(nameFromUrn(group.parent))}`}`
+          : "Top level";
+        const rest = label.slice(title.length);
+        return head + (folded ? mdDetails(`${heading}${htmlText(rest)}`, table) : `**${heading}**${mdText(rest)}\n\n${table}`);
       };
-      const total = group.rows.length;
-      for (const chunk of chunks(group.rows, options.chunkRows)) {
-        const head = prefix;
-        const build = () => {
-          const label = chunkLabel(title, chunk.from, chunk.rows.length, total, "resource");
-          const table = mdTable(["Risk", "Resource", "Type", "Changed keys", "Why"], chunk.rows.map(cells));
-          const folded = total > options.foldRows;
-          const heading = group.parent
-            ? `Component ${folded ? `<code>${htmlText(typeFromUrn(group.parent))}</code> <code>${htmlText(nameFromUrn(group.parent))}</code>` : `${mdCode(typeFromUrn(group.parent))} ${mdCode(nameFromUrn(group.parent))}`}`
-            : "Top level";
-          const rest = label.slice(title.length);
-          return head + (folded ? mdDetails(`${heading}${htmlText(rest)}`, table) : `**${heading}**${mdText(rest)}\n\n${table}`);
-        };
-        sections.push(lazySection(build, { resources: { [op]: chunk.rows.length } }));
-        prefix = "";
-      }
+      sections.push(lazySection(build, { resources: { [op]: chunk.rows.length } }));
+      prefix = "";
     }
   }
   return sections;
@@ -492,7 +516,7 @@ export function render(input: RenderInput, options: RenderOptions = {}): RenderR
   // Sections are built while the comment fits: past the limit the rest is never rendered.
   let length = headText.length;
   let built = 0;
-  while (built < sections.length && length <= limit) length += 2 + sections[built++].text.length;
+  while (built < sections.length && length <= limit) length += 2 + sectionAt(sections, built++).text.length;
   const truncated = length > limit;
   let markdown = truncated ? "" : [headText, ...sections.map((s) => s.text)].join("\n\n");
   let omitted = omittedBy([]);
