@@ -252,6 +252,9 @@ export function reusingStatements<S extends { busy?: boolean }>(database: { prep
 /** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
 const EVENTS_CHANNEL = "paved_events";
 
+/** PostgreSQL connections kept open (and opened at start-up): a request uses up to three at once. */
+const POOL_MIN = 3;
+
 export class Store {
   /**
    * Emits `event` (request id) for every stored event: this process's own at once, and on
@@ -275,7 +278,10 @@ export class Store {
   static async open(options: StoreOptions): Promise<Store> {
     if (options.databaseUrl) {
       const { Pool } = await import("pg");
-      const pool = new Pool({ connectionString: options.databaseUrl, max: 10, connectionTimeoutMillis: 5000 });
+      // `min` connections stay open however long the service idles, and are opened before it
+      // answers: opening one (TCP, authentication, a new server process) cost more than a whole
+      // warm request, and fell on the first requests after a start or a quiet spell.
+      const pool = new Pool({ connectionString: options.databaseUrl, max: 10, min: POOL_MIN, connectionTimeoutMillis: 5000 });
       // A connection that drops while idle (the server restarted) must not crash the process:
       // the pool discards it and the next query opens a new one.
       pool.on("error", () => undefined);
@@ -283,6 +289,8 @@ export class Store {
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       try {
         await migrate(db, "postgres");
+        const warm = await Promise.all(Array.from({ length: POOL_MIN }, () => pool.connect()));
+        for (const client of warm) client.release();
       } catch (err) {
         await db.destroy().catch(() => undefined);
         throw new StoreOpenError(`the PostgreSQL database ${describeUrl(options.databaseUrl)}`, err);

@@ -27,6 +27,18 @@ for (const kind of ["sqlite", "postgres"] as const) {
       rmSync(dir, { recursive: true, force: true });
     });
 
+    it.runIf(kind === "postgres")("opens its three pooled connections before answering, and keeps them", async () => {
+      const fresh = await Store.open({ databaseUrl: await freshDatabase() });
+      try {
+        const { sql } = await import("kysely");
+        const count = async () =>
+          Number((await sql<{ n: string }>`select count(*) as n from pg_stat_activity where datname = current_database()`.execute(fresh.db)).rows[0]!.n);
+        expect(await count()).toBe(3);
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it("migrates once: a second open finds the schema in place", async () => {
       const again = await open();
       expect(await again.ping()).toBe(true);
