@@ -5,9 +5,10 @@
  * parent's stdout carries the report only. Started with tsx's loader, so a program's
  * TypeScript runs without a build.
  */
+// First: defers the parts of @pulumi/pulumi a check never uses, before anything loads it.
+import "./preload";
 import { existsSync, readFileSync, writeSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { evaluate } from "../../policy-pack/evaluate";
 import { runUnderMocks } from "../../stacks/pulumiMocks";
 import type { CheckAnswer, CheckRequest, FailurePosition } from "./protocol";
@@ -81,6 +82,9 @@ process.on("uncaughtException", (err) => failure(err));
 export function loadProgram(dir: string, stack: string, overrides: Record<string, string>) {
   const projectFile = ["Pulumi.yaml", "Pulumi.yml"].map((f) => join(dir, f)).find(existsSync);
   if (!projectFile) throw new Error(`${dir} has no Pulumi.yaml`);
+  // Loaded here, not at the top: a spec check reads no YAML in the child.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parse: parseYaml } = require("yaml") as typeof import("yaml");
   const project = parseYaml(readFileSync(projectFile, "utf8")) as { name?: string; main?: string; stackConfigDir?: string };
   const name = project.name ?? "project";
   const config: Record<string, string> = {};

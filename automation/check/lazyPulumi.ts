@@ -1,0 +1,85 @@
+/**
+ * Defers two parts of `@pulumi/pulumi` that its index loads eagerly but a check never uses:
+ *
+ * - `typescript-shim.js`, which loads the whole TypeScript compiler (9 MB, ~0.45 s here) for
+ *   function serialization (`pulumi.runtime.serializeFunction`, e.g. an AWS Lambda
+ *   `CallbackFunction`) and the component analyzer of `pulumi package add`;
+ * - `automation/index.js`, the Automation API (execa, js-yaml and ~80 files), which a
+ *   program under mocks has no use for.
+ *
+ * Each is replaced in `require.cache`, before `@pulumi/pulumi` is first loaded, by a proxy
+ * that loads the real module on first use and then forwards to it: a program that does
+ * serialize a function, or reads `pulumi.automation`, works as before and pays then.
+ * Must run before anything requires `@pulumi/pulumi` (the child imports it first).
+ */
+import Module from "node:module";
+import { dirname, join } from "node:path";
+
+/** Where `lazyModule` put a proxy, and whether the real module was loaded since. */
+const installed = new Map<string, { loaded: boolean }>();
+
+/**
+ * Puts a proxy for the CommonJS module `filename` into `require.cache`; the real module is
+ * loaded at the first operation on the proxy. `esModule`: answer `__esModule` without
+ * loading, as TypeScript's `__importStar` reads it when the module is imported (then it
+ * keeps the proxy as the namespace object instead of copying every export at once).
+ */
+export function lazyModule(filename: string, options: { esModule?: boolean } = {}): void {
+  if (require.cache[filename] || installed.has(filename)) return;
+  const state = { loaded: false };
+  installed.set(filename, state);
+  // The proxy's target receives the real module's properties once loaded, so that the
+  // proxy's answers keep the invariants JavaScript checks (non-configurable properties).
+  const target: Record<PropertyKey, unknown> = {};
+  let real: Record<PropertyKey, unknown> | undefined;
+  const load = () => {
+    if (real === undefined) {
+      delete require.cache[filename];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      real = require(filename) as Record<PropertyKey, unknown>;
+      state.loaded = true;
+      Object.defineProperties(target, Object.getOwnPropertyDescriptors(real));
+      Object.setPrototypeOf(target, Object.getPrototypeOf(real) as object | null);
+    }
+    return target;
+  };
+  const handler: ProxyHandler<Record<PropertyKey, unknown>> = {
+    // Reads go to the real module, so that exports it assigns later are seen.
+    get: (_t, key) => {
+      if (options.esModule && key === "__esModule" && real === undefined) return true;
+      load();
+      return real![key];
+    },
+    has: (_t, key) => Reflect.has(load(), key),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_t, key) => Reflect.getOwnPropertyDescriptor(load(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+    // Writes go to both, keeping the target's answers equal to the real module's.
+    set: (_t, key, value) => Reflect.set(load(), key, value) && Reflect.set(real!, key, value),
+    defineProperty: (_t, key, descriptor) => Reflect.defineProperty(load(), key, descriptor) && Reflect.defineProperty(real!, key, descriptor),
+    deleteProperty: (_t, key) => Reflect.deleteProperty(load(), key) && Reflect.deleteProperty(real!, key),
+  };
+  const module = new Module(filename);
+  module.filename = filename;
+  module.loaded = true;
+  module.exports = new Proxy(target, handler);
+  require.cache[filename] = module;
+}
+
+/** Whether the real module behind a `lazyModule` proxy has been loaded (for tests). */
+export function lazyModuleLoaded(filename: string): boolean | undefined {
+  return installed.get(filename)?.loaded;
+}
+
+/** The files of `@pulumi/pulumi` (as this project resolves it) that `deferPulumiModules` defers. */
+export function deferredPulumiFiles(): { typescriptShim: string; automation: string } {
+  const root = dirname(require.resolve("@pulumi/pulumi/package.json"));
+  return { typescriptShim: join(root, "typescript-shim.js"), automation: join(root, "automation", "index.js") };
+}
+
+/** Defers `@pulumi/pulumi`'s TypeScript shim and Automation API (see the file's comment). */
+export function deferPulumiModules(): void {
+  const files = deferredPulumiFiles();
+  lazyModule(files.typescriptShim);
+  lazyModule(files.automation, { esModule: true });
+}

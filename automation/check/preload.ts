@@ -1,0 +1,7 @@
+/**
+ * What the check's child process does before loading anything else: imported first by
+ * `child.ts`, so that it runs before `@pulumi/pulumi` is loaded (see `lazyPulumi.ts`).
+ */
+import { deferPulumiModules } from "./lazyPulumi";
+
+deferPulumiModules();
