@@ -107,8 +107,25 @@ export function loadProgram(dir: string, stack: string, overrides: Record<string
   return { project: name, entry: resolve(dir, project.main ?? "."), config, secretKeys };
 }
 
+/** Everything on stdin, until the parent closes it. */
+async function readStdin(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) text += (chunk as Buffer).toString();
+  return text;
+}
+
+/**
+ * The request: the argument itself, or with `- <mode>` on stdin. A spec's child is started
+ * before the parent has validated the spec: it loads what a spec check needs while it waits.
+ */
+async function readRequest(): Promise<CheckRequest> {
+  if (process.argv[2] !== "-") return JSON.parse(process.argv[2]) as CheckRequest;
+  if (process.argv[3] === "spec") await import("../../stacks/deploy");
+  return JSON.parse(await readStdin()) as CheckRequest;
+}
+
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2]) as CheckRequest;
+  const request = await readRequest();
   let project: string;
   let stack: string;
   let program: () => unknown;

@@ -10,28 +10,56 @@ import type { CheckAnswer, CheckRequest, CheckedResource } from "./protocol";
  * How the child is started: this folder's child (.ts in a checkout, .js when built). tsx's
  * loader only where TypeScript is run: the checkout's child, or a program's own files. The
  * built CLI checks a spec in plain Node (tsx's start-up and transforms cost a quarter).
+ *
+ * A spec's request is written to the child's stdin (`-`), so the child can be started
+ * before the spec is parsed: it loads Pulumi and the components (most of a check's fixed
+ * cost) while the parent validates the spec, on the other core. A program's request is
+ * the argument itself (nothing to validate first).
  */
-export function childCommand(request: CheckRequest): { command: string; args: string[] } {
+export function childCommand(mode: CheckRequest["mode"], request?: CheckRequest): { command: string; args: string[] } {
   const ts = join(__dirname, "child.ts");
   const child = existsSync(ts) ? ts : join(__dirname, "child.js");
-  const needsTsx = child === ts || request.mode === "program";
+  const needsTsx = child === ts || mode === "program";
   const loader = needsTsx ? ["--import", pathToFileURL(require.resolve("tsx")).href] : [];
-  return { command: process.execPath, args: [...loader, child, JSON.stringify(request)] };
+  return { command: process.execPath, args: [...loader, child, ...(request ? [JSON.stringify(request)] : ["-", mode])] };
+}
+
+/** A started check process: `send` gives it the request (once) and resolves with its answer. */
+export interface StartedChild {
+  send(request: CheckRequest): Promise<CheckAnswer>;
+  /** Stops a child that will not be sent a request (an invalid spec). */
+  cancel(): void;
+}
+
+/**
+ * Starts a check process for `mode` that waits for its request on stdin. `onOutput`
+ * receives what the program prints.
+ */
+export function startChild(mode: CheckRequest["mode"], onOutput: (chunk: string) => void): StartedChild {
+  return spawnChild(childCommand(mode), true, onOutput);
 }
 
 /** Runs `request` in a child process under mocks. `onOutput` receives what the program prints. */
 export function runChild(request: CheckRequest, onOutput: (chunk: string) => void): Promise<CheckAnswer> {
-  const { command, args } = childCommand(request);
-  return new Promise((resolvePromise) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe", "pipe"], env: { ...process.env, PULUMI_CONFIG: undefined } });
-    let result = "";
-    let stderr = "";
-    child.stdout!.on("data", (d: Buffer) => onOutput(d.toString()));
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      onOutput(d.toString());
-    });
-    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (result += d.toString()));
+  if (request.mode === "spec") return startChild("spec", onOutput).send(request);
+  return spawnChild(childCommand(request.mode, request), false, onOutput).send(request);
+}
+
+function spawnChild({ command, args }: { command: string; args: string[] }, viaStdin: boolean, onOutput: (chunk: string) => void): StartedChild {
+  const child = spawn(command, args, { stdio: [viaStdin ? "pipe" : "ignore", "pipe", "pipe", "pipe"], env: { ...process.env, PULUMI_CONFIG: undefined } });
+  let result = "";
+  let stderr = "";
+  let cancelled = false;
+  child.stdout!.on("data", (d: Buffer) => onOutput(d.toString()));
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    onOutput(d.toString());
+  });
+  (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => (result += d.toString()));
+  // A child that exits before reading its request (it failed to start) closes stdin: the
+  // answer then says how it exited, not EPIPE.
+  child.stdin?.on("error", () => undefined);
+  const answer = new Promise<CheckAnswer>((resolvePromise) => {
     child.on("close", (code) => {
       if (result) {
         resolvePromise(JSON.parse(result) as CheckAnswer);
@@ -43,6 +71,18 @@ export function runChild(request: CheckRequest, onOutput: (chunk: string) => voi
       }
     });
   });
+  return {
+    send(request) {
+      if (viaStdin) child.stdin!.end(JSON.stringify(request));
+      return answer;
+    },
+    cancel() {
+      if (cancelled) return;
+      cancelled = true;
+      child.stdin?.destroy();
+      child.kill();
+    },
+  };
 }
 
 /** The resource tree, components with their children indented under them. */

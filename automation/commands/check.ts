@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { keyValue, readArgs } from "./args";
 import { basename, resolve } from "node:path";
-import { renderTree, renderViolations, runChild } from "../check/run";
+import { StartedChild, renderTree, renderViolations, runChild, startChild } from "../check/run";
 import type { CheckRequest } from "../check/protocol";
 import type { CommandIO } from "./io";
 
@@ -74,21 +74,28 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     return 2;
   };
 
+  const onOutput = (chunk: string) => io.stderr.write(chunk);
   let request: CheckRequest;
+  let child: StartedChild | undefined;
   if (options.spec) {
+    // The child starts now and loads Pulumi and the components while the spec is read and
+    // validated here (two cores): it is sent the spec once valid, stopped otherwise.
+    child = startChild("spec", onOutput);
     const file = resolve(options.spec);
     let text: string;
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
+      child.cancel();
       return fail([{ message: `cannot read ${options.spec}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
     }
-    // Validate here, with positions, before paying for a child process.
+    // Validate here, with positions, before running anything.
     const { parseSpec, SpecError, formatIssue } = await import("../../stacks/spec");
     try {
       const spec = parseSpec(text, basename(file));
       request = { mode: "spec", spec, fileName: basename(file) };
     } catch (err) {
+      child.cancel();
       if (err instanceof SpecError) {
         return fail(err.issues.map((i) => ({ ...i, file: basename(file), message: formatIssue(i, basename(file)) })));
       }
@@ -100,7 +107,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   // Progress on stderr only when it takes over a second; the program's own output too.
   const progress = setTimeout(() => io.stderr.write(`paved check: running ${target} under mocks...\n`), 1000);
-  let answer = await runChild(request, (chunk) => io.stderr.write(chunk)).finally(() => clearTimeout(progress));
+  let answer = await (child ? child.send(request) : runChild(request, onOutput)).finally(() => clearTimeout(progress));
   if (!answer.ok && request.mode === "program" && !answer.at) {
     // Positions in the program's TypeScript need source maps, which slow every run: only a failed run pays for them.
     const again = await runChild({ ...request, sourceMaps: true }, () => undefined);
