@@ -22,3 +22,12 @@ fs.cpSync(path.join(root, "automation", "service", "web"), path.join(out, "autom
 fs.mkdirSync(path.join(out, "policy-pack"), { recursive: true });
 fs.copyFileSync(path.join(root, "policy-pack", "PulumiPolicy.yaml"), path.join(out, "policy-pack", "PulumiPolicy.yaml"));
 fs.writeFileSync(path.join(out, "policy-pack", "package.json"), `${JSON.stringify({ ...packManifest, main: "index.js" }, null, 2)}\n`);
+
+// The Paved pack's config-schema validators, compiled by ajv now rather than in every
+// process that evaluates policies (see PREBUILT_VALIDATORS_FILE in policy-pack/engineConfig.ts).
+const engineConfig = require(path.join(out, "policy-pack", "engineConfig.js"));
+const { policies } = require(path.join(out, "policy-pack", "policies", "index.js"));
+fs.writeFileSync(
+  path.join(out, "policy-pack", engineConfig.PREBUILT_VALIDATORS_FILE),
+  engineConfig.prebuiltValidatorsModule(policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? "mandatory", configSchema: p.configSchema }))),
+);
