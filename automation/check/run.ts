@@ -1,10 +1,11 @@
 /** Runs a check in a child process and renders its report. */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Violation } from "../../policy-pack/evaluate";
-import type { CheckAnswer, CheckRequest, CheckedResource } from "./protocol";
+import type { CheckAnswer, CheckRequest, CheckedResource, PartResources } from "./protocol";
 
 /**
  * How the child is started: this folder's child (.ts in a checkout, .js when built). tsx's
@@ -24,10 +25,13 @@ export function childCommand(mode: CheckRequest["mode"], request?: CheckRequest)
   return { command: process.execPath, args: [...loader, child, ...(request ? [JSON.stringify(request)] : ["-", mode])] };
 }
 
-/** A started check process: `send` gives it the request (once) and resolves with its answer. */
+/** A started check process that reads its request on stdin. */
 export interface StartedChild {
-  send(request: CheckRequest): Promise<CheckAnswer>;
-  /** Stops a child that will not be sent a request (an invalid spec). */
+  /** Writes one message (a JSON line) to its stdin; `last` closes stdin. */
+  write(message: unknown, last: boolean): void;
+  /** Its answer, once it exits. */
+  answer: Promise<CheckAnswer>;
+  /** Stops a child whose answer is not wanted (an invalid spec, a part whose other part failed first). */
   cancel(): void;
 }
 
@@ -41,8 +45,56 @@ export function startChild(mode: CheckRequest["mode"], onOutput: (chunk: string)
 
 /** Runs `request` in a child process under mocks. `onOutput` receives what the program prints. */
 export function runChild(request: CheckRequest, onOutput: (chunk: string) => void): Promise<CheckAnswer> {
-  if (request.mode === "spec") return startChild("spec", onOutput).send(request);
-  return spawnChild(childCommand(request.mode, request), false, onOutput).send(request);
+  if (request.mode === "spec") return runSpec(request, [startChild("spec", onOutput)]);
+  return spawnChild(childCommand(request.mode, request), false, onOutput).answer;
+}
+
+/** Spec entries from which a check is split over two processes, when there are two cores (see `specProcesses`). */
+export const SPLIT_FROM_ENTRIES = 24;
+
+/**
+ * How many processes to start for a spec, from its text (before it is parsed, so that they
+ * start loading at once): two for a spec of `SPLIT_FROM_ENTRIES` entries or more on a
+ * machine with two cores or more, else one. Entries are counted as `offering:` keys; a
+ * wrong guess only costs time, as `runSpec` checks the parsed spec.
+ */
+export function specProcesses(text: string, cores = availableParallelism()): 1 | 2 {
+  const entries = text.match(/\boffering\s*:/g)?.length ?? 0;
+  return cores >= 2 && entries >= SPLIT_FROM_ENTRIES ? 2 : 1;
+}
+
+/**
+ * Checks a validated spec in the started `children` (one or two, see `specProcesses`) and
+ * gives the answer one process would give. With two, the first runs the first half of the
+ * entries, the second the rest, both at once; the second answers its registrations, which
+ * the first evaluates with its own (stack policies see every resource). A failure is the
+ * first part's when both fail, as the first failing entry is in one process.
+ */
+export async function runSpec(request: CheckRequest & { mode: "spec" }, children: StartedChild[]): Promise<CheckAnswer> {
+  const spec = request.spec as { resources: unknown[] };
+  const [first, rest] = children;
+  if (!rest || spec.resources.length < 2) {
+    rest?.cancel();
+    first.write(request, true);
+    return first.answer;
+  }
+  const half = Math.ceil(spec.resources.length / 2);
+  first.write({ ...request, spec: { ...spec, resources: spec.resources.slice(0, half) }, part: "first" }, false);
+  rest.write({ ...request, spec: { ...spec, resources: spec.resources.slice(half) }, part: "rest" }, true);
+  const early = await Promise.race([first.answer.then(() => "first" as const), rest.answer.then(() => "rest" as const)]);
+  if (early === "first") {
+    // The first part answers before it is sent the rest only when it failed.
+    rest.cancel();
+    return first.answer;
+  }
+  const restAnswer = await rest.answer;
+  if (!restAnswer.ok) {
+    first.write({ resources: null } satisfies PartResources, true);
+    const firstAnswer = await first.answer;
+    return firstAnswer.ok ? restAnswer : firstAnswer;
+  }
+  first.write({ resources: restAnswer.registered ?? [] } satisfies PartResources, true);
+  return first.answer;
 }
 
 function spawnChild({ command, args }: { command: string; args: string[] }, viaStdin: boolean, onOutput: (chunk: string) => void): StartedChild {
@@ -72,10 +124,13 @@ function spawnChild({ command, args }: { command: string; args: string[] }, viaS
     });
   });
   return {
-    send(request) {
-      if (viaStdin) child.stdin!.end(JSON.stringify(request));
-      return answer;
+    write(message, last) {
+      if (!viaStdin || cancelled) return;
+      const line = `${JSON.stringify(message)}\n`;
+      if (last) child.stdin!.end(line);
+      else child.stdin!.write(line);
     },
+    answer,
     cancel() {
       if (cancelled) return;
       cancelled = true;
