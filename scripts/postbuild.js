@@ -29,5 +29,7 @@ const engineConfig = require(path.join(out, "policy-pack", "engineConfig.js"));
 const { policies } = require(path.join(out, "policy-pack", "policies", "index.js"));
 fs.writeFileSync(
   path.join(out, "policy-pack", engineConfig.PREBUILT_VALIDATORS_FILE),
-  engineConfig.prebuiltValidatorsModule(policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? "mandatory", configSchema: p.configSchema }))),
+  engineConfig.prebuiltValidatorsModule(
+    policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? "mandatory", configSchema: p.configSchema })),
+  ),
 );

@@ -66,11 +66,7 @@ export class Bucket extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const versioning = new s3.BucketVersioning(
-      `${name}-versioning`,
-      { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
-      { parent: this },
-    );
+    const versioning = new s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, { parent: this });
     new s3.BucketLifecycleConfiguration(
       `${name}-lifecycle`,
       {

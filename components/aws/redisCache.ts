@@ -103,11 +103,7 @@ export class RedisCache extends pulumi.ComponentResource {
       { description: `AUTH token of Redis ${name}`, tags },
       { parent: this, protect: settings.protect },
     );
-    new secretsmanager.SecretVersion(
-      `${name}-auth-secret-version`,
-      { secretId: secret.id, secretString: pulumi.secret(authToken.result) },
-      { parent: this },
-    );
+    new secretsmanager.SecretVersion(`${name}-auth-secret-version`, { secretId: secret.id, secretString: pulumi.secret(authToken.result) }, { parent: this });
     const subnetGroup = new elasticache.SubnetGroup(
       `${name}-subnets`,
       { subnetIds: args.network.subnetIds, description: `Subnets of ${name}`, tags },

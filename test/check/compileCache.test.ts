@@ -27,7 +27,11 @@ function runScript(script: string, env: Record<string, string | undefined>): any
 
 /** Files under `dir`, recursively. */
 function files(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+  return existsSync(dir)
+    ? readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+    : [];
 }
 
 describe("the compile cache", () => {
