@@ -5,7 +5,10 @@
  *   function serialization (`pulumi.runtime.serializeFunction`, e.g. an AWS Lambda
  *   `CallbackFunction`) and the component analyzer of `pulumi package add`;
  * - `automation/index.js`, the Automation API (execa, js-yaml and ~80 files), which a
- *   program under mocks has no use for.
+ *   program under mocks has no use for;
+ * - `@grpc/grpc-js` (65 files) and the gRPC service definitions that build their clients
+ *   with it as they load (`proto/*_grpc_pb.js`): under mocks nothing connects to an engine,
+ *   so a check never needs them (@pulumi/policy's analyzer server loads one too).
  *
  * Each is replaced in `require.cache`, before `@pulumi/pulumi` is first loaded, by a proxy
  * that loads the real module on first use and then forwards to it: a program that does
@@ -71,15 +74,27 @@ export function lazyModuleLoaded(filename: string): boolean | undefined {
   return installed.get(filename)?.loaded;
 }
 
+/** gRPC service definitions that `@pulumi/pulumi` and `@pulumi/policy` load eagerly. */
+const GRPC_SERVICES = ["analyzer", "callback", "engine", "provider", "resource"];
+
 /** The files of `@pulumi/pulumi` (as this project resolves it) that `deferPulumiModules` defers. */
-export function deferredPulumiFiles(): { typescriptShim: string; automation: string } {
+export function deferredPulumiFiles(): { typescriptShim: string; automation: string; grpc: string; grpcServices: string[] } {
   const root = dirname(require.resolve("@pulumi/pulumi/package.json"));
-  return { typescriptShim: join(root, "typescript-shim.js"), automation: join(root, "automation", "index.js") };
+  return {
+    typescriptShim: join(root, "typescript-shim.js"),
+    automation: join(root, "automation", "index.js"),
+    grpc: require.resolve("@grpc/grpc-js", { paths: [root] }),
+    grpcServices: GRPC_SERVICES.map((s) => join(root, "proto", `${s}_grpc_pb.js`)),
+  };
 }
 
-/** Defers `@pulumi/pulumi`'s TypeScript shim and Automation API (see the file's comment). */
+/** Defers `@pulumi/pulumi`'s TypeScript shim, Automation API and gRPC (see the file's comment). */
 export function deferPulumiModules(): void {
   const files = deferredPulumiFiles();
   lazyModule(files.typescriptShim);
   lazyModule(files.automation, { esModule: true });
+  lazyModule(files.grpc, { esModule: true });
+  // Generated without `__esModule`; answering it keeps `__importStar` from copying (and so
+  // loading) every export at import. Their exports are only read when a client is made.
+  for (const file of files.grpcServices) lazyModule(file, { esModule: true });
 }

@@ -1,7 +1,7 @@
 /**
- * The check's child defers @pulumi/pulumi's TypeScript shim and Automation API
- * (automation/check/lazyPulumi.ts): a spec check loads neither, and a program that
- * serializes a function or reads `pulumi.automation` still gets them. Each case runs in a
+ * The check's child defers @pulumi/pulumi's TypeScript shim, Automation API and gRPC
+ * (automation/check/lazyPulumi.ts): a spec check loads none of them, and a program that
+ * serializes a function, reads `pulumi.automation` or uses gRPC still gets them. Each case runs in a
  * fresh Node process (the module cache is what is tested).
  */
 import { spawnSync } from "node:child_process";
@@ -25,24 +25,47 @@ const state = () => ({
   typescriptFiles: Object.keys(require.cache).filter((f) => /[\\\\/]typescript(@[\\d.]+)?[\\\\/]/.test(f)).length,
   shim: lazyModuleLoaded(files.typescriptShim),
   automation: lazyModuleLoaded(files.automation),
+  grpc: [files.grpc, ...files.grpcServices].filter((f) => lazyModuleLoaded(f)).length,
 });
 `;
 
 describe("the check child's deferred Pulumi modules", () => {
-  it("loads no TypeScript and no Automation API for a spec check, and still serializes a function", () => {
+  it("loads no TypeScript, Automation API or gRPC for a spec check, and still serializes a function", () => {
     const out = runScript(`${PRELUDE}
-      require("./stacks/deploy");
-      require("./policy-pack/evaluate");
-      const before = state();
-      const pulumi = require("@pulumi/pulumi");
-      pulumi.runtime.serializeFunction(() => 6 * 7).then((sf) => {
-        console.log(JSON.stringify({ before, after: state(), text: sf.text }));
-      });
+      const { deploy } = require("./stacks/deploy");
+      const { evaluate } = require("./policy-pack/evaluate");
+      const { runUnderMocks } = require("./stacks/pulumiMocks");
+      const { parseSpec } = require("./stacks/spec");
+      const spec = parseSpec(require("node:fs").readFileSync("stacks/examples/payments-dev.yaml", "utf8"), "payments-dev.yaml");
+      (async () => {
+        const { resources } = await runUnderMocks(() => deploy(spec), { stack: "payments-dev" });
+        const violations = await evaluate(resources.filter((r) => r.type !== "pulumi:pulumi:Stack"));
+        const before = state();
+        const pulumi = require("@pulumi/pulumi");
+        const sf = await pulumi.runtime.serializeFunction(() => 6 * 7);
+        console.log(JSON.stringify({ resources: resources.length, violations, before, after: state(), text: sf.text }));
+      })();
     `);
-    expect(out.before).toEqual({ typescriptFiles: 0, shim: false, automation: false });
+    expect([out.resources, out.violations]).toEqual([20, []]);
+    expect(out.before).toEqual({ typescriptFiles: 0, shim: false, automation: false, grpc: 0 });
     // serializeFunction parses the function with TypeScript: loaded then, and it works.
-    expect(out.after).toEqual({ typescriptFiles: 1, shim: true, automation: false });
+    expect(out.after).toEqual({ typescriptFiles: 1, shim: true, automation: false, grpc: 0 });
     expect(out.text).toContain("return () => 6 * 7;");
+  }, 60_000);
+
+  it("gives gRPC to a program that uses it", () => {
+    const out = runScript(`${PRELUDE}
+      require("@pulumi/pulumi");
+      const before = state();
+      const grpc = require("@grpc/grpc-js");
+      console.log(JSON.stringify({ before, unavailable: grpc.status.UNAVAILABLE, server: typeof grpc.Server, after: state() }));
+    `);
+    expect(out).toEqual({
+      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0 },
+      unavailable: 14,
+      server: "function",
+      after: { typescriptFiles: 0, shim: false, automation: false, grpc: 1 },
+    });
   }, 60_000);
 
   it("gives the Automation API to a program that reads it", () => {
@@ -60,8 +83,9 @@ describe("the check child's deferred Pulumi modules", () => {
       }));
     `);
     expect(out).toEqual({
-      before: { typescriptFiles: 0, shim: false, automation: false },
-      after: { typescriptFiles: 0, shim: false, automation: true },
+      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0 },
+      // The Automation API loads gRPC (it talks to the engine).
+      after: { typescriptFiles: 0, shim: false, automation: true, grpc: 1 },
       workspace: "function",
       same: true,
       keys: true,
