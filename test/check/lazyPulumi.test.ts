@@ -26,6 +26,7 @@ const state = () => ({
   shim: lazyModuleLoaded(files.typescriptShim),
   automation: lazyModuleLoaded(files.automation),
   grpc: [files.grpc, ...files.grpcServices].filter((f) => lazyModuleLoaded(f)).length,
+  others: [files.normalizePackageData, files.opentelemetry].filter((f) => lazyModuleLoaded(f)).length,
 });
 `;
 
@@ -47,10 +48,26 @@ describe("the check child's deferred Pulumi modules", () => {
       })();
     `);
     expect([out.resources, out.violations]).toEqual([20, []]);
-    expect(out.before).toEqual({ typescriptFiles: 0, shim: false, automation: false, grpc: 0 });
+    expect(out.before).toEqual({ typescriptFiles: 0, shim: false, automation: false, grpc: 0, others: 0 });
     // serializeFunction parses the function with TypeScript: loaded then, and it works.
-    expect(out.after).toEqual({ typescriptFiles: 1, shim: true, automation: false, grpc: 0 });
+    expect(out.after).toEqual({ typescriptFiles: 1, shim: true, automation: false, grpc: 0, others: 0 });
     expect(out.text).toContain("return () => 6 * 7;");
+  }, 60_000);
+
+  it("calls the real normalize-package-data through its proxy", () => {
+    const out = runScript(`${PRELUDE}
+      require("@pulumi/pulumi");
+      const before = state();
+      const normalize = require(files.normalizePackageData);
+      const data = { name: "x", version: "1.0.0", license: "apache-2.0" };
+      normalize(data);
+      console.log(JSON.stringify({ before, id: data._id, after: state() }));
+    `);
+    expect(out).toEqual({
+      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0, others: 0 },
+      id: "x@1.0.0",
+      after: { typescriptFiles: 0, shim: false, automation: false, grpc: 0, others: 1 },
+    });
   }, 60_000);
 
   it("gives gRPC to a program that uses it", () => {
@@ -61,10 +78,10 @@ describe("the check child's deferred Pulumi modules", () => {
       console.log(JSON.stringify({ before, unavailable: grpc.status.UNAVAILABLE, server: typeof grpc.Server, after: state() }));
     `);
     expect(out).toEqual({
-      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0 },
+      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0, others: 0 },
       unavailable: 14,
       server: "function",
-      after: { typescriptFiles: 0, shim: false, automation: false, grpc: 1 },
+      after: { typescriptFiles: 0, shim: false, automation: false, grpc: 1, others: 0 },
     });
   }, 60_000);
 
@@ -83,9 +100,9 @@ describe("the check child's deferred Pulumi modules", () => {
       }));
     `);
     expect(out).toEqual({
-      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0 },
+      before: { typescriptFiles: 0, shim: false, automation: false, grpc: 0, others: 0 },
       // The Automation API loads gRPC (it talks to the engine).
-      after: { typescriptFiles: 0, shim: false, automation: true, grpc: 1 },
+      after: { typescriptFiles: 0, shim: false, automation: true, grpc: 1, others: 0 },
       workspace: "function",
       same: true,
       keys: true,
