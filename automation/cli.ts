@@ -4,6 +4,7 @@
  * `run(argv, io) => Promise<exitCode>`; this file only dispatches.
  */
 import type { CommandIO } from "./commands/io";
+import { enableCompileCache } from "./compileCache";
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[], io: CommandIO): Promise<number> }> };
 
@@ -42,6 +43,8 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
 }
 
 if (require.main === module) {
+  // Before any command is loaded (see compileCache.ts).
+  enableCompileCache();
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
     (code) => {
       process.exitCode = code;

@@ -22,3 +22,21 @@ fs.cpSync(path.join(root, "automation", "service", "web"), path.join(out, "autom
 fs.mkdirSync(path.join(out, "policy-pack"), { recursive: true });
 fs.copyFileSync(path.join(root, "policy-pack", "PulumiPolicy.yaml"), path.join(out, "policy-pack", "PulumiPolicy.yaml"));
 fs.writeFileSync(path.join(out, "policy-pack", "package.json"), `${JSON.stringify({ ...packManifest, main: "index.js" }, null, 2)}\n`);
+
+// The Paved pack's config-schema validators, compiled by ajv now rather than in every
+// process that evaluates policies (see PREBUILT_VALIDATORS_FILE in policy-pack/engineConfig.ts).
+// In a child with the project's node_modules on NODE_PATH: the output directory may lie
+// outside the project (the policy-pack tests stage a build in a temporary directory).
+const generate = `
+const path = require("node:path");
+const fs = require("node:fs");
+const out = process.argv[1];
+const engineConfig = require(path.join(out, "policy-pack", "engineConfig.js"));
+const { policies } = require(path.join(out, "policy-pack", "policies", "index.js"));
+const infos = policies.map((p) => ({ name: p.name, enforcementLevel: p.enforcementLevel ?? "mandatory", configSchema: p.configSchema }));
+fs.writeFileSync(path.join(out, "policy-pack", engineConfig.PREBUILT_VALIDATORS_FILE), engineConfig.prebuiltValidatorsModule(infos));
+`;
+require("node:child_process").execFileSync(process.execPath, ["-e", generate, out], {
+  stdio: "inherit",
+  env: { ...process.env, NODE_PATH: path.join(root, "node_modules") },
+});

@@ -3,7 +3,8 @@
  * catalog and returns its outputs by resource name. The root Pulumi program
  * (`stacks/index.ts`) and the service's engines run this same function.
  */
-import * as k8s from "@pulumi/kubernetes";
+// Not `@pulumi/kubernetes`: its index loads every API group (~0.1 s).
+import { Provider as KubernetesProvider } from "@pulumi/kubernetes/provider";
 import * as pulumi from "@pulumi/pulumi";
 import { BuildContext, catalog } from "../components/catalog";
 import { EnvironmentSpec, SpecError, validateSpec, formatPath } from "./spec";
@@ -25,7 +26,7 @@ export function deploy(spec: EnvironmentSpec): DeployOutputs {
   const needsKubernetes = valid.resources.some((r) => catalog[r.offering].needs.includes("kubernetes"));
   const provider =
     needsKubernetes && valid.kubernetes?.context
-      ? new k8s.Provider(`${valid.team}-${valid.environment}-kubernetes`, { context: valid.kubernetes.context })
+      ? new KubernetesProvider(`${valid.team}-${valid.environment}-kubernetes`, { context: valid.kubernetes.context })
       : undefined;
   const context: BuildContext = {
     team: valid.team,

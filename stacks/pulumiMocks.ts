@@ -256,9 +256,16 @@ export async function runUnderMocks<T = Record<string, unknown>>(program: () => 
     config[k.includes(":") ? k : `${project}:${k}`] = v;
   }
   pulumi.runtime.setAllConfig(config, options.secretKeys);
+  /** The registration the mock monitor is handling (see `monitor.registerResource` below). */
+  let registering: RegisteredResource | undefined;
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => mockResourceOutputs(args.type, args.name, args.inputs),
+      newResource: (args) => {
+        // The monitor has just deserialized the inputs for this call: keep them as the
+        // record's props rather than deserialize the request a second time.
+        if (registering && registering.type === args.type && registering.name === args.name) registering.props = args.inputs as Record<string, unknown>;
+        return mockResourceOutputs(args.type, args.name, args.inputs);
+      },
       call: (args) => mockCall(args.token, args.inputs),
     },
     project,
@@ -280,19 +287,26 @@ export async function runUnderMocks<T = Record<string, unknown>>(program: () => 
       protect: req.getProtect() === true,
       dependencies: req.getDependenciesList(),
       custom: req.getCustom(),
-      props: pulumi.runtime.deserializeProperties(req.getObject() as never) as Record<string, unknown>,
+      props: undefined as never,
       outputs: {},
     };
     resources.push(record);
-    original(req, (err, resp) => {
-      if (!err && resp) {
-        record.urn = resp.getUrn();
-        record.id = resp.getId() || undefined;
-        const state = resp.getObject();
-        record.outputs = state ? (pulumi.runtime.deserializeProperties(state as never) as Record<string, unknown>) : {};
-      }
-      cb(err, resp);
-    });
+    // The mock monitor calls `newResource` synchronously, which fills in `props` (above).
+    registering = record;
+    try {
+      original(req, (err, resp) => {
+        if (!err && resp) {
+          record.urn = resp.getUrn();
+          record.id = resp.getId() || undefined;
+          const state = resp.getObject();
+          record.outputs = state ? (pulumi.runtime.deserializeProperties(state as never) as Record<string, unknown>) : {};
+        }
+        cb(err, resp);
+      });
+    } finally {
+      registering = undefined;
+    }
+    record.props ??= pulumi.runtime.deserializeProperties(req.getObject() as never) as Record<string, unknown>;
   };
 
   let outputs: unknown;

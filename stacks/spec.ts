@@ -13,7 +13,6 @@
  *     params: { tier: small }
  * ```
  */
-import { LineCounter, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Node as YamlNode, Document } from "yaml";
 import { z } from "zod";
 import { offerings, validateOfferingInstance } from "../components/offerings";
@@ -140,8 +139,16 @@ export function validateSpec(value: unknown): { ok: true; spec: EnvironmentSpec 
   return { ok: true, spec: { ...parsed.data, resources } as EnvironmentSpec };
 }
 
+/**
+ * The YAML parser, loaded on first use: `deploy` (which `paved check`'s child, the service
+ * and the root program load) only validates, and need not pay for loading it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = (): typeof import("yaml") => require("yaml") as typeof import("yaml");
+
 /** The YAML node at `path`; for an unknown key, its key node; else the deepest node found. */
 function nodeAt(doc: Document, path: Path, unknownKey: boolean): YamlNode | undefined {
+  const { isMap, isScalar, isSeq } = yaml();
   let node: YamlNode | undefined = doc.contents ?? undefined;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
@@ -163,6 +170,7 @@ function nodeAt(doc: Document, path: Path, unknownKey: boolean): YamlNode | unde
 
 /** Parses and validates a YAML spec. Throws a `SpecError` with every issue and its position. */
 export function parseSpec(text: string, fileName: string): EnvironmentSpec {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {

@@ -5,12 +5,14 @@
  * parent's stdout carries the report only. Started with tsx's loader, so a program's
  * TypeScript runs without a build.
  */
+// First: defers the parts of @pulumi/pulumi a check never uses, before anything loads it.
+import "./preload";
 import { existsSync, readFileSync, writeSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { createInterface } from "node:readline";
 import { evaluate } from "../../policy-pack/evaluate";
-import { runUnderMocks } from "../../stacks/pulumiMocks";
-import type { CheckAnswer, CheckRequest, FailurePosition } from "./protocol";
+import { RegisteredResource, runUnderMocks } from "../../stacks/pulumiMocks";
+import type { CheckAnswer, CheckRequest, CheckedResource, FailurePosition, PartResource, PartResources } from "./protocol";
 
 // Pulumi records a stack trace for every resource and promise; translating each through
 // tsx's source maps doubled the time of a run. Reports carry messages, not stacks.
@@ -81,6 +83,9 @@ process.on("uncaughtException", (err) => failure(err));
 export function loadProgram(dir: string, stack: string, overrides: Record<string, string>) {
   const projectFile = ["Pulumi.yaml", "Pulumi.yml"].map((f) => join(dir, f)).find(existsSync);
   if (!projectFile) throw new Error(`${dir} has no Pulumi.yaml`);
+  // Loaded here, not at the top: a spec check reads no YAML in the child.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parse: parseYaml } = require("yaml") as typeof import("yaml");
   const project = parseYaml(readFileSync(projectFile, "utf8")) as { name?: string; main?: string; stackConfigDir?: string };
   const name = project.name ?? "project";
   const config: Record<string, string> = {};
@@ -103,8 +108,29 @@ export function loadProgram(dir: string, stack: string, overrides: Record<string
   return { project: name, entry: resolve(dir, project.main ?? "."), config, secretKeys };
 }
 
+/** The lines the parent writes on stdin, one JSON document each. */
+let stdinLines: AsyncIterator<string> | undefined;
+
+async function nextLine(): Promise<string> {
+  stdinLines ??= createInterface({ input: process.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const next = await stdinLines.next();
+  if (next.done) throw new Error("the check process was given no request");
+  return next.value;
+}
+
+/**
+ * The request: the argument itself, or with `- <mode>` the first line on stdin. A spec's
+ * child is started before the parent has validated the spec: it loads what a spec check
+ * needs while it waits.
+ */
+async function readRequest(): Promise<CheckRequest> {
+  if (process.argv[2] !== "-") return JSON.parse(process.argv[2]) as CheckRequest;
+  if (process.argv[3] === "spec") await import("../../stacks/deploy");
+  return JSON.parse(await nextLine()) as CheckRequest;
+}
+
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2]) as CheckRequest;
+  const request = await readRequest();
   let project: string;
   let stack: string;
   let program: () => unknown;
@@ -131,15 +157,28 @@ async function main(): Promise<void> {
     program = () => require(loaded.entry);
   }
   const { resources } = await runUnderMocks(program, { project, stack, config, secretKeys });
-  const checked = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
+  const part = request.mode === "spec" ? request.part : undefined;
+  if (part === "rest") {
+    // Evaluated by the first part, with its own resources.
+    const registered = resources.map((r) => ({ ...checkedResource(r), props: r.props, protect: r.protect, dependencies: r.dependencies }));
+    answer({ ok: true, project, stack, resources: [], violations: [], registered });
+  }
+  let all: (RegisteredResource | PartResource)[] = resources;
+  if (part === "first") {
+    const others = (JSON.parse(await nextLine()) as PartResources).resources;
+    // The other part failed: the parent reports its error.
+    if (others === null) answer({ ok: true, project, stack, resources: [], violations: [] });
+    // Both parts register the stack (and a Kubernetes provider when both build for Kubernetes).
+    const urns = new Set(resources.map((r) => r.urn));
+    all = [...resources, ...others.filter((r) => !urns.has(r.urn))];
+  }
+  const checked = all.filter((r) => r.type !== "pulumi:pulumi:Stack");
   const violations = await evaluate(checked, { project, stack });
-  answer({
-    ok: true,
-    project,
-    stack,
-    resources: resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, parent: r.parent, custom: r.custom })),
-    violations,
-  });
+  answer({ ok: true, project, stack, resources: all.map(checkedResource), violations });
+}
+
+function checkedResource(r: CheckedResource): CheckedResource {
+  return { type: r.type, name: r.name, urn: r.urn, parent: r.parent, custom: r.custom };
 }
 
 if (require.main === module) {

@@ -1,4 +1,7 @@
-import * as aws from "@pulumi/aws";
+// Deep imports: `@pulumi/aws`'s index loads all of its ~250 service modules (~0.25 s).
+import * as ec2 from "@pulumi/aws/ec2";
+import * as elasticache from "@pulumi/aws/elasticache";
+import * as secretsmanager from "@pulumi/aws/secretsmanager";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CommonArgs, ResolvedCommonArgs, assertIntegerInRange, assertOneOf, pavedTags, resolveCommonArgs } from "../common";
@@ -95,22 +98,18 @@ export class RedisCache extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const secret = new aws.secretsmanager.Secret(
+    const secret = new secretsmanager.Secret(
       `${name}-auth-secret`,
       { description: `AUTH token of Redis ${name}`, tags },
       { parent: this, protect: settings.protect },
     );
-    new aws.secretsmanager.SecretVersion(
-      `${name}-auth-secret-version`,
-      { secretId: secret.id, secretString: pulumi.secret(authToken.result) },
-      { parent: this },
-    );
-    const subnetGroup = new aws.elasticache.SubnetGroup(
+    new secretsmanager.SecretVersion(`${name}-auth-secret-version`, { secretId: secret.id, secretString: pulumi.secret(authToken.result) }, { parent: this });
+    const subnetGroup = new elasticache.SubnetGroup(
       `${name}-subnets`,
       { subnetIds: args.network.subnetIds, description: `Subnets of ${name}`, tags },
       { parent: this },
     );
-    const securityGroup = new aws.ec2.SecurityGroup(
+    const securityGroup = new ec2.SecurityGroup(
       `${name}-sg`,
       {
         vpcId: args.network.vpcId,
@@ -121,7 +120,7 @@ export class RedisCache extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const group = new aws.elasticache.ReplicationGroup(
+    const group = new elasticache.ReplicationGroup(
       `${name}-redis`,
       {
         description: `Redis ${name} of team ${common.team}`,

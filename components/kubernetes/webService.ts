@@ -1,4 +1,8 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
+// Deep imports: `@pulumi/kubernetes`'s index loads every API group (~0.1 s).
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as policyv1 from "@pulumi/kubernetes/policy/v1";
 import * as pulumi from "@pulumi/pulumi";
 import { CommonArgs, PavedArgumentError, ResolvedCommonArgs, assertIntegerInRange, pavedLabels, resolveCommonArgs } from "../common";
 import { componentTypes, tiers, webServiceDefaults } from "../guardrails";
@@ -108,7 +112,7 @@ export class WebService extends pulumi.ComponentResource {
     const labels = { ...pavedLabels(common, "web-service"), ...settings.selector };
     const metadata = { name, namespace: args.namespace, labels };
     const probe = { httpGet: { path: settings.healthPath, port: "http" }, periodSeconds: 10, timeoutSeconds: 2 };
-    const deployment = new k8s.apps.v1.Deployment(
+    const deployment = new appsv1.Deployment(
       `${name}-deployment`,
       {
         metadata,
@@ -145,7 +149,7 @@ export class WebService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const service = new k8s.core.v1.Service(
+    const service = new corev1.Service(
       `${name}-service`,
       {
         metadata,
@@ -157,7 +161,7 @@ export class WebService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new k8s.policy.v1.PodDisruptionBudget(
+    new policyv1.PodDisruptionBudget(
       `${name}-pdb`,
       // At most one pod down at a time during drains: never blocks a drain of a single replica.
       { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: settings.selector } } },

@@ -1,5 +1,8 @@
 /** Policies on AWS resources. One object per rule; limits read from the guardrails table. */
-import * as aws from "@pulumi/aws";
+// Deep imports: `@pulumi/aws`'s index loads all of its ~250 service modules (~0.25 s).
+import * as elasticache from "@pulumi/aws/elasticache";
+import * as rds from "@pulumi/aws/rds";
+import * as sqs from "@pulumi/aws/sqs";
 import { ReportViolation, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { ENVIRONMENTS, allowedRdsInstanceClasses, environments, publicIngressPorts, requiredTagKeys, taggableResourceTypes } from "../../components/guardrails";
 import { appliesTo, environmentConfigProperty, environmentNote, environmentOf, perEnvironmentNumbers, show } from "./shared";
@@ -8,7 +11,7 @@ export const rdsStorageEncrypted: ResourceValidationPolicy = {
   name: "rds-storage-encrypted",
   description: "RDS instances must encrypt their storage (storageEncrypted: true).",
   configSchema: { properties: {} },
-  validateResource: validateResourceOfType(aws.rds.Instance, (db, _args, report) => {
+  validateResource: validateResourceOfType(rds.Instance, (db, _args, report) => {
     if (db.storageEncrypted !== true) {
       report(`storageEncrypted is ${show(db.storageEncrypted)}: it must be true`);
     }
@@ -19,7 +22,7 @@ export const rdsNoPublicAccess: ResourceValidationPolicy = {
   name: "rds-no-public-access",
   description: "RDS instances must not be publicly accessible.",
   configSchema: { properties: {} },
-  validateResource: validateResourceOfType(aws.rds.Instance, (db, _args, report) => {
+  validateResource: validateResourceOfType(rds.Instance, (db, _args, report) => {
     if (db.publiclyAccessible === true) {
       report("publiclyAccessible is true: databases are reached from inside the VPC only");
     }
@@ -38,7 +41,7 @@ export const rdsBackupRetention: ResourceValidationPolicy = {
       ),
     },
   },
-  validateResource: validateResourceOfType(aws.rds.Instance, (db, args, report) => {
+  validateResource: validateResourceOfType(rds.Instance, (db, args, report) => {
     const config = args.getConfig<{ environment?: string; minimumDays: Record<string, number> }>();
     const env = environmentOf(db as never, config);
     const minimum = config.minimumDays[env.environment];
@@ -62,7 +65,7 @@ export const rdsInstanceClass: ResourceValidationPolicy = {
       },
     },
   },
-  validateResource: validateResourceOfType(aws.rds.Instance, (db, args, report) => {
+  validateResource: validateResourceOfType(rds.Instance, (db, args, report) => {
     const allowed = args.getConfig<{ allowedInstanceClasses: string[] }>().allowedInstanceClasses;
     if (!allowed.includes(db.instanceClass as string)) {
       report(`instanceClass ${show(db.instanceClass)} is not one of ${allowed.join(", ")}`);
@@ -74,7 +77,7 @@ export const rdsDeletionProtection: ResourceValidationPolicy = {
   name: "rds-deletion-protection",
   description: "RDS instances in prod must have deletion protection on.",
   configSchema: { properties: { ...environmentConfigProperty } },
-  validateResource: validateResourceOfType(aws.rds.Instance, (db, args, report) => {
+  validateResource: validateResourceOfType(rds.Instance, (db, args, report) => {
     const env = environmentOf(db as never, args.getConfig());
     if (environments[env.environment].deletionProtection && db.deletionProtection !== true) {
       report(`deletionProtection is ${show(db.deletionProtection)}: it must be true${environmentNote(env)}`);
@@ -86,7 +89,7 @@ export const elasticacheEncryption: ResourceValidationPolicy = {
   name: "elasticache-encryption",
   description: "ElastiCache replication groups must encrypt data at rest and in transit.",
   configSchema: { properties: {} },
-  validateResource: validateResourceOfType(aws.elasticache.ReplicationGroup, (group, _args, report) => {
+  validateResource: validateResourceOfType(elasticache.ReplicationGroup, (group, _args, report) => {
     const missing: string[] = [];
     if (group.atRestEncryptionEnabled !== true) missing.push(`atRestEncryptionEnabled is ${show(group.atRestEncryptionEnabled)}`);
     if (group.transitEncryptionEnabled !== true) missing.push(`transitEncryptionEnabled is ${show(group.transitEncryptionEnabled)}`);
@@ -227,7 +230,7 @@ export const sqsEncryption: ResourceValidationPolicy = {
   name: "sqs-encryption",
   description: "SQS queues must use server-side encryption (SSE-SQS or a KMS key).",
   configSchema: { properties: {} },
-  validateResource: validateResourceOfType(aws.sqs.Queue, (queue, _args, report) => {
+  validateResource: validateResourceOfType(sqs.Queue, (queue, _args, report) => {
     if (queue.sqsManagedSseEnabled !== true && !queue.kmsMasterKeyId) {
       report("neither sqsManagedSseEnabled nor kmsMasterKeyId is set: the queue is not encrypted");
     }
