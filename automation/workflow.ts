@@ -451,18 +451,14 @@ export class Workflow {
     // After a fresh preview (the engine's plan guard fired, or the preview changed) everyone approves again.
     const check = this.gate.count(subject, await this.given(row));
     if (!check.satisfied) return;
-    if (await this.transition(row, ["awaiting_approval"], "approved", {}, { approvedBy: check.counted })) {
-      await this.store.audit({
-        at: this.at(),
-        actor: SYSTEM,
-        action: "request.approved",
-        request_id: row.id,
-        stack: row.stack,
-        digest: subject.digest,
-        detail: { approvers: check.counted },
-      });
-      await this.enqueue(row, "apply");
-    }
+    await this.transition(
+      row,
+      ["awaiting_approval"],
+      "approved",
+      {},
+      { approvedBy: check.counted },
+      { audit: { actor: SYSTEM, action: "request.approved", digest: subject.digest, detail: { approvers: check.counted } }, enqueue: "apply" },
+    );
   }
 
   async reject(person: Person, id: string, reason: string): Promise<RequestView> {
@@ -800,18 +796,16 @@ export class Workflow {
           stack: row.stack,
           detail: { reason: err.message },
         });
-        const fresh = await this.get(row.id);
-        await this.transition(fresh, ["applying"], "previewing");
-        await this.enqueue(fresh, "preview");
+        await this.transition(await this.get(row.id), ["applying"], "previewing", {}, undefined, { enqueue: "preview" });
         return "done";
       }
       const message = err instanceof Error ? err.message : String(err);
       this.log.warn({ requestId: row.id, stack: row.stack, kind: job.kind }, `job failed: ${message}`);
       const fresh = await this.get(row.id);
-      if (await this.transition(fresh, ["previewing", "applying"], "failed", { error: message })) {
-        await this.store.audit({ at: this.at(), actor: SYSTEM, action: "request.failed", request_id: row.id, stack: row.stack, detail: { error: message } });
-        if (job.kind === "apply") await this.track(fresh, "failure");
-      }
+      const failed = await this.transition(fresh, ["previewing", "applying"], "failed", { error: message }, undefined, {
+        audit: { actor: SYSTEM, action: "request.failed", detail: { error: message } },
+      });
+      if (failed && job.kind === "apply") await this.track(fresh, "failure");
       return "done";
     }
   }

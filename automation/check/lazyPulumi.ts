@@ -1,5 +1,5 @@
 /**
- * Defers two parts of `@pulumi/pulumi` that its index loads eagerly but a check never uses:
+ * Defers the parts of `@pulumi/pulumi` that its index loads eagerly but a check never uses:
  *
  * - `typescript-shim.js`, which loads the whole TypeScript compiler (9 MB, ~0.45 s here) for
  *   function serialization (`pulumi.runtime.serializeFunction`, e.g. an AWS Lambda

@@ -361,10 +361,8 @@ function changeSections(steps: PreviewStep[], levels: (RiskLevel | "none")[], en
     const rows = byOp.get(op);
     if (!rows) continue;
     const prefix = `${first ? "#### Changes\n\n" : ""}##### ${mdCode(OP_SYMBOL[op])} ${OP_TITLE[op]} (${formatCount(rows.length)})\n\n`;
-    const make = () => opSections(op, rows, prefix, environment, options);
-    // The first operation's sections are always read; the others only when the comment reaches them.
-    if (first) sections.push(...make());
-    else sections.push({ text: "", resources: { [op]: rows.length }, expand: make });
+    // Made only when the comment reaches them (`sectionAt`).
+    sections.push({ text: "", resources: { [op]: rows.length }, expand: () => opSections(op, rows, prefix, environment, options) });
     first = false;
   }
   return sections;

@@ -12,7 +12,7 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import { jsonSchemaTransform, ZodTypeProvider } from "fastify-type-provider-zod";
+import { jsonSchemaTransform, serializerCompiler, ZodTypeProvider } from "fastify-type-provider-zod";
 import type { FastifySchemaValidationError } from "fastify/types/schema";
 import { z } from "zod";
 import { describeZodIssue, formatPath, quote } from "../../stacks/spec";
@@ -38,7 +38,7 @@ import { runbookRoutes } from "./routes/runbooks";
 import { webRoutes } from "./routes/web";
 import { SessionCodec, sessionPerson, sessionRoutes } from "./routes/session";
 import { Identity } from "../identity/verifier";
-import { largeAsBuffer, responseSerializer } from "./serializer";
+import { largeAsBuffer } from "./serializer";
 import { StreamHub, StreamOptions } from "./streams";
 
 declare module "fastify" {
@@ -111,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       error: new InputError(parsed.error.issues.flatMap(describeZodIssue).map((i) => ({ path: formatPath([...prefix, ...i.path]), message: i.message }))),
     };
   });
-  app.setSerializerCompiler(responseSerializer);
+  app.setSerializerCompiler(serializerCompiler);
   // JSON only: a text body is refused with 415 rather than failing validation.
   app.removeContentTypeParser("text/plain");
   // An empty JSON body is no body (POST /requests/:id/cancel with a JSON content type); a

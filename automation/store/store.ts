@@ -107,7 +107,6 @@ function isUniqueViolation(err: unknown): boolean {
   return e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || /UNIQUE constraint failed/.test(e?.message ?? "");
 }
 
-/** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
 /** An audit entry as the store records it. */
 export interface AuditEntry {
   at: string;
@@ -194,6 +193,7 @@ async function writeEvents(db: Kysely<Database>, dialect: Dialect, requestId: st
   }
 }
 
+/** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
 async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<void> {
   await trx.insertInto("notification_events").values(entry.event).execute();
   const sinks = [...new Set(entry.sinks)];
@@ -381,10 +381,9 @@ export class Store {
 
   // Requests
 
-  /** Inserts a request; false when another request on its stack is in flight (whatever the replica). */
   /**
    * Inserts a request, with what `also` names in the same transaction (one commit). False,
-   * with nothing written, when another request on its stack is in flight.
+   * with nothing written, when another request on its stack is in flight (whatever the replica).
    */
   async insertRequest(row: RequestRow, also: RequestChangeExtras = {}): Promise<boolean> {
     const { event, audit, job } = also;
