@@ -11,8 +11,8 @@ import { existsSync, readFileSync, writeSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { createInterface } from "node:readline";
 import { evaluate } from "../../policy-pack/evaluate";
-import { RegisteredResource, runUnderMocks } from "../../stacks/pulumiMocks";
-import type { CheckAnswer, CheckRequest, CheckedResource, FailurePosition, PartResource, PartResources } from "./protocol";
+import { runUnderMocks } from "../../stacks/pulumiMocks";
+import type { CheckAnswer, CheckRequest, CheckedResource, FailurePosition } from "./protocol";
 
 // Pulumi records a stack trace for every resource and promise; translating each through
 // tsx's source maps doubled the time of a run. Reports carry messages, not stacks.
@@ -137,11 +137,11 @@ async function main(): Promise<void> {
   let config: Record<string, string> = {};
   let secretKeys: string[] = [];
   if (request.mode === "spec") {
-    const { deploy } = await import("../../stacks/deploy");
+    const { deployStepwise } = await import("../../stacks/deploy");
     const spec = request.spec as { team: string; environment: string };
     project = "paved";
     stack = `${spec.team}-${spec.environment}`;
-    program = () => deploy(request.spec as never);
+    program = () => deployStepwise(request.spec as never);
   } else {
     // Without source maps a position would point into tsx's output: locate failures only with them.
     if (request.sourceMaps) {
@@ -157,24 +157,9 @@ async function main(): Promise<void> {
     program = () => require(loaded.entry);
   }
   const { resources } = await runUnderMocks(program, { project, stack, config, secretKeys });
-  const part = request.mode === "spec" ? request.part : undefined;
-  if (part === "rest") {
-    // Evaluated by the first part, with its own resources.
-    const registered = resources.map((r) => ({ ...checkedResource(r), props: r.props, protect: r.protect, dependencies: r.dependencies }));
-    answer({ ok: true, project, stack, resources: [], violations: [], registered });
-  }
-  let all: (RegisteredResource | PartResource)[] = resources;
-  if (part === "first") {
-    const others = (JSON.parse(await nextLine()) as PartResources).resources;
-    // The other part failed: the parent reports its error.
-    if (others === null) answer({ ok: true, project, stack, resources: [], violations: [] });
-    // Both parts register the stack (and a Kubernetes provider when both build for Kubernetes).
-    const urns = new Set(resources.map((r) => r.urn));
-    all = [...resources, ...others.filter((r) => !urns.has(r.urn))];
-  }
-  const checked = all.filter((r) => r.type !== "pulumi:pulumi:Stack");
+  const checked = resources.filter((r) => r.type !== "pulumi:pulumi:Stack");
   const violations = await evaluate(checked, { project, stack });
-  answer({ ok: true, project, stack, resources: all.map(checkedResource), violations });
+  answer({ ok: true, project, stack, resources: resources.map(checkedResource), violations });
 }
 
 function checkedResource(r: CheckedResource): CheckedResource {

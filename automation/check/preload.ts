@@ -4,6 +4,8 @@
  */
 import { enableCompileCache } from "../compileCache";
 import { deferPulumiModules } from "./lazyPulumi";
+import { turnOffPulumiDebugAids } from "./pulumiDebugAids";
 
 enableCompileCache();
 deferPulumiModules();
+turnOffPulumiDebugAids();

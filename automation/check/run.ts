@@ -1,11 +1,10 @@
 /** Runs a check in a child process and renders its report. */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Violation } from "../../policy-pack/evaluate";
-import type { CheckAnswer, CheckRequest, CheckedResource, PartResources } from "./protocol";
+import type { CheckAnswer, CheckRequest, CheckedResource } from "./protocol";
 
 /**
  * How the child is started: this folder's child (.ts in a checkout, .js when built). tsx's
@@ -31,7 +30,7 @@ export interface StartedChild {
   write(message: unknown, last: boolean): void;
   /** Its answer, once it exits. */
   answer: Promise<CheckAnswer>;
-  /** Stops a child whose answer is not wanted (an invalid spec, a part whose other part failed first). */
+  /** Stops a child whose answer is not wanted (an invalid spec). */
   cancel(): void;
 }
 
@@ -45,61 +44,19 @@ export function startChild(mode: CheckRequest["mode"], onOutput: (chunk: string)
 
 /** Runs `request` in a child process under mocks. `onOutput` receives what the program prints. */
 export function runChild(request: CheckRequest, onOutput: (chunk: string) => void): Promise<CheckAnswer> {
-  if (request.mode === "spec") return runSpec(request, [startChild("spec", onOutput)]);
+  if (request.mode === "spec") return runSpec(request, startChild("spec", onOutput));
   return spawnChild(childCommand(request.mode, request), false, onOutput).answer;
 }
 
 /**
- * Spec entries from which a check is split over two processes, when there are two cores
- * (see `specProcesses`). Each process pays for loading and for warming up its own code,
- * ~1 s of CPU more in all: measured on two cores, two processes were slower at 50 and
- * 100 entries and faster at 200 (medians of 5 paired runs).
+ * Checks a validated spec in a started `child`. One process: a second one, running half of
+ * the entries, was measured slower at every size up to 200 entries on two cores once the
+ * child stopped paying for Pulumi's debugging aids (pulumiDebugAids.ts): each process
+ * loads Pulumi and warms its own code.
  */
-export const SPLIT_FROM_ENTRIES = 150;
-
-/**
- * How many processes to start for a spec, from its text (before it is parsed, so that they
- * start loading at once): two for a spec of `SPLIT_FROM_ENTRIES` entries or more on a
- * machine with two cores or more, else one. Entries are counted as `offering:` keys; a
- * wrong guess only costs time, as `runSpec` checks the parsed spec.
- */
-export function specProcesses(text: string, cores = availableParallelism()): 1 | 2 {
-  const entries = text.match(/\boffering\s*:/g)?.length ?? 0;
-  return cores >= 2 && entries >= SPLIT_FROM_ENTRIES ? 2 : 1;
-}
-
-/**
- * Checks a validated spec in the started `children` (one or two, see `specProcesses`) and
- * gives the answer one process would give. With two, the first runs the first half of the
- * entries, the second the rest, both at once; the second answers its registrations, which
- * the first evaluates with its own (stack policies see every resource). A failure is the
- * first part's when both fail, as the first failing entry is in one process.
- */
-export async function runSpec(request: CheckRequest & { mode: "spec" }, children: StartedChild[]): Promise<CheckAnswer> {
-  const spec = request.spec as { resources: unknown[] };
-  const [first, rest] = children;
-  if (!rest || spec.resources.length < 2) {
-    rest?.cancel();
-    first.write(request, true);
-    return first.answer;
-  }
-  const half = Math.ceil(spec.resources.length / 2);
-  first.write({ ...request, spec: { ...spec, resources: spec.resources.slice(0, half) }, part: "first" }, false);
-  rest.write({ ...request, spec: { ...spec, resources: spec.resources.slice(half) }, part: "rest" }, true);
-  const early = await Promise.race([first.answer.then(() => "first" as const), rest.answer.then(() => "rest" as const)]);
-  if (early === "first") {
-    // The first part answers before it is sent the rest only when it failed.
-    rest.cancel();
-    return first.answer;
-  }
-  const restAnswer = await rest.answer;
-  if (!restAnswer.ok) {
-    first.write({ resources: null } satisfies PartResources, true);
-    const firstAnswer = await first.answer;
-    return firstAnswer.ok ? restAnswer : firstAnswer;
-  }
-  first.write({ resources: restAnswer.registered ?? [] } satisfies PartResources, true);
-  return first.answer;
+export function runSpec(request: CheckRequest & { mode: "spec" }, child: StartedChild): Promise<CheckAnswer> {
+  child.write(request, true);
+  return child.answer;
 }
 
 function spawnChild({ command, args }: { command: string; args: string[] }, viaStdin: boolean, onOutput: (chunk: string) => void): StartedChild {

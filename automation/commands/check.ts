@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { keyValue, readArgs } from "./args";
 import { basename, resolve } from "node:path";
-import { StartedChild, renderTree, renderViolations, runChild, runSpec, specProcesses, startChild } from "../check/run";
+import { StartedChild, renderTree, renderViolations, runChild, runSpec, startChild } from "../check/run";
 import type { CheckRequest } from "../check/protocol";
 import type { CommandIO } from "./io";
 
@@ -76,7 +76,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   const onOutput = (chunk: string) => io.stderr.write(chunk);
   let request: CheckRequest;
-  let children: StartedChild[] = [];
+  let child: StartedChild | undefined;
   if (options.spec) {
     const file = resolve(options.spec);
     let text: string;
@@ -85,16 +85,16 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
     } catch (err) {
       return fail([{ message: `cannot read ${options.spec}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
     }
-    // The check processes start now and load Pulumi and the components while the spec is
-    // validated here (another core): they are sent the spec once valid, stopped otherwise.
-    children = Array.from({ length: specProcesses(text) }, () => startChild("spec", onOutput));
+    // The check process starts now and loads Pulumi and the components while the spec is
+    // validated here (another core): it is sent the spec once valid, stopped otherwise.
+    child = startChild("spec", onOutput);
     // Validate here, with positions, before running anything.
     const { parseSpec, SpecError, formatIssue } = await import("../../stacks/spec");
     try {
       const spec = parseSpec(text, basename(file));
       request = { mode: "spec", spec, fileName: basename(file) };
     } catch (err) {
-      for (const child of children) child.cancel();
+      child.cancel();
       if (err instanceof SpecError) {
         return fail(err.issues.map((i) => ({ ...i, file: basename(file), message: formatIssue(i, basename(file)) })));
       }
@@ -106,7 +106,7 @@ export async function run(argv: string[], io: CommandIO): Promise<number> {
 
   // Progress on stderr only when it takes over a second; the program's own output too.
   const progress = setTimeout(() => io.stderr.write(`paved check: running ${target} under mocks...\n`), 1000);
-  let answer = await (request.mode === "spec" ? runSpec(request, children) : runChild(request, onOutput)).finally(() => clearTimeout(progress));
+  let answer = await (request.mode === "spec" ? runSpec(request, child!) : runChild(request, onOutput)).finally(() => clearTimeout(progress));
   if (!answer.ok && request.mode === "program" && !answer.at) {
     // Positions in the program's TypeScript need source maps, which slow every run: only a failed run pays for them.
     const again = await runChild({ ...request, sourceMaps: true }, () => undefined);
