@@ -3,6 +3,7 @@
  * (`DATABASE_URL`, for several replicas). Every read and write the workflow does goes
  * through here, so both databases behave alike.
  */
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -177,20 +178,34 @@ async function writeJob(db: Kysely<Database>, job: NewJob): Promise<void> {
     .execute();
 }
 
-async function writeEvents(db: Kysely<Database>, dialect: Dialect, requestId: string, events: readonly NewEvent[]): Promise<void> {
+/**
+ * Stores a request's events. On PostgreSQL every replica is told in the same statement (one
+ * round trip, delivered at its commit), as `<origin> <request id>`: the replica that wrote
+ * them tells its own streams at once and ignores its own notification (see `watchEvents`).
+ */
+async function writeEvents(db: Kysely<Database>, dialect: Dialect, origin: string, requestId: string, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   const insert = db.insertInto("events").values(events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) })));
   if (dialect === "postgres") {
-    // Other replicas' streams (and this one's again: a stream reads only what it has not
-    // sent) are told in the same statement: one round trip, and delivered at its commit.
     await db
       .with("e", () => insert.returning("request_id"))
       .selectFrom(sql`(select distinct request_id from e)`.as("e"))
-      .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
+      .select(sql`pg_notify(${EVENTS_CHANNEL}, ${origin} || ' ' || e.request_id)`.as("notified"))
       .execute();
   } else {
     await insert.execute();
   }
+}
+
+/**
+ * The request id a notification on the events channel names, or undefined when this
+ * replica (`origin`) sent it. A payload without an origin (a replica of an earlier
+ * version) is someone else's.
+ */
+export function notifiedRequest(payload: string, origin: string): string | undefined {
+  const space = payload.indexOf(" ");
+  if (space < 0) return payload || undefined;
+  return payload.slice(0, space) === origin ? undefined : payload.slice(space + 1) || undefined;
 }
 
 /** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
@@ -263,6 +278,8 @@ export class Store {
    */
   readonly events = new EventEmitter();
   private listener?: { stop(): Promise<void> };
+  /** Names this process in its event notifications, so that it skips its own (random, per store). */
+  private readonly origin = randomBytes(6).toString("hex");
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -355,7 +372,9 @@ export class Store {
       c.on("error", reconnect);
       c.on("end", () => reconnect(new Error("connection ended")));
       c.on("notification", (n) => {
-        if (n.channel === EVENTS_CHANNEL && n.payload) this.events.emit("event", n.payload);
+        // This process's own events were announced in-process at their commit already.
+        const requestId = n.channel === EVENTS_CHANNEL && n.payload ? notifiedRequest(n.payload, this.origin) : undefined;
+        if (requestId) this.events.emit("event", requestId);
       });
       try {
         await c.connect();
@@ -395,7 +414,7 @@ export class Store {
       await this.transaction(async (trx) => {
         await trx.insertInto("requests").values(row).execute();
         if (audit) await writeAudit(trx, audit);
-        if (event) await writeEvents(trx, this.dialect, row.id, [event]);
+        if (event) await writeEvents(trx, this.dialect, this.origin, row.id, [event]);
         if (job) await writeJob(trx, job);
       });
     } catch (err) {
@@ -481,7 +500,7 @@ export class Store {
     const updated = await this.transaction(async (trx) => {
       if (!(await update(trx))) return false;
       if (outbox) await writeOutbox(trx, outbox);
-      if (event) await writeEvents(trx, this.dialect, id, [event]);
+      if (event) await writeEvents(trx, this.dialect, this.origin, id, [event]);
       if (audit) await writeAudit(trx, audit);
       if (job) await writeJob(trx, job);
       return true;
@@ -587,7 +606,7 @@ export class Store {
 
   /** Stores a request's events in one statement (one commit), in the order given. */
   async appendEvents(requestId: string, events: readonly NewEvent[]): Promise<void> {
-    await writeEvents(this.db, this.dialect, requestId, events);
+    await writeEvents(this.db, this.dialect, this.origin, requestId, events);
     this.events.emit("event", requestId);
   }
 
@@ -687,35 +706,35 @@ export class Store {
    * running job per stack across replicas.
    */
   async claimJob(owner: string, now: string, leaseUntil: string): Promise<JobRow | undefined> {
+    // One statement (one round trip, no explicit transaction): the job is chosen in a
+    // subquery and taken in the same update.
+    let pick = this.db
+      .selectFrom("jobs as q")
+      .select("q.id")
+      .where("q.status", "=", "queued")
+      .where("q.run_after", "<=", now)
+      .where((eb) => eb("q.stack", "not in", eb.selectFrom("jobs as r").select("r.stack").where("r.status", "=", "running")))
+      .orderBy(sql`(select coalesce(max(k.claim_seq), 0) from jobs k where k.team = q.team)`)
+      .orderBy("q.id")
+      .limit(1);
+    if (this.dialect === "postgres") pick = pick.forUpdate().skipLocked();
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        return await this.transaction(async (trx) => {
-          let q = trx
-            .selectFrom("jobs")
-            .selectAll()
-            .where("status", "=", "queued")
-            .where("run_after", "<=", now)
-            .where((eb) => eb("stack", "not in", eb.selectFrom("jobs as r").select("r.stack").where("r.status", "=", "running")))
-            .orderBy(sql`(select coalesce(max(k.claim_seq), 0) from jobs k where k.team = jobs.team)`)
-            .orderBy("id")
-            .limit(1);
-          if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
-          const job = await q.executeTakeFirst();
-          if (!job) return undefined;
-          await trx
-            .updateTable("jobs")
-            .set({
-              status: "running",
-              lease_owner: owner,
-              lease_until: leaseUntil,
-              attempts: job.attempts + 1,
-              updated_at: now,
-              claim_seq: sql<number>`(select coalesce(max(k.claim_seq), 0) + 1 from jobs k)`,
-            })
-            .where("id", "=", job.id)
-            .execute();
-          return { ...job, status: "running", lease_owner: owner, lease_until: leaseUntil, attempts: job.attempts + 1 } as JobRow;
-        });
+        const job = await this.db
+          .updateTable("jobs")
+          .set((eb) => ({
+            status: "running",
+            lease_owner: owner,
+            lease_until: leaseUntil,
+            attempts: eb("attempts", "+", 1),
+            updated_at: now,
+            claim_seq: sql<number>`(select coalesce(max(k.claim_seq), 0) + 1 from jobs k)`,
+          }))
+          .where("id", "=", pick)
+          .where("status", "=", "queued")
+          .returningAll()
+          .executeTakeFirst();
+        return job as JobRow | undefined;
       } catch (err) {
         // Another replica started a job of the same stack in the meantime: look again.
         if (!isUniqueViolation(err)) throw err;

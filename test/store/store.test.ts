@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Store, reusingStatements } from "../../automation/store/store";
+import { Store, notifiedRequest, reusingStatements } from "../../automation/store/store";
 import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const T0 = "2026-11-25T10:00:00.000Z";
@@ -91,6 +91,34 @@ for (const kind of ["sqlite", "postgres"] as const) {
       });
       const all = (await Promise.all(claimers)).flat().filter((id) => id.startsWith("c"));
       expect(all.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `c${i}`).sort());
+    });
+
+    it.runIf(kind === "postgres")("tells its own streams of its events once, and another replica's once, through NOTIFY", async () => {
+      const other = await Store.open({ databaseUrl: url });
+      try {
+        await Promise.all([store.watchEvents(), other.watchEvents()]);
+        const heard = { own: [] as string[], other: [] as string[] };
+        const onOwn = (id: string) => heard.own.push(id);
+        const onOther = (id: string) => heard.other.push(id);
+        store.events.on("event", onOwn);
+        other.events.on("event", onOther);
+        await store.appendEvents("n1", [
+          { at: at(30), type: "progress", data: { line: "a" } },
+          { at: at(30), type: "progress", data: { line: "b" } },
+        ]);
+        await other.appendEvent("n2", at(31), "progress", { line: "c" });
+        // Notifications arrive after the commit: wait until both are in, then a little more.
+        const deadline = Date.now() + 5000;
+        while ((heard.own.length < 2 || heard.other.length < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 200));
+        store.events.off("event", onOwn);
+        other.events.off("event", onOther);
+        // Each store: its own event at once (in-process), the other's through NOTIFY, neither twice.
+        expect(heard.own.sort()).toEqual(["n1", "n2"]);
+        expect(heard.other.sort()).toEqual(["n1", "n2"]);
+      } finally {
+        await other.close();
+      }
     });
 
     it("a heartbeat extends only the owner's lease; an expired lease is reaped", async () => {
@@ -275,6 +303,16 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
   });
 }
+
+describe("notifiedRequest", () => {
+  it("names the request of another replica's notification, and nothing for this replica's own", () => {
+    expect(notifiedRequest("a1b2c3 req_1", "ffffff")).toBe("req_1");
+    expect(notifiedRequest("a1b2c3 req_1", "a1b2c3")).toBeUndefined();
+    // A replica of an earlier version sends the request id alone.
+    expect(notifiedRequest("req_1", "a1b2c3")).toBe("req_1");
+    expect(notifiedRequest("", "a1b2c3")).toBeUndefined();
+  });
+});
 
 describe("reusingStatements", () => {
   it("prepares each SQL text once, again only while its statement is busy, and forgets the least recently used", () => {
