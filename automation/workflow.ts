@@ -25,7 +25,7 @@ import { ExtraRisk, Gate, GateSubject, RecordInput } from "./gate";
 import type { Outcome } from "./earned";
 import { ApprovalRequirement, ClassifiedStep, RiskLevel } from "./risk";
 import { finalSnapshotIdentifier } from "../components/aws/naming";
-import type { AuditEntry, JobRow, RequestRow, Store } from "./store/store";
+import type { AuditEntry, JobRow, NewEvent, RequestRow, Store } from "./store/store";
 import { DomainError } from "./errors";
 import { Outbox, STATUS_EVENTS } from "./notifications/outbox";
 
@@ -114,6 +114,13 @@ export interface WorkflowOptions {
   publicUrl?: string;
   /** Where operational messages go (never secrets). */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /**
+   * How long the engine's output lines wait to be stored together, in ms. Default 50: a
+   * burst of output goes in one insert, and the lines of a short operation go with the
+   * status that ends it (one statement, and one read by each stream, instead of one per
+   * burst); a stream shows a line at most this much later.
+   */
+  progressBatchMs?: number;
 }
 
 /**
@@ -143,6 +150,8 @@ export class Workflow {
   readonly outbox: Outbox;
   private readonly now: () => Date;
   readonly log: NonNullable<WorkflowOptions["log"]>;
+  /** See `WorkflowOptions.progressBatchMs`. */
+  progressBatchMs: number;
 
   constructor(options: WorkflowOptions) {
     this.store = options.store;
@@ -153,6 +162,7 @@ export class Workflow {
     this.outbox = new Outbox(options.config.notifications, options.publicUrl);
     const quiet = () => undefined;
     this.log = options.log ?? { info: quiet, warn: quiet, error: quiet };
+    this.progressBatchMs = options.progressBatchMs ?? 50;
     this.bus.setMaxListeners(0);
   }
 
@@ -161,55 +171,69 @@ export class Workflow {
   }
 
   private async emit(requestId: string, type: "status" | "progress", data: Record<string, unknown>): Promise<void> {
-    // After the engine's lines already written: a stream shows them in the order they happened.
-    await this.progressWritten(requestId);
-    await this.store.appendEvent(requestId, this.at(), type, data);
+    // After the engine's lines given so far, in the same insert: a stream shows them in the order they happened.
+    const before = await this.takeProgress(requestId);
+    await this.store.appendEvents(requestId, [...before, { at: this.at(), type, data }]);
     this.bus.emit("event", requestId);
   }
 
   /**
-   * The engine's output lines of each request, written in batches: the lines that arrive
-   * while the previous batch is written go together in one insert (one commit, where a
-   * PostgreSQL commit waits for the disk), one batch after another per request.
+   * The engine's output lines of each request not yet written. Lines wait up to
+   * `progressBatchMs` and go in one insert (one statement and one commit for a burst of
+   * output); the status that ends an operation takes those still waiting into its own
+   * statement (`takeProgress`). One write at a time per request, in order.
    */
-  private readonly progress = new Map<string, { open?: { at: string; data: { line: string } }[]; written: Promise<void> }>();
+  private readonly progress = new Map<string, { pending: NewEvent[]; timer?: NodeJS.Timeout; writing: Promise<void> }>();
 
   private progressLine(requestId: string, line: string): void {
-    const entry = { at: this.at(), data: { line } };
     let state = this.progress.get(requestId);
-    if (state?.open) {
-      state.open.push(entry);
-      return;
-    }
-    if (!state) this.progress.set(requestId, (state = { written: Promise.resolve() }));
-    const batch = [entry];
-    state.open = batch;
-    const current = state;
-    const written = state.written
-      // Wait a turn of the event loop: lines of one burst of engine output join the batch.
-      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
-      .then(async () => {
-        current.open = undefined;
-        await this.store.appendEvents(
-          requestId,
-          batch.map((b) => ({ at: b.at, type: "progress", data: b.data })),
-        );
-        this.bus.emit("event", requestId);
-      })
-      .catch((err: unknown) => this.log.error({ requestId, err }, "progress event not stored"))
-      .finally(() => {
-        if (current.written === written && !current.open && this.progress.get(requestId) === current) this.progress.delete(requestId);
-      });
-    state.written = written;
+    if (!state) this.progress.set(requestId, (state = { pending: [], writing: Promise.resolve() }));
+    state.pending.push({ at: this.at(), type: "progress", data: { line } });
+    state.timer ??= setTimeout(() => void this.writeProgress(requestId), this.progressBatchMs);
   }
 
-  /** Resolves once every line of `requestId` given so far is written (or its failure logged). */
-  private async progressWritten(requestId: string): Promise<void> {
-    for (let state = this.progress.get(requestId); state; state = this.progress.get(requestId)) {
-      const written = state.written;
-      await written;
-      if (state.written === written) return;
+  /** Writes the request's waiting lines in one insert, after any write of them in flight. */
+  private writeProgress(requestId: string): Promise<void> {
+    const state = this.progress.get(requestId);
+    if (!state) return Promise.resolve();
+    clearTimeout(state.timer);
+    state.timer = undefined;
+    const written: Promise<void> = state.writing
+      .then(() => this.writeLines(requestId, state.pending.splice(0)))
+      .finally(() => {
+        if (state.writing === written && state.pending.length === 0 && !state.timer && this.progress.get(requestId) === state) this.progress.delete(requestId);
+      });
+    state.writing = written;
+    return written;
+  }
+
+  /** Stores lines (a failure is logged: the request goes on without them). */
+  private async writeLines(requestId: string, lines: NewEvent[]): Promise<void> {
+    if (lines.length === 0) return;
+    try {
+      await this.store.appendEvents(requestId, lines);
+      this.bus.emit("event", requestId);
+    } catch (err) {
+      this.log.error({ requestId, err }, "progress event not stored");
     }
+  }
+
+  /**
+   * The request's lines not yet written, once every write of its earlier lines is done: the
+   * caller stores them just before its own event, in the same statement.
+   */
+  private async takeProgress(requestId: string): Promise<NewEvent[]> {
+    const state = this.progress.get(requestId);
+    if (!state) return [];
+    for (let writing = state.writing; ; writing = state.writing) {
+      await writing;
+      if (state.writing === writing) break;
+    }
+    clearTimeout(state.timer);
+    state.timer = undefined;
+    const taken = state.pending.splice(0);
+    if (this.progress.get(requestId) === state) this.progress.delete(requestId);
+    return taken;
   }
 
   private async enqueue(request: RequestRow, kind: "preview" | "apply"): Promise<void> {
@@ -234,13 +258,20 @@ export class Workflow {
     const next = { ...patch, status: to, updated_at: at };
     const kind = STATUS_EVENTS[to];
     const outbox = kind ? this.outbox.forRequest(kind, { ...request, ...next }, at) : undefined;
-    // After the engine's lines already given: a stream shows them in the order they happened.
-    await this.progressWritten(request.id);
-    const ok = await this.store.updateRequest(request.id, next, from, outbox, {
-      event: { at, type: "status", data: { status: to, ...(detail ?? {}) } },
-      ...(then.audit ? { audit: { ...then.audit, at, request_id: request.id, stack: request.stack } } : {}),
-      ...(then.enqueue ? { job: { request_id: request.id, kind: then.enqueue, stack: request.stack, at } } : {}),
-    });
+    // After the engine's lines given so far, in the same statement: a stream shows them in the order they happened.
+    const before = await this.takeProgress(request.id);
+    let ok = false;
+    try {
+      ok = await this.store.updateRequest(request.id, next, from, outbox, {
+        before,
+        event: { at, type: "status", data: { status: to, ...(detail ?? {}) } },
+        ...(then.audit ? { audit: { ...then.audit, at, request_id: request.id, stack: request.stack } } : {}),
+        ...(then.enqueue ? { job: { request_id: request.id, kind: then.enqueue, stack: request.stack, at } } : {}),
+      });
+    } finally {
+      // Not moved (or not stored): the lines are written on their own.
+      if (!ok) await this.writeLines(request.id, before);
+    }
     if (ok) {
       this.bus.emit("event", request.id);
       if (then.enqueue) this.bus.emit("job");

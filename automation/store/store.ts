@@ -138,6 +138,8 @@ export interface NewEvent {
 /** What `updateRequest` writes with a change, in its transaction, when the change is made. */
 export interface RequestChangeExtras {
   event?: NewEvent;
+  /** Events stored just before `event`, in the same statement (the engine's lines that led to it). */
+  before?: readonly NewEvent[];
   audit?: AuditEntry;
   job?: NewJob;
 }
@@ -494,18 +496,19 @@ export class Store {
       return Number(r.numUpdatedRows) > 0;
     };
     const { event, audit, job } = also;
-    if (!outbox && !event && !audit && !job) return update(this.db);
+    const events = [...(also.before ?? []), ...(event ? [event] : [])];
+    if (!outbox && events.length === 0 && !audit && !job) return update(this.db);
     // What goes with the change is written in the same transaction: all or nothing, and one
     // commit (on PostgreSQL, one wait for the disk) rather than one per row.
     const updated = await this.transaction(async (trx) => {
       if (!(await update(trx))) return false;
       if (outbox) await writeOutbox(trx, outbox);
-      if (event) await writeEvents(trx, this.dialect, this.origin, id, [event]);
+      await writeEvents(trx, this.dialect, this.origin, id, events);
       if (audit) await writeAudit(trx, audit);
       if (job) await writeJob(trx, job);
       return true;
     });
-    if (updated && event) this.events.emit("event", id);
+    if (updated && events.length > 0) this.events.emit("event", id);
     return updated;
   }
 

@@ -1,4 +1,4 @@
-/** The engine's output lines: stored in batches, in the order given, before the status that follows them. */
+/** The engine's output lines: stored in batches or with the status that ends them, in the order given, before that status. */
 import { afterEach, describe, expect, it } from "vitest";
 import type { EngineOperation } from "../../automation/engine/types";
 import { Harness, STORES, startHarness, testConfig } from "./harness";
@@ -10,9 +10,11 @@ describe.each(STORES)("progress lines on %s", (store) => {
     h = undefined;
   });
 
-  it("are written a burst per insert, in the engine's order, each burst before the next status", async () => {
+  /** Runs a dev create with the engine's lines captured, and every statement that stores events. */
+  async function run(batchMs: number) {
     h = await startHarness(testConfig(), store);
     const service = h.service;
+    service.workflow.progressBatchMs = batchMs;
     const given: string[] = [];
     const capture = (op: EngineOperation): EngineOperation => ({
       ...op,
@@ -24,11 +26,19 @@ describe.each(STORES)("progress lines on %s", (store) => {
     const { preview, apply } = service.engine;
     service.engine.preview = (op) => preview.call(service.engine, capture(op));
     service.engine.apply = (op, options) => apply.call(service.engine, capture(op), options);
-    const inserts: string[][] = [];
+    // Each statement that stores events: the events' kinds, in order.
+    const writes: string[][] = [];
+    const kindOf = (e: { type: string; data: unknown }) => (e.type === "status" ? (e.data as { status: string }).status : "line");
     const append = service.store.appendEvents.bind(service.store);
     service.store.appendEvents = (requestId, events) => {
-      inserts.push(events.map((e) => e.type));
+      writes.push(events.map(kindOf));
       return append(requestId, events);
+    };
+    const update = service.store.updateRequest.bind(service.store);
+    service.store.updateRequest = async (id, patch, from, outbox, also = {}) => {
+      const updated = await update(id, patch, from, outbox, also);
+      if (updated && also.event) writes.push([...(also.before ?? []), also.event].map(kindOf));
+      return updated;
     };
 
     const res = await h.call("alice", "POST", "/requests", { team: "payments", environment: "dev", offering: "queue", name: "lines", params: {} });
@@ -43,9 +53,25 @@ describe.each(STORES)("progress lines on %s", (store) => {
     expect(kinds.filter((k) => k !== "line")).toEqual(["previewing", "approved", "applying", "succeeded"]);
     expect(kinds.lastIndexOf("line")).toBeLessThan(kinds.indexOf("succeeded"));
     expect(kinds.slice(kinds.indexOf("previewing") + 1, kinds.indexOf("approved")).every((k) => k === "line")).toBe(true);
-    // Fewer inserts than lines: each burst of output went in one.
-    const progressInserts = inserts.filter((types) => types.every((t) => t === "progress"));
-    expect(progressInserts.flat()).toHaveLength(given.length);
-    expect(progressInserts.length).toBeLessThan(given.length);
+    return { given, writes };
+  }
+
+  it("are stored with the status that ends a short operation, in the engine's order", async () => {
+    // No operation here lasts a minute: every line waits for its status.
+    const { given, writes } = await run(60_000);
+    expect(writes.filter((w) => w.every((k) => k === "line"))).toEqual([]);
+    const approved = writes.find((w) => w.at(-1) === "approved")!;
+    const succeeded = writes.find((w) => w.at(-1) === "succeeded")!;
+    // The preview's lines went with "approved", the apply's with "succeeded".
+    expect(approved.length).toBeGreaterThan(1);
+    expect(succeeded.length).toBeGreaterThan(1);
+    expect(writes.flat().filter((k) => k === "line")).toHaveLength(given.length);
+  });
+
+  it("are stored on their own once they have waited, still before the status that follows", async () => {
+    const { given, writes } = await run(0);
+    const lineWrites = writes.filter((w) => w.every((k) => k === "line"));
+    expect(lineWrites.length).toBeGreaterThan(0);
+    expect(writes.flat().filter((k) => k === "line")).toHaveLength(given.length);
   });
 });
