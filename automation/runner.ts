@@ -46,7 +46,8 @@ export class Runner {
   private stopping = false;
   private started = false;
   private sleepers = new Set<() => void>();
-  private readonly onJob = () => this.wakeAll();
+  // One new job wakes one idle worker: waking them all sent every other one to claim nothing.
+  private readonly onJob = () => this.wakeOne();
   private loops: Promise<void>[] = [];
   private sweeper?: NodeJS.Timeout;
   private readonly log: RunnerLog;
@@ -131,6 +132,10 @@ export class Runner {
 
   private wakeAll(): void {
     for (const wake of [...this.sleepers]) wake();
+  }
+
+  private wakeOne(): void {
+    this.sleepers.values().next().value?.();
   }
 
   /** Runs jobs until none is runnable (tests, and `drain` before shutdown). */
