@@ -146,6 +146,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
   const log = options.log ?? makeLogger(options.logger);
   const store = await Store.open({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, sqliteFile: options.sqliteFile });
   await store.watchEvents(log);
+  await store.warm();
   const health = new StoreHealth(store, log);
   const integrity = await health.start(options.healthIntervalMs ?? 300_000);
   if (!integrity.ok) log.error({ problem: integrity.problem }, "the store failed its integrity check: /healthz answers 503");

@@ -39,6 +39,29 @@ for (const kind of ["sqlite", "postgres"] as const) {
       }
     });
 
+    it("warms up without leaving anything behind: no row, no job, no event told", async () => {
+      const { sql } = await import("kysely");
+      const counts = async () => {
+        const out: Record<string, number> = {};
+        for (const table of ["requests", "events", "audit", "jobs", "instances", "stack_state"]) {
+          out[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(store.db)).rows[0]!.n);
+        }
+        return out;
+      };
+      const before = await counts();
+      const told: string[] = [];
+      const listen = (id: string) => told.push(id);
+      store.events.on("event", listen);
+      try {
+        await store.warm();
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        store.events.off("event", listen);
+      }
+      expect(await counts()).toEqual(before);
+      expect(told).toEqual([]);
+    });
+
     it("migrates once: a second open finds the schema in place", async () => {
       const again = await open();
       expect(await again.ping()).toBe(true);
