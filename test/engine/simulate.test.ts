@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diffStates, protectedViolations, SimResource } from "../../automation/engine/simulate/diff";
-import { ProtectedResourceError, SimulateEngine } from "../../automation/engine/simulate/engine";
+import { ProtectedResourceError, SimulateEngine, WARM_UP_SPEC, WARM_UP_STACK } from "../../automation/engine/simulate/engine";
+import { OFFERINGS } from "../../components/guardrails";
 import { PreviewChangedError } from "../../automation/engine/types";
 import { classifyPreview } from "../../automation/risk";
 import type { EnvironmentSpec } from "../../stacks/spec";
@@ -185,4 +186,37 @@ describe("SimulateEngine: the providers' rules on the real program", () => {
     // Once the bucket exists its id is known: the same policies give a verdict (and pass).
     expect((await update("payments-dev-files", spec)).violations).toEqual([]);
   }, 60_000);
+});
+
+describe("SimulateEngine.warm", () => {
+  it("previews one instance of every offering on a stack of its own, and writes nothing", async () => {
+    const read: string[] = [];
+    const written: string[] = [];
+    const engine = new SimulateEngine({
+      state: {
+        getStackState: async (stack) => void read.push(stack),
+        putStackState: async (stack) => void written.push(stack),
+      },
+    });
+    try {
+      const preview = engine.preview.bind(engine);
+      const previews: Awaited<ReturnType<typeof preview>>[] = [];
+      engine.preview = async (op) => {
+        const p = await preview(op);
+        previews.push(p);
+        return p;
+      };
+      await engine.warm();
+      expect([...WARM_UP_SPEC.resources.map((r) => r.offering)].sort()).toEqual([...OFFERINGS].sort());
+      expect(read).toEqual([WARM_UP_STACK]);
+      expect(written).toEqual([]);
+      // The spec passes the policies (a first preview leaves two advisories that need the
+      // bucket's name, unknown until it is created): a warm-up that failed would warm nothing.
+      expect(previews).toHaveLength(1);
+      expect(previews[0]!.violations.filter((v) => v.enforcementLevel === "mandatory")).toEqual([]);
+      expect(previews[0]!.steps.filter((s) => s.op === "create").length).toBeGreaterThan(12);
+    } finally {
+      await engine.close();
+    }
+  });
 });

@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { canonicalJson, previewDigest, summarize } from "../../digest";
 import type { ApplyOptions, Engine, EngineApplyResult, EngineOperation, EnginePreview } from "../types";
 import { PreviewChangedError } from "../types";
+import type { EnvironmentSpec } from "../../../stacks/spec";
 import { EMPTY_STATE, SimResource, SimState, diffStates, protectedViolations } from "./diff";
 import type { SimulateAnswer, SimulateRequest } from "./protocol";
 
@@ -61,6 +62,32 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * The stack of the start-up preview: not `<team>.<environment>.<name>`, nor an earlier
+ * `<team>-<environment>-<name>` (no environment is called `warm`), so no instance has it.
+ */
+export const WARM_UP_STACK = "paved-warm-up";
+
+/** One instance of every offering, with the parameters a request would give. */
+export const WARM_UP_SPEC: EnvironmentSpec = {
+  team: "paved",
+  environment: "dev",
+  network: { vpcId: "vpc-0000000000000000a", subnetIds: ["subnet-0000000000000000a", "subnet-0000000000000000b"] },
+  kubernetes: { namespace: "paved-warm-up" },
+  resources: [
+    { offering: "postgres", name: "warm-db", params: {} },
+    { offering: "redis", name: "warm-cache", params: {} },
+    { offering: "queue", name: "warm-queue", params: {} },
+    { offering: "bucket", name: "warm-bucket", params: {} },
+    { offering: "namespace", name: "paved-warm-up", params: { tier: "small" } },
+    {
+      offering: "web-service",
+      name: "warm-web",
+      params: { image: "ghcr.io/paved/warm-up@sha256:0000000000000000000000000000000000000000000000000000000000000000", port: 8080 },
+    },
+  ],
+};
 
 /** A protected resource in the way of a delete or replace. */
 export class ProtectedResourceError extends Error {
@@ -131,6 +158,12 @@ export class SimulateEngine implements Engine {
   async warm(): Promise<void> {
     const answer = await this.ask({ id: this.nextId++, warm: true, project: "paved", stack: "warm-up", spec: null });
     if (!answer.ok) throw new Error(`the simulate worker could not start: ${answer.error}`);
+    // Then a preview of one instance of every offering, on a stack no instance can have:
+    // each component's code and the policies run once, in the worker and here, before the
+    // first request (it competed for the CPU with the request's own work: on PostgreSQL the
+    // first request's overhead was ~2x a later one's). A preview reads the stack's state
+    // and writes nothing.
+    await this.preview({ stack: WARM_UP_STACK, spec: WARM_UP_SPEC, action: "create" });
   }
 
   /** Runs the program for `op` (or answers from the cache); `unknownUrns`: see `SimulateRequest`. */
