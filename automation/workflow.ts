@@ -274,7 +274,7 @@ export class Workflow {
     }
     if (ok) {
       this.bus.emit("event", request.id);
-      if (then.enqueue) this.bus.emit("job");
+      if (then.enqueue && !this.runningStacks.has(request.stack)) this.bus.emit("job");
     }
     return ok;
   }
@@ -737,8 +737,27 @@ export class Workflow {
     }
   }
 
+  /**
+   * Stacks whose job this process is running: a job that the running one queues on its own
+   * stack wakes no idle worker (it could not be claimed before the running one ends, and
+   * the runner's worker claims again as soon as it does). Woken, the idle worker's claim
+   * raced the running job's end: ~15 ms lost per request on PostgreSQL.
+   */
+  private readonly runningStacks = new Map<string, number>();
+
   /** Runs one claimed job. Returns `retry` when the stack was busy elsewhere. */
   async runJob(job: JobRow, signal?: AbortSignal): Promise<"done" | "retry"> {
+    this.runningStacks.set(job.stack, (this.runningStacks.get(job.stack) ?? 0) + 1);
+    try {
+      return await this.runClaimedJob(job, signal);
+    } finally {
+      const left = (this.runningStacks.get(job.stack) ?? 1) - 1;
+      if (left > 0) this.runningStacks.set(job.stack, left);
+      else this.runningStacks.delete(job.stack);
+    }
+  }
+
+  private async runClaimedJob(job: JobRow, signal?: AbortSignal): Promise<"done" | "retry"> {
     const row = await this.get(job.request_id);
     try {
       if (job.kind === "preview") {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
+import { Compilable, Kysely, PostgresDialect, SqliteDialect, Transaction, sql } from "kysely";
 import type {
   Database,
   EscalationsTable,
@@ -236,6 +236,66 @@ async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<v
     .execute();
 }
 
+/** The rows `writeAudit` stores for `entry`. */
+function auditRow(entry: AuditEntry) {
+  return {
+    at: entry.at,
+    actor: entry.actor,
+    actor_kind: entry.actor_kind ?? null,
+    action: entry.action,
+    request_id: entry.request_id ?? null,
+    stack: entry.stack ?? null,
+    digest: entry.digest ?? null,
+    detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
+  };
+}
+
+/** The row `writeJob` stores for `job` (its team comes from the request). */
+function jobRow(job: NewJob) {
+  return {
+    request_id: job.request_id,
+    kind: job.kind,
+    stack: job.stack,
+    status: "queued",
+    attempts: 0,
+    lease_owner: null,
+    lease_until: null,
+    run_after: job.at,
+    created_at: job.at,
+    updated_at: job.at,
+  };
+}
+
+/** The delivery rows `writeOutbox` stores for `entry`, one per sink. */
+function deliveryRows(entry: OutboxEntry) {
+  const at = entry.event.at;
+  return [...new Set(entry.sinks)].map((sink) => ({
+    event_id: entry.event.id,
+    sink,
+    status: "queued",
+    attempts: 0,
+    run_after: at,
+    lease_owner: null,
+    lease_until: null,
+    last_error: null,
+    delivered_at: null,
+    created_at: at,
+    updated_at: at,
+  }));
+}
+
+/**
+ * PostgreSQL: an insert of `rows` (all with the same columns) made only when the change
+ * `g` (a CTE of the same statement) was made: the rows are passed as one JSON parameter and
+ * typed by the table's own row type; `fromChange` columns are taken from `g`'s row.
+ */
+function insertWithChange(table: keyof Database, rows: readonly Record<string, unknown>[], fromChange: string[] = [], returning?: string) {
+  const columns = Object.keys(rows[0]!);
+  const all = [...columns, ...fromChange];
+  const values = [...columns.map((c) => sql`v.${sql.ref(c)}`), ...fromChange.map((c) => sql`g.${sql.ref(c)}`)];
+  return sql`insert into ${sql.table(table)} (${sql.join(all.map((c) => sql.ref(c)))}) select ${sql.join(values)} from json_populate_recordset(null::${sql.table(table)}, ${JSON.stringify(rows)}::json) as v, g${returning ? sql` returning ${sql.ref(returning)}` : sql``}`;
+}
+
 /** Statements kept prepared per SQLite connection (the list's `team in (...)` varies with the teams). */
 const STATEMENT_CACHE_SIZE = 256;
 
@@ -452,12 +512,16 @@ export class Store {
         await this.db.insertInto("requests").values(row).execute();
         return true;
       }
-      await this.transaction(async (trx) => {
-        await trx.insertInto("requests").values(row).execute();
-        if (audit) await writeAudit(trx, audit);
-        if (event) await writeEvents(trx, this.dialect, this.origin, row.id, [event]);
-        if (job) await writeJob(trx, job);
-      });
+      if (this.dialect === "postgres") {
+        await this.changeAtOnce(this.db.insertInto("requests").values(row).returning(["id", "team"]), row.id, event ? [event] : [], { audit, job });
+      } else {
+        await this.transaction(async (trx) => {
+          await trx.insertInto("requests").values(row).execute();
+          if (audit) await writeAudit(trx, audit);
+          if (event) await writeEvents(trx, this.dialect, this.origin, row.id, [event]);
+          if (job) await writeJob(trx, job);
+        });
+      }
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
@@ -537,6 +601,13 @@ export class Store {
     const { event, audit, job } = also;
     const events = [...(also.before ?? []), ...(event ? [event] : [])];
     if (!outbox && events.length === 0 && !audit && !job) return update(this.db);
+    if (this.dialect === "postgres") {
+      let q = this.db.updateTable("requests").set(patch).where("id", "=", id);
+      if (from) q = q.where("status", "in", from);
+      const updated = await this.changeAtOnce(q.returning(["id", "team"]), id, events, { audit, job, outbox });
+      if (updated && events.length > 0) this.events.emit("event", id);
+      return updated;
+    }
     // What goes with the change is written in the same transaction: all or nothing, and one
     // commit (on PostgreSQL, one wait for the disk) rather than one per row.
     const updated = await this.transaction(async (trx) => {
@@ -549,6 +620,43 @@ export class Store {
     });
     if (updated && events.length > 0) this.events.emit("event", id);
     return updated;
+  }
+
+  /**
+   * PostgreSQL: a request's change (`change`, an insert or a conditional update returning the
+   * request's id and team) and what goes with it, in one statement: one round trip, where a
+   * transaction took one per row and two more. The events, audit entry, job and outbox rows
+   * are written only when the change is (they are joined with its returned row), and other
+   * replicas are told of the events at the commit. Returns whether the change was made.
+   */
+  private async changeAtOnce(
+    change: Compilable<{ id: string; team: string }>,
+    requestId: string,
+    events: readonly NewEvent[],
+    extras: { audit?: AuditEntry; job?: NewJob; outbox?: OutboxEntry },
+  ): Promise<boolean> {
+    const parts = [sql`g as (${change})`];
+    if (events.length > 0) {
+      const rows = events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) }));
+      parts.push(sql`e as (${insertWithChange("events", rows, [], "request_id")})`);
+    }
+    if (extras.audit) parts.push(sql`a as (${insertWithChange("audit", [auditRow(extras.audit)])})`);
+    if (extras.job) parts.push(sql`j as (${insertWithChange("jobs", [jobRow(extras.job)], ["team"])})`);
+    if (extras.outbox) {
+      // The deliveries' foreign key is checked at the end of the statement, when both are in.
+      parts.push(sql`o as (${insertWithChange("notification_events", [{ ...extras.outbox.event }])})`);
+      const deliveries = deliveryRows(extras.outbox);
+      if (deliveries.length > 0) parts.push(sql`d as (${insertWithChange("notification_deliveries", deliveries)})`);
+    }
+    const notified =
+      events.length > 0
+        ? sql`(select count(*) from (select pg_notify(${EVENTS_CHANNEL}, ${this.origin} || ' ' || x.request_id) from (select distinct request_id from e) x) n)::int`
+        : sql`0`;
+    const result = await sql<{
+      changed: number;
+      notified: number;
+    }>`with ${sql.join(parts)} select (select count(*) from g)::int as changed, ${notified} as notified`.execute(this.db);
+    return (result.rows[0]?.changed ?? 0) > 0;
   }
 
   /** Requests on `stack` that have not reached a terminal status. */

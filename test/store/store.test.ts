@@ -62,6 +62,67 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(told).toEqual([]);
     });
 
+    it("writes a request's change and all that goes with it, or nothing when the change is not made", async () => {
+      const { sql } = await import("kysely");
+      const count = async (table: string, where: string) =>
+        Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} where ${sql.raw(where)}`.execute(store.db)).rows[0]!.n);
+      const row = {
+        id: "chg-1",
+        action: "create",
+        team: "payments",
+        environment: "dev",
+        offering: "queue",
+        name: "chg",
+        stack: "payments.dev.chg",
+        params: "{}",
+        requested_by: "alice",
+        status: "previewing",
+        engine: "simulate",
+        risk: null,
+        preview: null,
+        violations: null,
+        outputs: null,
+        error: null,
+        awaiting_since: null,
+        approval_floor: 0,
+        created_at: at(80),
+        updated_at: at(80),
+      } as never;
+      const extras = (n: number) => ({
+        before: [{ at: at(n), type: "progress", data: { line: `line ${n}` } }],
+        event: { at: at(n), type: "status", data: { status: "approved" } },
+        audit: { at: at(n), actor: "paved", action: `chg.${n}`, request_id: "chg-1", stack: "payments.dev.chg", detail: { n } },
+        job: { request_id: "chg-1", kind: "apply", stack: "payments.dev.chg", at: at(n) },
+      });
+      const outbox = (n: number) => ({
+        event: { id: `chg-ev-${n}`, event: "approved", subject_id: "chg-1", team: "payments", at: at(n), payload: "{}" },
+        sinks: ["chat", "chat", "mail"],
+      });
+      expect(
+        await store.insertRequest(row, {
+          event: { at: at(80), type: "status", data: { status: "previewing" } },
+          audit: extras(80).audit,
+          job: { ...extras(80).job, kind: "preview" },
+        }),
+      ).toBe(true);
+      // The same id again: refused, nothing more written.
+      expect(await store.insertRequest(row, { event: { at: at(80), type: "status", data: {} }, audit: extras(79).audit })).toBe(false);
+      // Not in `from`: nothing is written.
+      expect(await store.updateRequest("chg-1", { status: "approved", updated_at: at(81) }, ["applying"], outbox(81), extras(81))).toBe(false);
+      expect(await store.updateRequest("chg-1", { status: "approved", updated_at: at(82) }, ["previewing"], outbox(82), extras(82))).toBe(true);
+      expect((await store.eventsAfter("chg-1", 0)).map((e) => [e.type, JSON.parse(e.data)])).toEqual([
+        ["status", { status: "previewing" }],
+        ["progress", { line: "line 82" }],
+        ["status", { status: "approved" }],
+      ]);
+      expect(await count("audit", "request_id = 'chg-1'")).toBe(2);
+      expect(await count("audit", "action = 'chg.82' and detail = '{\"n\":82}'")).toBe(1);
+      expect(await count("jobs", "request_id = 'chg-1' and team = 'payments' and status = 'queued' and attempts = 0")).toBe(2);
+      expect(await count("notification_events", "subject_id = 'chg-1'")).toBe(1);
+      expect(await count("notification_deliveries", "event_id = 'chg-ev-82' and status = 'queued'")).toBe(2);
+      expect((await store.getRequest("chg-1"))?.status).toBe("approved");
+    });
+
     it("migrates once: a second open finds the schema in place", async () => {
       const again = await open();
       expect(await again.ping()).toBe(true);
