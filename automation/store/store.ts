@@ -145,35 +145,14 @@ export interface RequestChangeExtras {
 }
 
 async function writeAudit(db: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  await db
-    .insertInto("audit")
-    .values({
-      at: entry.at,
-      actor: entry.actor,
-      ...(entry.actor_kind ? { actor_kind: entry.actor_kind } : {}),
-      action: entry.action,
-      request_id: entry.request_id ?? null,
-      stack: entry.stack ?? null,
-      digest: entry.digest ?? null,
-      detail: entry.detail === undefined ? null : JSON.stringify(entry.detail),
-    })
-    .execute();
+  await db.insertInto("audit").values(auditRow(entry)).execute();
 }
 
 async function writeJob(db: Kysely<Database>, job: NewJob): Promise<void> {
   await db
     .insertInto("jobs")
     .values({
-      request_id: job.request_id,
-      kind: job.kind,
-      stack: job.stack,
-      status: "queued",
-      attempts: 0,
-      lease_owner: null,
-      lease_until: null,
-      run_after: job.at,
-      created_at: job.at,
-      updated_at: job.at,
+      ...jobRow(job),
       // The request's team, for fair claiming (the workflow does not need to know).
       team: sql<string | null>`(select r.team from requests r where r.id = ${job.request_id})`,
     })
@@ -213,27 +192,8 @@ export function notifiedRequest(payload: string, origin: string): string | undef
 /** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
 async function writeOutbox(trx: Kysely<Database>, entry: OutboxEntry): Promise<void> {
   await trx.insertInto("notification_events").values(entry.event).execute();
-  const sinks = [...new Set(entry.sinks)];
-  if (sinks.length === 0) return;
-  const at = entry.event.at;
-  await trx
-    .insertInto("notification_deliveries")
-    .values(
-      sinks.map((sink) => ({
-        event_id: entry.event.id,
-        sink,
-        status: "queued",
-        attempts: 0,
-        run_after: at,
-        lease_owner: null,
-        lease_until: null,
-        last_error: null,
-        delivered_at: null,
-        created_at: at,
-        updated_at: at,
-      })),
-    )
-    .execute();
+  const deliveries = deliveryRows(entry);
+  if (deliveries.length > 0) await trx.insertInto("notification_deliveries").values(deliveries).execute();
 }
 
 /** The rows `writeAudit` stores for `entry`. */
