@@ -442,11 +442,16 @@ export class Store {
       await this.getStackState(none);
       // Nothing is runnable before year 1.
       await this.claimJob(none, at, at);
-      await this.updateRequest(none, { updated_at: at }, [none], undefined, {
-        event: { at, type: "status", data: {} },
-        audit: { at, actor: none, action: none, request_id: none, stack: none },
-        job: { request_id: none, kind: none, stack: none, at },
-      });
+      const event = { at, type: "status", data: {} };
+      const audit = { at, actor: none, action: none, request_id: none, stack: none };
+      const job = { request_id: none, kind: none, stack: none, at };
+      // A change of no request: every part is planned, none writes.
+      const outbox = { event: { id: none, event: none, subject_id: none, team: null, at, payload: "{}" }, sinks: [none] };
+      await this.updateRequest(none, { updated_at: at }, [none], outbox, { before: [event], event, audit, job });
+      await this.updateRequest(none, { updated_at: at }, [none], undefined, { event, audit, job });
+      await this.updateRequest(none, { updated_at: at }, [none], undefined, { event });
+      // A new request that breaks a constraint (no team): planned, refused, nothing written.
+      await this.insertRequest({ id: none, team: null } as unknown as RequestRow, { event, audit, job }).catch(() => undefined);
       await this.transaction(async (trx) => {
         await writeEvents(trx, this.dialect, this.origin, none, [{ at, type: "status", data: {} }]);
         await writeAudit(trx, { at, actor: none, action: none, request_id: none, stack: none });
