@@ -3,7 +3,6 @@
  * (`DATABASE_URL`, for several replicas). Every read and write the workflow does goes
  * through here, so both databases behave alike.
  */
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -161,32 +160,21 @@ async function writeJob(db: Kysely<Database>, job: NewJob): Promise<void> {
 
 /**
  * Stores a request's events. On PostgreSQL every replica is told in the same statement (one
- * round trip, delivered at its commit), as `<origin> <request id>`: the replica that wrote
- * them tells its own streams at once and ignores its own notification (see `watchEvents`).
+ * round trip, delivered at its commit); the replica that wrote them tells its own streams at
+ * once and ignores the echo from its own connections (see `watchEvents`).
  */
-async function writeEvents(db: Kysely<Database>, dialect: Dialect, origin: string, requestId: string, events: readonly NewEvent[]): Promise<void> {
+async function writeEvents(db: Kysely<Database>, dialect: Dialect, requestId: string, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
   const insert = db.insertInto("events").values(events.map((e) => ({ request_id: requestId, at: e.at, type: e.type, data: JSON.stringify(e.data) })));
   if (dialect === "postgres") {
     await db
       .with("e", () => insert.returning("request_id"))
       .selectFrom(sql`(select distinct request_id from e)`.as("e"))
-      .select(sql`pg_notify(${EVENTS_CHANNEL}, ${origin} || ' ' || e.request_id)`.as("notified"))
+      .select(sql`pg_notify(${EVENTS_CHANNEL}, e.request_id)`.as("notified"))
       .execute();
   } else {
     await insert.execute();
   }
-}
-
-/**
- * The request id a notification on the events channel names, or undefined when this
- * replica (`origin`) sent it. A payload without an origin (a replica of an earlier
- * version) is someone else's.
- */
-export function notifiedRequest(payload: string, origin: string): string | undefined {
-  const space = payload.indexOf(" ");
-  if (space < 0) return payload || undefined;
-  return payload.slice(0, space) === origin ? undefined : payload.slice(space + 1) || undefined;
 }
 
 /** Writes an outbox entry inside `trx`: the event and one queued delivery per sink. */
@@ -303,8 +291,6 @@ export class Store {
    */
   readonly events = new EventEmitter();
   private listener?: { stop(): Promise<void> };
-  /** Names this process in its event notifications, so that it skips its own (random, per store). */
-  private readonly origin = randomBytes(6).toString("hex");
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -312,6 +298,8 @@ export class Store {
     /** What `/healthz` reports: `sqlite:<file>` or `postgres`. */
     readonly description: string,
     private readonly databaseUrl?: string,
+    /** PostgreSQL: the process ids of the server backends of this store's pooled connections. */
+    private readonly ownBackends: ReadonlySet<number> = new Set(),
   ) {
     this.events.setMaxListeners(0);
   }
@@ -327,7 +315,18 @@ export class Store {
       // A connection that drops while idle (the server restarted) must not crash the process:
       // the pool discards it and the next query opens a new one.
       pool.on("error", () => undefined);
-      pool.on("connect", (client) => client.on("error", () => undefined));
+      // The server processes behind this store's connections: their notifications are its own.
+      const ownBackends = new Set<number>();
+      const backendOf = (client: unknown) => (client as { processID?: number }).processID;
+      pool.on("connect", (client) => {
+        client.on("error", () => undefined);
+        const pid = backendOf(client);
+        if (pid !== undefined) ownBackends.add(pid);
+      });
+      pool.on("remove", (client) => {
+        const pid = backendOf(client);
+        if (pid !== undefined) ownBackends.delete(pid);
+      });
       const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       try {
         await migrate(db, "postgres");
@@ -337,7 +336,7 @@ export class Store {
         await db.destroy().catch(() => undefined);
         throw new StoreOpenError(`the PostgreSQL database ${describeUrl(options.databaseUrl)}`, err);
       }
-      return new Store(db, "postgres", "postgres", options.databaseUrl);
+      return new Store(db, "postgres", "postgres", options.databaseUrl, ownBackends);
     }
     const Sqlite = (await import("better-sqlite3")).default;
     let file = options.sqliteFile;
@@ -397,9 +396,9 @@ export class Store {
       c.on("error", reconnect);
       c.on("end", () => reconnect(new Error("connection ended")));
       c.on("notification", (n) => {
-        // This process's own events were announced in-process at their commit already.
-        const requestId = n.channel === EVENTS_CHANNEL && n.payload ? notifiedRequest(n.payload, this.origin) : undefined;
-        if (requestId) this.events.emit("event", requestId);
+        // This process's own events were announced in-process at their commit already: the
+        // echo from one of its own connections (by the sending backend's process id) is skipped.
+        if (n.channel === EVENTS_CHANNEL && n.payload && !this.ownBackends.has(n.processId)) this.events.emit("event", n.payload);
       });
       try {
         await c.connect();
@@ -453,7 +452,7 @@ export class Store {
       // A new request that breaks a constraint (no team): planned, refused, nothing written.
       await this.insertRequest({ id: none, team: null } as unknown as RequestRow, { event, audit, job }).catch(() => undefined);
       await this.transaction(async (trx) => {
-        await writeEvents(trx, this.dialect, this.origin, none, [{ at, type: "status", data: {} }]);
+        await writeEvents(trx, this.dialect, none, [{ at, type: "status", data: {} }]);
         await writeAudit(trx, { at, actor: none, action: none, request_id: none, stack: none });
         await writeJob(trx, { request_id: none, kind: none, stack: none, at });
         throw new WarmUpDone();
@@ -483,7 +482,7 @@ export class Store {
         await this.transaction(async (trx) => {
           await trx.insertInto("requests").values(row).execute();
           if (audit) await writeAudit(trx, audit);
-          if (event) await writeEvents(trx, this.dialect, this.origin, row.id, [event]);
+          if (event) await writeEvents(trx, this.dialect, row.id, [event]);
           if (job) await writeJob(trx, job);
         });
       }
@@ -578,7 +577,7 @@ export class Store {
     const updated = await this.transaction(async (trx) => {
       if (!(await update(trx))) return false;
       if (outbox) await writeOutbox(trx, outbox);
-      await writeEvents(trx, this.dialect, this.origin, id, events);
+      await writeEvents(trx, this.dialect, id, events);
       if (audit) await writeAudit(trx, audit);
       if (job) await writeJob(trx, job);
       return true;
@@ -615,7 +614,7 @@ export class Store {
     }
     const notified =
       events.length > 0
-        ? sql`(select count(*) from (select pg_notify(${EVENTS_CHANNEL}, ${this.origin} || ' ' || x.request_id) from (select distinct request_id from e) x) n)::int`
+        ? sql`(select count(*) from (select pg_notify(${EVENTS_CHANNEL}, x.request_id) from (select distinct request_id from e) x) n)::int`
         : sql`0`;
     const result = await sql<{
       changed: number;
@@ -721,7 +720,7 @@ export class Store {
 
   /** Stores a request's events in one statement (one commit), in the order given. */
   async appendEvents(requestId: string, events: readonly NewEvent[]): Promise<void> {
-    await writeEvents(this.db, this.dialect, this.origin, requestId, events);
+    await writeEvents(this.db, this.dialect, requestId, events);
     this.events.emit("event", requestId);
   }
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Store, notifiedRequest, reusingStatements } from "../../automation/store/store";
+import { Store, reusingStatements } from "../../automation/store/store";
 import { freshDatabase, postgresUnavailable } from "../postgres";
 
 const T0 = "2026-11-25T10:00:00.000Z";
@@ -387,16 +387,6 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
   });
 }
-
-describe("notifiedRequest", () => {
-  it("names the request of another replica's notification, and nothing for this replica's own", () => {
-    expect(notifiedRequest("a1b2c3 req_1", "ffffff")).toBe("req_1");
-    expect(notifiedRequest("a1b2c3 req_1", "a1b2c3")).toBeUndefined();
-    // A replica of an earlier version sends the request id alone.
-    expect(notifiedRequest("req_1", "a1b2c3")).toBe("req_1");
-    expect(notifiedRequest("", "a1b2c3")).toBeUndefined();
-  });
-});
 
 describe("reusingStatements", () => {
   it("prepares each SQL text once, again only while its statement is busy, and forgets the least recently used", () => {
