@@ -743,17 +743,16 @@ export class Workflow {
    * the runner's worker claims again as soon as it does). Woken, the idle worker's claim
    * raced the running job's end: ~15 ms lost per request on PostgreSQL.
    */
-  private readonly runningStacks = new Map<string, number>();
+  private readonly runningStacks = new Set<string>();
 
   /** Runs one claimed job. Returns `retry` when the stack was busy elsewhere. */
   async runJob(job: JobRow, signal?: AbortSignal): Promise<"done" | "retry"> {
-    this.runningStacks.set(job.stack, (this.runningStacks.get(job.stack) ?? 0) + 1);
+    // One running job per stack (the store's claim guarantees it, across replicas).
+    this.runningStacks.add(job.stack);
     try {
       return await this.runClaimedJob(job, signal);
     } finally {
-      const left = (this.runningStacks.get(job.stack) ?? 1) - 1;
-      if (left > 0) this.runningStacks.set(job.stack, left);
-      else this.runningStacks.delete(job.stack);
+      this.runningStacks.delete(job.stack);
     }
   }
 

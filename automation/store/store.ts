@@ -134,7 +134,7 @@ export interface NewEvent {
   data: unknown;
 }
 
-/** What `updateRequest` writes with a change, in its transaction, when the change is made. */
+/** What `insertRequest` and `updateRequest` write with a change, all or nothing, when the change is made. */
 export interface RequestChangeExtras {
   event?: NewEvent;
   /** Events stored just before `event`, in the same statement (the engine's lines that led to it). */
@@ -452,9 +452,9 @@ export class Store {
       // A new request that breaks a constraint (no team): planned, refused, nothing written.
       await this.insertRequest({ id: none, team: null } as unknown as RequestRow, { event, audit, job }).catch(() => undefined);
       await this.transaction(async (trx) => {
-        await writeEvents(trx, this.dialect, none, [{ at, type: "status", data: {} }]);
-        await writeAudit(trx, { at, actor: none, action: none, request_id: none, stack: none });
-        await writeJob(trx, { request_id: none, kind: none, stack: none, at });
+        await writeEvents(trx, this.dialect, none, [event]);
+        await writeAudit(trx, audit);
+        await writeJob(trx, job);
         throw new WarmUpDone();
       }).catch((err: unknown) => {
         if (!(err instanceof WarmUpDone)) throw err;
@@ -556,24 +556,20 @@ export class Store {
    * it was updated: a concurrent change (a cancel during a preview) wins cleanly.
    */
   async updateRequest(id: string, patch: Partial<RequestRow>, from?: string[], outbox?: OutboxEntry, also: RequestChangeExtras = {}): Promise<boolean> {
-    const update = async (db: Kysely<Database>) => {
-      let q = db.updateTable("requests").set(patch).where("id", "=", id);
-      if (from) q = q.where("status", "in", from);
-      const r = await q.executeTakeFirst();
-      return Number(r.numUpdatedRows) > 0;
+    const change = (db: Kysely<Database>) => {
+      const q = db.updateTable("requests").set(patch).where("id", "=", id);
+      return from ? q.where("status", "in", from) : q;
     };
+    const update = async (db: Kysely<Database>) => Number((await change(db).executeTakeFirst()).numUpdatedRows) > 0;
     const { event, audit, job } = also;
     const events = [...(also.before ?? []), ...(event ? [event] : [])];
     if (!outbox && events.length === 0 && !audit && !job) return update(this.db);
     if (this.dialect === "postgres") {
-      let q = this.db.updateTable("requests").set(patch).where("id", "=", id);
-      if (from) q = q.where("status", "in", from);
-      const updated = await this.changeAtOnce(q.returning(["id", "team"]), id, events, { audit, job, outbox });
+      const updated = await this.changeAtOnce(change(this.db).returning(["id", "team"]), id, events, { audit, job, outbox });
       if (updated && events.length > 0) this.events.emit("event", id);
       return updated;
     }
-    // What goes with the change is written in the same transaction: all or nothing, and one
-    // commit (on PostgreSQL, one wait for the disk) rather than one per row.
+    // SQLite: what goes with the change is written in the same transaction, all or nothing.
     const updated = await this.transaction(async (trx) => {
       if (!(await update(trx))) return false;
       if (outbox) await writeOutbox(trx, outbox);
@@ -612,6 +608,7 @@ export class Store {
       const deliveries = deliveryRows(extras.outbox);
       if (deliveries.length > 0) parts.push(sql`d as (${insertWithChange("notification_deliveries", deliveries)})`);
     }
+    // Selected so that the notifications are sent (a CTE no one reads would not run).
     const notified =
       events.length > 0
         ? sql`(select count(*) from (select pg_notify(${EVENTS_CHANNEL}, x.request_id) from (select distinct request_id from e) x) n)::int`

@@ -9,6 +9,26 @@ import { freshDatabase, postgresUnavailable } from "../postgres";
 const T0 = "2026-11-25T10:00:00.000Z";
 const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
 
+/** A stored request (created at `at(80)`), with what the test sets. */
+const requestRow = (fields: { id: string; team: string; name: string; stack: string; status: string }) => ({
+  action: "create",
+  environment: "dev",
+  offering: "queue",
+  params: "{}",
+  requested_by: "alice",
+  engine: "simulate",
+  risk: null,
+  preview: null,
+  violations: null,
+  outputs: null,
+  error: null,
+  awaiting_since: null,
+  approval_floor: 0,
+  created_at: at(80),
+  updated_at: at(80),
+  ...fields,
+});
+
 for (const kind of ["sqlite", "postgres"] as const) {
   const skip = kind === "postgres" ? postgresUnavailable() : undefined;
   if (skip) console.log(`store on postgres skipped: ${skip}`);
@@ -66,28 +86,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
       const { sql } = await import("kysely");
       const count = async (table: string, where: string) =>
         Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)} where ${sql.raw(where)}`.execute(store.db)).rows[0]!.n);
-      const row = {
-        id: "chg-1",
-        action: "create",
-        team: "payments",
-        environment: "dev",
-        offering: "queue",
-        name: "chg",
-        stack: "payments.dev.chg",
-        params: "{}",
-        requested_by: "alice",
-        status: "previewing",
-        engine: "simulate",
-        risk: null,
-        preview: null,
-        violations: null,
-        outputs: null,
-        error: null,
-        awaiting_since: null,
-        approval_floor: 0,
-        created_at: at(80),
-        updated_at: at(80),
-      } as never;
+      const row = requestRow({ id: "chg-1", team: "payments", name: "chg", stack: "payments.dev.chg", status: "previewing" });
       const extras = (n: number) => ({
         before: [{ at: at(n), type: "progress", data: { line: `line ${n}` } }],
         event: { at: at(n), type: "status", data: { status: "approved" } },
@@ -228,28 +227,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
     });
 
     it("refuses a second request in flight on one stack, allows one once the first ended", async () => {
-      const row = (id: string, status: string) => ({
-        id,
-        action: "create",
-        team: "t",
-        environment: "dev",
-        offering: "queue",
-        name: "q",
-        stack: "t-dev-q",
-        params: "{}",
-        requested_by: "alice",
-        status,
-        engine: "simulate",
-        risk: null,
-        preview: null,
-        violations: null,
-        outputs: null,
-        error: null,
-        awaiting_since: null,
-        approval_floor: 0,
-        created_at: at(80),
-        updated_at: at(80),
-      });
+      const row = (id: string, status: string) => requestRow({ id, team: "t", name: "q", stack: "t-dev-q", status });
       expect(await store.insertRequest(row("r-a", "previewing"))).toBe(true);
       expect(await store.insertRequest(row("r-b", "previewing"))).toBe(false);
       expect(await store.updateRequest("r-a", { status: "succeeded" })).toBe(true);
@@ -258,24 +236,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
     it("lists newest first, then by id, page after page with the cursor, filtered by team and status", async () => {
       const row = (id: string, team: string, s: number, status = "succeeded") => ({
-        id,
-        action: "create",
-        team,
-        environment: "dev",
-        offering: "queue",
-        name: id,
-        stack: `${team}.dev.${id}`,
-        params: "{}",
-        requested_by: "alice",
-        status,
-        engine: "simulate",
-        risk: null,
-        preview: null,
-        violations: null,
-        outputs: null,
-        error: null,
-        awaiting_since: null,
-        approval_floor: 0,
+        ...requestRow({ id, team, name: id, stack: `${team}.dev.${id}`, status }),
         created_at: at(1000 + s),
         updated_at: at(1000 + s),
       });
