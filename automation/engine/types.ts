@@ -59,6 +59,15 @@ export interface Engine {
   readonly name: EngineName;
   /** Loads what the first operation would otherwise wait for (the service awaits it before it listens). */
   warm?(): Promise<void>;
+  /**
+   * The same engine with its stacks' state in `state` (a rehearsal's store, rolled back
+   * after), for the start-up rehearsal. Absent when the engine's state is elsewhere (the
+   * `pulumi` engine's is its backend): nothing is rehearsed then.
+   */
+  rehearsal?(state: {
+    getStackState(stack: string): Promise<string | undefined>;
+    putStackState(stack: string, state: string, at: string): Promise<void>;
+  }): Engine;
   preview(op: EngineOperation): Promise<EnginePreview>;
   apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult>;
   /** The stack's state, read only. */

@@ -34,6 +34,7 @@ import { StoreHealth } from "../store/health";
 import { Workflow } from "../workflow";
 import { buildApp, DEFAULT_LOG } from "./app";
 import type { StreamOptions } from "./streams";
+import { RehearsalOutcome, rehearse } from "./rehearsal";
 import { RunbookExecutor } from "../runbooks/executor";
 import { runbooks as runbookLibrary } from "../../runbooks";
 import { NotificationWorker, NotificationWorkerOptions } from "../notifications/worker";
@@ -77,6 +78,12 @@ export interface Service {
   health: StoreHealth;
   engine: Engine;
   config: PavedConfig;
+  /**
+   * Sends one request through the whole service against a store whose writes are rolled
+   * back, so that the first real request does not run every step for the first time
+   * (`rehearsal.ts`). `main` awaits it before the service listens.
+   */
+  rehearse(): Promise<RehearsalOutcome>;
   /** Stops claiming jobs, lets running ones finish (within the grace), closes everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -185,6 +192,7 @@ export async function createService(options: ServiceOptions): Promise<Service> {
     health,
     engine,
     config: options.config,
+    rehearse: () => rehearse({ store, engine, config: options.config }),
     async close(graceMs = 30_000) {
       if (closed) return;
       closed = true;
@@ -275,6 +283,14 @@ export async function main(): Promise<void> {
     await service.engine.warm?.();
   } catch (err) {
     service.app.log.error({ err }, "the engine could not be warmed: the first request will start it");
+  }
+  // Then one request the whole way, rolled back: the first real one finds every step run before.
+  try {
+    const outcome = await service.rehearse();
+    if (outcome.rehearsed) service.app.log.info({ status: outcome.status, ms: outcome.ms }, "rehearsed a request (rolled back)");
+    else service.app.log.info({ reason: outcome.reason }, "no rehearsal: the first request runs its steps for the first time");
+  } catch (err) {
+    service.app.log.warn({ err }, "the rehearsal failed (nothing of it was kept): the first request runs its steps for the first time");
   }
   try {
     await service.app.listen({ port, host });

@@ -275,7 +275,8 @@ export function reusingStatements<S extends { busy?: boolean }>(database: { prep
 }
 
 /** Rolls back `Store.warm`'s writes. */
-class WarmUpDone extends Error {}
+/** Thrown to roll back a transaction that did what it was for (`warm`, `rehearse`). */
+class RolledBack extends Error {}
 
 /** The PostgreSQL channel that carries the request id of every stored event, across replicas. */
 const EVENTS_CHANNEL = "paved_events";
@@ -418,8 +419,33 @@ export class Store {
     };
   }
 
+  /** Runs `fn` in a transaction; in a rehearsal's store (`rehearse`), in the rehearsal's own. */
   transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this.db as Transaction<Database>);
     return this.db.transaction().execute(fn);
+  }
+
+  /**
+   * Runs `fn` with a store whose every statement goes into one transaction that is rolled
+   * back when `fn` ends, however it ends: `fn` reads back what it wrote, nobody else sees
+   * it, and nothing of it stays (on PostgreSQL its notifications are never sent, and
+   * sequences, which no rollback resets, skip the numbers it took). The rehearsal's store
+   * has events of its own (`events`), and its transactions join the one. While it runs it
+   * holds one connection (PostgreSQL) or the database (SQLite). For the start-up rehearsal
+   * (`service/rehearsal.ts`).
+   */
+  async rehearse<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    let result: { value: T } | undefined;
+    await this.db
+      .transaction()
+      .execute(async (trx) => {
+        result = { value: await fn(new Store(trx, this.dialect, `${this.description} (rehearsal)`)) };
+        throw new RolledBack();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof RolledBack)) throw err;
+      });
+    return result!.value;
   }
 
   /**
@@ -455,9 +481,9 @@ export class Store {
         await writeEvents(trx, this.dialect, none, [event]);
         await writeAudit(trx, audit);
         await writeJob(trx, job);
-        throw new WarmUpDone();
+        throw new RolledBack();
       }).catch((err: unknown) => {
-        if (!(err instanceof WarmUpDone)) throw err;
+        if (!(err instanceof RolledBack)) throw err;
       });
     };
     await Promise.all(Array.from({ length: this.dialect === "postgres" ? POOL_MIN : 1 }, once));

@@ -100,22 +100,20 @@ export class ProtectedResourceError extends Error {
   }
 }
 
-export class SimulateEngine implements Engine {
-  readonly name = "simulate" as const;
-  private worker?: ChildProcess;
+/**
+ * The worker process and the requests waiting for its answers (started on the first
+ * request). One per service: a rehearsal's engine shares it with the service's own.
+ */
+class SimulateWorker {
+  private child?: ChildProcess;
   private nextId = 1;
   private pending = new Map<number, { resolve: (a: SimulateAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   /** The program is deterministic: the same input registers the same resources. */
-  private cache = new Map<string, Ok>();
-  private readonly timeoutMs: number;
-  private readonly now: () => Date;
+  readonly runs = new Map<string, Ok>();
 
-  constructor(private readonly options: SimulateEngineOptions) {
-    this.timeoutMs = options.timeoutMs ?? 120_000;
-    this.now = options.now ?? (() => new Date());
-  }
+  constructor(private readonly timeoutMs: number) {}
 
-  private startWorker(): ChildProcess {
+  private start(): ChildProcess {
     const { command, args } = workerCommand();
     const child = spawn(command, args, { stdio: ["pipe", "ignore", "pipe", "pipe"], env: { ...process.env, PULUMI_CONFIG: undefined } });
     let buffer = "";
@@ -139,7 +137,7 @@ export class SimulateEngine implements Engine {
       stderr = (stderr + d.toString()).slice(-4000);
     });
     child.on("exit", (code, signal) => {
-      if (this.worker === child) this.worker = undefined;
+      if (this.child === child) this.child = undefined;
       const reason = `the simulate worker exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
       for (const [id, p] of this.pending) {
         clearTimeout(p.timer);
@@ -150,13 +148,66 @@ export class SimulateEngine implements Engine {
     return child;
   }
 
+  /** Sends `request` to the worker (started when there is none) and waits for its answer. */
+  ask(request: Omit<SimulateRequest, "id">): Promise<SimulateAnswer> {
+    if (!this.child) this.child = this.start();
+    const worker = this.child;
+    const id = this.nextId++;
+    return new Promise<SimulateAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`the program did not finish within ${this.timeoutMs} ms`));
+        worker.kill("SIGKILL");
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      worker.stdin!.write(JSON.stringify({ ...request, id } satisfies SimulateRequest) + "\n");
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.child;
+    this.child = undefined;
+    if (worker && worker.exitCode === null) {
+      await new Promise<void>((resolve) => {
+        worker.once("exit", () => resolve());
+        worker.stdin!.end();
+        setTimeout(() => worker.kill("SIGKILL"), 2000).unref();
+      });
+    }
+  }
+}
+
+export class SimulateEngine implements Engine {
+  readonly name = "simulate" as const;
+  private readonly worker: SimulateWorker;
+  /** Whether `close` stops the worker (not in a rehearsal's engine, which shares it). */
+  private readonly ownsWorker: boolean;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly options: SimulateEngineOptions,
+    shared?: SimulateWorker,
+  ) {
+    this.worker = shared ?? new SimulateWorker(options.timeoutMs ?? 120_000);
+    this.ownsWorker = !shared;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * The same engine with its stacks' state in `state`: the rehearsal's store, whose writes
+   * are rolled back. It shares this engine's worker and the runs it remembers.
+   */
+  rehearsal(state: SimStateStore): SimulateEngine {
+    return new SimulateEngine({ ...this.options, state }, this.worker);
+  }
+
   /**
    * Starts the worker and has it load the program's modules and Pulumi's runtime (1-3 s),
    * so that the first request does not wait for them: the service awaits this before it
    * listens, so `/healthz` answers only once the worker is warm.
    */
   async warm(): Promise<void> {
-    const answer = await this.ask({ id: this.nextId++, warm: true, project: "paved", stack: "warm-up", spec: null });
+    const answer = await this.worker.ask({ warm: true, project: "paved", stack: "warm-up", spec: null });
     if (!answer.ok) throw new Error(`the simulate worker could not start: ${answer.error}`);
     // Then a preview of one instance of every offering, on a stack no instance can have:
     // each component's code and the policies run once, in the worker and here, before the
@@ -166,14 +217,14 @@ export class SimulateEngine implements Engine {
     await this.preview({ stack: WARM_UP_STACK, spec: WARM_UP_SPEC, action: "create" });
   }
 
-  /** Runs the program for `op` (or answers from the cache); `unknownUrns`: see `SimulateRequest`. */
+  /** Runs the program for `op` (or answers from the runs remembered); `unknownUrns`: see `SimulateRequest`. */
   private async run(op: EngineOperation, unknownUrns: string[] = []): Promise<Ok> {
     const key = canonicalJson({ stack: op.stack, spec: op.spec, unknownUrns });
-    const cached = this.cache.get(key);
+    const runs = this.worker.runs;
+    const cached = runs.get(key);
     if (cached) return cached;
     if (op.signal?.aborted) throw new Error("cancelled");
-    const answer = await this.ask({
-      id: this.nextId++,
+    const answer = await this.worker.ask({
       project: "paved",
       stack: op.stack,
       spec: op.spec,
@@ -181,25 +232,9 @@ export class SimulateEngine implements Engine {
       ...(unknownUrns.length > 0 ? { unknownUrns } : {}),
     });
     if (!answer.ok) throw new Error(answer.error);
-    if (this.cache.size > 200) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, answer);
+    if (runs.size > 200) runs.delete(runs.keys().next().value as string);
+    runs.set(key, answer);
     return answer;
-  }
-
-  /** Sends `request` to the worker (started when there is none) and waits for its answer. */
-  private ask(request: SimulateRequest): Promise<SimulateAnswer> {
-    if (!this.worker) this.worker = this.startWorker();
-    const worker = this.worker;
-    const { id } = request;
-    return new Promise<SimulateAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`the program did not finish within ${this.timeoutMs} ms`));
-        worker.kill("SIGKILL");
-      }, this.timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.stdin!.write(JSON.stringify(request) + "\n");
-    });
   }
 
   private async current(stack: string): Promise<SimState> {
@@ -287,14 +322,6 @@ export class SimulateEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker && worker.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        worker.once("exit", () => resolve());
-        worker.stdin!.end();
-        setTimeout(() => worker.kill("SIGKILL"), 2000).unref();
-      });
-    }
+    if (this.ownsWorker) await this.worker.close();
   }
 }
