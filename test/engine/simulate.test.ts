@@ -3,6 +3,7 @@
  * protect rule as Pulumi applies it, the digest guard, deterministic outputs, and pending
  * operations for a refresh to clear.
  */
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { diffStates, protectedViolations, SimResource } from "../../automation/engine/simulate/diff";
 import { ProtectedResourceError, SimulateEngine, WARM_UP_SPEC, WARM_UP_STACK } from "../../automation/engine/simulate/engine";
@@ -97,6 +98,31 @@ describe("SimulateEngine", () => {
     await engine.apply({ ...destroy, onProgress: (l) => progress.push(l) }, { digest: preview.digest, unprotect: true });
     expect(progress[0]).toBe("simulate: unprotecting 1 resource(s) for the approved destroy");
     expect(await engine.inspect(op.stack)).toEqual({ resources: 0, pendingOperations: [] });
+  });
+
+  it("rehearses on a state of its own, sharing the worker, which its close leaves running", async () => {
+    // This process's children, but the `ps` that lists them.
+    const workers = () =>
+      execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .filter((line) => !/\sps$/.test(line))
+        .sort();
+    const running = workers();
+    expect(running.length).toBeGreaterThan(0);
+    const own = new Map<string, string>();
+    const rehearsal = engine.rehearsal({ getStackState: async (s) => own.get(s), putStackState: async (s, v) => void own.set(s, v) });
+    const stack = { ...op, stack: "payments-prod-rehearsed-db" };
+    const preview = await rehearsal.preview(stack);
+    await rehearsal.apply(stack, { digest: preview.digest });
+    expect(JSON.parse(own.get(stack.stack)!).resources).toHaveLength(5);
+    expect(states.has(stack.stack)).toBe(false);
+    // The stack the service knows is empty for the rehearsal, and the other way round.
+    expect(await rehearsal.inspect(op.stack)).toEqual({ resources: 0, pendingOperations: [] });
+    expect(await engine.inspect(stack.stack)).toEqual({ resources: 0, pendingOperations: [] });
+    expect(workers()).toEqual(running);
+    await rehearsal.close();
+    expect(workers()).toEqual(running);
   });
 
   it("leaves pending operations when an apply stops midway, and a refresh clears them", async () => {

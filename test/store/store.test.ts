@@ -82,6 +82,74 @@ for (const kind of ["sqlite", "postgres"] as const) {
       expect(told).toEqual([]);
     });
 
+    it("rehearses in one transaction that is rolled back however it ends: its own writes read back, none stays, none told", async () => {
+      const { sql } = await import("kysely");
+      const counts = async () => {
+        const out: Record<string, number> = {};
+        for (const table of ["requests", "events", "audit", "jobs", "notification_events", "notification_deliveries"]) {
+          out[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(store.db)).rows[0]!.n);
+        }
+        return out;
+      };
+      const before = await counts();
+      const told: string[] = [];
+      const listen = (id: string) => told.push(id);
+      store.events.on("event", listen);
+      const row = requestRow({ id: "reh-1", team: "payments", name: "reh", stack: "payments.dev.reh", status: "previewing" });
+      const write = async (r: Store) => {
+        expect(
+          await r.insertRequest(row, {
+            event: { at: at(80), type: "status", data: { status: "previewing" } },
+            audit: { at: at(80), actor: "alice", action: "request.create", request_id: "reh-1", stack: "payments.dev.reh" },
+            job: { request_id: "reh-1", kind: "preview", stack: "payments.dev.reh", at: at(80) },
+          }),
+        ).toBe(true);
+        const outbox = { event: { id: "reh-ev", event: "approved", subject_id: "reh-1", team: "payments", at: at(81), payload: "{}" }, sinks: ["chat"] };
+        expect(
+          await r.updateRequest("reh-1", { status: "approved", updated_at: at(81) }, ["previewing"], outbox, {
+            event: { at: at(81), type: "status", data: { status: "approved" } },
+          }),
+        ).toBe(true);
+      };
+      try {
+        // Its store reads back what it wrote, and tells its own events, not the store's.
+        const ownTold: string[] = [];
+        const result = await store.rehearse(async (r) => {
+          r.events.on("event", (id: string) => ownTold.push(id));
+          await write(r);
+          // A transaction inside the rehearsal joins it (it would wait for itself otherwise).
+          await r.transaction(async (trx) => {
+            await trx.updateTable("requests").set({ error: "inner" }).where("id", "=", "reh-1").execute();
+          });
+          const read = await r.getRequest("reh-1");
+          return `${read?.status} ${read?.error}`;
+        });
+        expect(result).toBe("approved inner");
+        expect(ownTold).toEqual(["reh-1", "reh-1"]);
+        expect(await store.getRequest("reh-1")).toBeUndefined();
+        expect(await counts()).toEqual(before);
+
+        // An error ends it the same way, and comes out as it was.
+        const failure = new Error("the rehearsal broke");
+        await expect(
+          store.rehearse(async (r) => {
+            await write(r);
+            throw failure;
+          }),
+        ).rejects.toBe(failure);
+        expect(await counts()).toEqual(before);
+        await new Promise((r) => setTimeout(r, 100));
+      } finally {
+        store.events.off("event", listen);
+      }
+      expect(told).toEqual([]);
+      // Nothing held: the store goes on as before.
+      expect(await store.insertRequest(row, { event: { at: at(80), type: "status", data: { status: "previewing" } } })).toBe(true);
+      expect((await store.getRequest("reh-1"))?.status).toBe("previewing");
+      await sql`delete from events where request_id = 'reh-1'`.execute(store.db);
+      await sql`delete from requests where id = 'reh-1'`.execute(store.db);
+    });
+
     it("writes a request's change and all that goes with it, or nothing when the change is not made", async () => {
       const { sql } = await import("kysely");
       const count = async (table: string, where: string) =>
