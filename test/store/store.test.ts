@@ -59,15 +59,16 @@ for (const kind of ["sqlite", "postgres"] as const) {
       }
     });
 
-    it("warms up without leaving anything behind: no row, no job, no event told", async () => {
+    /** The number of rows in each of `tables`. */
+    const rowCounts = async (tables: string[]) => {
       const { sql } = await import("kysely");
-      const counts = async () => {
-        const out: Record<string, number> = {};
-        for (const table of ["requests", "events", "audit", "jobs", "instances", "stack_state"]) {
-          out[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(store.db)).rows[0]!.n);
-        }
-        return out;
-      };
+      const out: Record<string, number> = {};
+      for (const table of tables) out[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(store.db)).rows[0]!.n);
+      return out;
+    };
+
+    it("warms up without leaving anything behind: no row, no job, no event told", async () => {
+      const counts = () => rowCounts(["requests", "events", "audit", "jobs", "instances", "stack_state"]);
       const before = await counts();
       const told: string[] = [];
       const listen = (id: string) => told.push(id);
@@ -84,13 +85,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
 
     it("rehearses in one transaction that is rolled back however it ends: its own writes read back, none stays, none told", async () => {
       const { sql } = await import("kysely");
-      const counts = async () => {
-        const out: Record<string, number> = {};
-        for (const table of ["requests", "events", "audit", "jobs", "notification_events", "notification_deliveries"]) {
-          out[table] = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(store.db)).rows[0]!.n);
-        }
-        return out;
-      };
+      const counts = () => rowCounts(["requests", "events", "audit", "jobs", "notification_events", "notification_deliveries"]);
       const before = await counts();
       const told: string[] = [];
       const listen = (id: string) => told.push(id);
