@@ -20,8 +20,16 @@ export interface Summary {
   p99?: number;
 }
 
+/** The fewest runs a figure may come from. */
+export const MIN_RUNS = 5;
+
+/**
+ * Min / median / max of `values` (and the p99 when they are many requests' latencies).
+ * Fewer than `MIN_RUNS` values is an error: no figure comes from one unrepeated run, nor
+ * from a run read several times.
+ */
 export function summarize(values: number[], withP99 = false): Summary {
-  if (values.length === 0) throw new Error("no samples");
+  if (values.length < MIN_RUNS) throw new Error(`a figure needs at least ${MIN_RUNS} runs; got ${values.length}`);
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
