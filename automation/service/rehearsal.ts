@@ -21,6 +21,8 @@
  * - its identity is a token made for it, valid only in its own app, and forgotten after.
  */
 import { randomBytes } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { ENVIRONMENTS, Environment } from "../../components/guardrails";
 import type { PavedConfig, Person } from "../config";
 import type { Engine } from "../engine/types";
@@ -138,4 +140,52 @@ export async function rehearse(options: RehearsalOptions): Promise<RehearsalOutc
       await app.close();
     }
   });
+}
+
+/**
+ * Collects all the garbage now (a full, blocking collection of the heap): returns how long
+ * it took, or undefined when the runtime would not (then nothing happened). The function
+ * is V8's `gc`, exposed to a context of its own, not to the service's globals.
+ */
+export function collectGarbage(): number | undefined {
+  try {
+    let gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      setFlagsFromString("--expose-gc");
+      gc = runInNewContext("gc") as (() => void) | undefined;
+    }
+    if (typeof gc !== "function") return undefined;
+    const started = performance.now();
+    gc();
+    return performance.now() - started;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the service did before it listened (`rehearseForStart`). */
+export type StartRehearsal = RehearsalOutcome & { rounds: number; collectedMs?: number };
+
+/**
+ * The start-up rehearsal as `main` runs it: a rehearsal (`once`); when it went through, a
+ * full garbage collection and a second rehearsal. Why: start-up and the first rehearsal
+ * leave the heap full of garbage, and V8 collected it with a full (mark-compact) collection
+ * during one of the first real requests (~110 ms of the service's CPU, in 2 of 6 starts,
+ * measured); collected before the service listens, it is not. The second rehearsal runs
+ * again what the collection made cold (bytecode and caches it dropped), and leaves little
+ * garbage. `ms` is the two rehearsals' time and the collection's.
+ */
+export async function rehearseForStart(once: () => Promise<RehearsalOutcome>, collect: () => number | undefined = collectGarbage): Promise<StartRehearsal> {
+  const first = await once();
+  if (!first.rehearsed) return { ...first, rounds: 1 };
+  const collectedMs = collect();
+  const second = await once();
+  if (!second.rehearsed) return { ...second, rounds: 2, ...(collectedMs === undefined ? {} : { collectedMs: Math.round(collectedMs) }) };
+  return {
+    rehearsed: true,
+    status: second.status,
+    ms: Math.round(first.ms + (collectedMs ?? 0) + second.ms),
+    rounds: 2,
+    ...(collectedMs === undefined ? {} : { collectedMs: Math.round(collectedMs) }),
+  };
 }
