@@ -125,6 +125,23 @@ describe("SimulateEngine", () => {
     expect(workers()).toEqual(running);
   });
 
+  it("rehearses without the step delay that stands for a provider's wait", async () => {
+    const slow = new SimulateEngine({ state: { getStackState: async () => undefined, putStackState: async () => undefined }, stepDelayMs: 5000 });
+    try {
+      const own = new Map<string, string>();
+      const rehearsal = slow.rehearsal({ getStackState: async (s) => own.get(s), putStackState: async (s, v) => void own.set(s, v) });
+      const stack = { ...op, stack: "payments-prod-quick-db" };
+      const preview = await rehearsal.preview(stack);
+      const started = performance.now();
+      await rehearsal.apply(stack, { digest: preview.digest });
+      // Five creating steps: 25 s at the slow engine's pace.
+      expect(performance.now() - started).toBeLessThan(4000);
+      expect(JSON.parse(own.get(stack.stack)!).resources).toHaveLength(5);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("leaves pending operations when an apply stops midway, and a refresh clears them", async () => {
     const slow = new SimulateEngine({
       state: { getStackState: async (s) => states.get(s), putStackState: async (s, v) => void states.set(s, v) },

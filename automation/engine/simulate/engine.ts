@@ -195,10 +195,12 @@ export class SimulateEngine implements Engine {
 
   /**
    * The same engine with its stacks' state in `state`: the rehearsal's store, whose writes
-   * are rolled back. It shares this engine's worker and the runs it remembers.
+   * are rolled back. It shares this engine's worker and the runs it remembers. Its applies
+   * take no time per step (`stepDelayMs` stands for a provider's wait, and a rehearsal is
+   * not there to wait).
    */
   rehearsal(state: SimStateStore): SimulateEngine {
-    return new SimulateEngine({ ...this.options, state }, this.worker);
+    return new SimulateEngine({ ...this.options, state, stepDelayMs: 0 }, this.worker);
   }
 
   /**
