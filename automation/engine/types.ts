@@ -55,6 +55,12 @@ export interface StackInspection {
   pendingOperations: string[];
 }
 
+/** Where an engine that keeps its stacks' state in the service's store reads and writes it. */
+export interface StackStateStore {
+  getStackState(stack: string): Promise<string | undefined>;
+  putStackState(stack: string, state: string, at: string): Promise<void>;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** Loads what the first operation would otherwise wait for (the service awaits it before it listens). */
@@ -64,10 +70,7 @@ export interface Engine {
    * after), for the start-up rehearsal. Absent when the engine's state is elsewhere (the
    * `pulumi` engine's is its backend): nothing is rehearsed then.
    */
-  rehearsal?(state: {
-    getStackState(stack: string): Promise<string | undefined>;
-    putStackState(stack: string, state: string, at: string): Promise<void>;
-  }): Engine;
+  rehearsal?(state: StackStateStore): Engine;
   preview(op: EngineOperation): Promise<EnginePreview>;
   apply(op: EngineOperation, options: ApplyOptions): Promise<EngineApplyResult>;
   /** The stack's state, read only. */

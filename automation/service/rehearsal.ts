@@ -178,14 +178,9 @@ export type StartRehearsal = RehearsalOutcome & { rounds: number; collectedMs?: 
 export async function rehearseForStart(once: () => Promise<RehearsalOutcome>, collect: () => number | undefined = collectGarbage): Promise<StartRehearsal> {
   const first = await once();
   if (!first.rehearsed) return { ...first, rounds: 1 };
-  const collectedMs = collect();
+  const collected = collect();
+  const collectedMs = collected === undefined ? {} : { collectedMs: Math.round(collected) };
   const second = await once();
-  if (!second.rehearsed) return { ...second, rounds: 2, ...(collectedMs === undefined ? {} : { collectedMs: Math.round(collectedMs) }) };
-  return {
-    rehearsed: true,
-    status: second.status,
-    ms: Math.round(first.ms + (collectedMs ?? 0) + second.ms),
-    rounds: 2,
-    ...(collectedMs === undefined ? {} : { collectedMs: Math.round(collectedMs) }),
-  };
+  if (!second.rehearsed) return { ...second, rounds: 2, ...collectedMs };
+  return { rehearsed: true, status: second.status, ms: Math.round(first.ms + (collected ?? 0) + second.ms), rounds: 2, ...collectedMs };
 }

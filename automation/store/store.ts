@@ -274,7 +274,6 @@ export function reusingStatements<S extends { busy?: boolean }>(database: { prep
   };
 }
 
-/** Rolls back `Store.warm`'s writes. */
 /** Thrown to roll back a transaction that did what it was for (`warm`, `rehearse`). */
 class RolledBack extends Error {}
 

@@ -12,20 +12,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { canonicalJson, previewDigest, summarize } from "../../digest";
-import type { ApplyOptions, Engine, EngineApplyResult, EngineOperation, EnginePreview } from "../types";
+import type { ApplyOptions, Engine, EngineApplyResult, EngineOperation, EnginePreview, StackStateStore } from "../types";
 import { PreviewChangedError } from "../types";
 import type { EnvironmentSpec } from "../../../stacks/spec";
 import { EMPTY_STATE, SimResource, SimState, diffStates, protectedViolations } from "./diff";
 import type { SimulateAnswer, SimulateRequest } from "./protocol";
 
-/** Where the simulated stacks' state is kept (the service's store). */
-export interface SimStateStore {
-  getStackState(stack: string): Promise<string | undefined>;
-  putStackState(stack: string, state: string, at: string): Promise<void>;
-}
-
 export interface SimulateEngineOptions {
-  state: SimStateStore;
+  /** Where the simulated stacks' state is kept (the service's store). */
+  state: StackStateStore;
   /** Longest a single program run may take before the worker is killed. Default 120 s. */
   timeoutMs?: number;
   now?: () => Date;
@@ -199,7 +194,7 @@ export class SimulateEngine implements Engine {
    * take no time per step (`stepDelayMs` stands for a provider's wait, and a rehearsal is
    * not there to wait).
    */
-  rehearsal(state: SimStateStore): SimulateEngine {
+  rehearsal(state: StackStateStore): SimulateEngine {
     return new SimulateEngine({ ...this.options, state, stepDelayMs: 0 }, this.worker);
   }
 
